@@ -1,0 +1,9 @@
+DROP TABLE contact_requests;
+DROP TABLE response_answers;
+DROP TABLE responses;
+DROP TABLE invitations;
+DROP TABLE api_keys;
+DROP TABLE agency_procedures;
+DROP TABLE procedures;
+DROP TABLE agencies;
+DROP TABLE provinces;

@@ -1,0 +1,2 @@
+DROP TABLE mail_recipients;
+DROP TABLE outbox;

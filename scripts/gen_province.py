@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Generate a synthetic province for benchmarks: agencies.csv and responses.csv.
+
+Usage: scripts/gen_province.py OUT_DIR [--agencies 3000] [--responses 1000000] [--year 2026] [--seed 1]
+
+Agencies: 1 province (BP) with ~3% departments, ~5% districts and communes for the rest.
+Responses follow `sipas import responses` (columns agency_code, submitted_at, channel, late,
+TC0, TT0, CC0, KQ0, PA0, HL0, E1, E2, E6, E7, C1), spread over the year, a few agencies with
+planted harassment and repeat-visit problems. Deterministic for a given seed.
+"""
+import argparse
+import os
+import random
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("--agencies", type=int, default=3000)
+    p.add_argument("--responses", type=int, default=1_000_000)
+    p.add_argument("--year", type=int, default=2026)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    rng = random.Random(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    n_tinh = max(1, a.agencies * 3 // 100)
+    n_huyen = max(1, a.agencies * 5 // 100)
+    codes = []
+    with open(os.path.join(a.out, "agencies.csv"), "w", encoding="utf-8") as f:
+        f.write("code,name,level,province_code,parent_code\n")
+        for i in range(a.agencies):
+            if i < n_tinh:
+                code, level, parent = f"B-T{i:04d}", "tinh", ""
+                name = f"Sở số {i}"
+            elif i < n_tinh + n_huyen:
+                code, level, parent = f"B-H{i:04d}", "huyen", ""
+                name = f"UBND huyện số {i}"
+            else:
+                code, level = f"B-X{i:05d}", "xa"
+                parent = f"B-H{n_tinh + (i % n_huyen):04d}"
+                name = f"UBND xã số {i}"
+            f.write(f"{code},{name},{level},BP,{parent}\n")
+            codes.append(code)
+    # Agency sizes: departments and districts get more responses than communes.
+    weights = [8.0 if c[2] == "T" else 5.0 if c[2] == "H" else 1.0 for c in codes]
+    planted_h = set(codes[n_tinh : n_tinh + 3])
+    planted_v = set(codes[n_tinh + 3 : n_tinh + 6])
+    rows = rng.choices(range(len(codes)), weights=weights, k=a.responses)
+    with open(os.path.join(a.out, "responses.csv"), "w", encoding="utf-8") as f:
+        f.write("agency_code,submitted_at,channel,late,TC0,TT0,CC0,KQ0,PA0,HL0,E1,E2,E6,E7,C1\n")
+        r = rng.random
+        for idx in rows:
+            code = codes[idx]
+            h = 0.25 if code in planted_h else 0.04
+            v = 0.35 if code in planted_v else 0.07
+            month = 1 + int(r() * 12)
+            day = 1 + int(r() * 28)
+            sat = [str(5 if x < 0.4 else 4 if x < 0.8 else 3 if x < 0.92 else 2 if x < 0.97 else 1) for x in (r(), r(), r(), r(), r(), r())]
+            pa0 = "NA" if r() < 0.3 else sat[4]
+            harassed = r() < h
+            e6 = "2" if harassed else "1"
+            e7 = ("3" if r() < 0.1 else "2") if harassed and r() < 0.4 else "1"
+            e1 = str(3 + int(r() * 2)) if r() < v else str(1 + int(r() * 2))
+            late = "1" if r() < 0.08 else "0"
+            comment = "phải bồi dưỡng mới xong" if harassed and r() < 0.1 else ""
+            f.write(f"{code},{a.year}-{month:02d}-{day:02d},counter,{late},{sat[0]},{sat[1]},{sat[2]},{sat[3]},{pa0},{sat[5]},{e1},1,{e6},{e7},{comment}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+//! Users: creating, finding, listing and disabling accounts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Role;
+use super::password::{self, PasswordError};
+use crate::catalog::queries as catalog;
+use crate::db::DbConn;
+use crate::db::schema::{sessions, users};
+
+/// A dashboard account.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub agency_id: Option<i64>,
+    pub lang: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl User {
+    /// The user's role (an unknown stored role has no rights: treated as an agency head).
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::AgencyHead)
+    }
+}
+
+/// Why an account was not created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0:?} is not an email address")]
+    Email(String),
+    #[error("the role must be admin, reviewer or agency_head")]
+    Role,
+    #[error("an agency head needs --agency CODE (and only an agency head has one)")]
+    AgencyNeeded,
+    #[error("there is no agency with code {0}")]
+    UnknownAgency(String),
+    #[error("an account with email {0} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Normalises an email for storage and lookup.
+pub fn normalise_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && !e.contains(char::is_whitespace)
+        && e.split_once('@')
+            .is_some_and(|(u, h)| !u.is_empty() && h.contains('.') && !h.ends_with('.'));
+    ok.then_some(e)
+}
+
+/// Creates an account; `agency` is required for (and only for) agency heads.
+pub fn create(
+    conn: &mut DbConn,
+    email: &str,
+    role: &str,
+    agency: Option<&str>,
+    password: &str,
+    now: NaiveDateTime,
+) -> Result<User, UserError> {
+    let email = normalise_email(email).ok_or_else(|| UserError::Email(email.to_owned()))?;
+    let role = Role::parse(role).ok_or(UserError::Role)?;
+    let agency_id = match (role, agency.map(str::trim).filter(|a| !a.is_empty())) {
+        (Role::AgencyHead, Some(code)) => Some(
+            catalog::agency_by_code(conn, code)?
+                .ok_or_else(|| UserError::UnknownAgency(code.to_owned()))?
+                .id,
+        ),
+        (Role::AgencyHead, None) | (_, Some(_)) => return Err(UserError::AgencyNeeded),
+        (_, None) => None,
+    };
+    let password_hash = password::hash(password)?;
+    conn.transaction(|conn| {
+        if find_by_email(conn, &email)?.is_some() {
+            return Err(UserError::Exists(email.clone()));
+        }
+        diesel::insert_into(users::table)
+            .values((
+                users::email.eq(&email),
+                users::password_hash.eq(&password_hash),
+                users::role.eq(role.as_str()),
+                users::agency_id.eq(agency_id),
+                users::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        find_by_email(conn, &email)?.ok_or(UserError::Database(diesel::result::Error::NotFound))
+    })
+}
+
+/// The account with this (normalised) email.
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every account, by email.
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table
+        .select(User::as_select())
+        .order(users::email)
+        .load(conn)
+}
+
+/// Disables or re-enables an account; disabling ends its sessions at once.
+pub fn set_disabled(conn: &mut DbConn, user_id: i64, disabled: bool) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let n = diesel::update(users::table.find(user_id))
+            .set(users::disabled.eq(disabled))
+            .execute(conn)?;
+        if disabled {
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+        }
+        Ok(n)
+    })
+}
+
+/// Sets the language an account's pages and digests use (`vi` or `en`).
+pub fn set_lang(conn: &mut DbConn, user_id: i64, lang: crate::domain::Lang) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::lang.eq(lang.tag()))
+        .execute(conn)
+}

@@ -1,0 +1,432 @@
+//! Follow-up of flags (case management): an alert or alarm, or a citizen asked for money, opens a
+//! case for the agency and problem; reviewers move it through `mới → đã tiếp nhận → đang xử lý →
+//! đã khắc phục` or close it as `không xác đáng` with a reason, assign it and set a due date;
+//! every change is an event with who and when.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{agencies, case_events, cases, users};
+use crate::report::AgencyRow;
+use crate::report::flags::Level as FlagLevel;
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New,
+    Acknowledged,
+    InProgress,
+    Resolved,
+    Unfounded,
+}
+
+impl Status {
+    /// Every status, in workflow order.
+    pub const ALL: [Status; 5] = [
+        Status::New,
+        Status::Acknowledged,
+        Status::InProgress,
+        Status::Resolved,
+        Status::Unfounded,
+    ];
+
+    /// Parses the stored code.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The stored code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Acknowledged => "acknowledged",
+            Status::InProgress => "in_progress",
+            Status::Resolved => "resolved",
+            Status::Unfounded => "unfounded",
+        }
+    }
+
+    /// The Vietnamese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::New => "Mới",
+            Status::Acknowledged => "Đã tiếp nhận",
+            Status::InProgress => "Đang xử lý",
+            Status::Resolved => "Đã khắc phục",
+            Status::Unfounded => "Không xác đáng",
+        }
+    }
+
+    /// The name in `lang`.
+    pub fn label_in(self, lang: crate::domain::Lang) -> &'static str {
+        let en = match self {
+            Status::New => "New",
+            Status::Acknowledged => "Acknowledged",
+            Status::InProgress => "In progress",
+            Status::Resolved => "Resolved",
+            Status::Unfounded => "Unfounded",
+        };
+        lang.pick(self.label(), en)
+    }
+
+    /// True once the case is closed.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Resolved | Status::Unfounded)
+    }
+
+    /// Whether the workflow allows moving from `self` to `to`: forward, or reopening a closed
+    /// case to "in progress".
+    pub fn can_move_to(self, to: Status) -> bool {
+        let rank = |s: Status| Status::ALL.iter().position(|x| *x == s).unwrap_or(0);
+        match (self.is_closed(), to) {
+            (true, Status::InProgress) => true,
+            (true, _) => false,
+            (false, Status::Unfounded) => true,
+            (false, to) => rank(to) > rank(self),
+        }
+    }
+}
+
+/// A case with its agency and assignee.
+#[derive(Debug, Clone, Queryable)]
+pub struct Case {
+    pub id: i64,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub problem: String,
+    pub flag: String,
+    pub reason: String,
+    pub status: String,
+    pub assignee: Option<String>,
+    pub due_on: Option<NaiveDate>,
+    pub opened_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub unfounded_reason: Option<String>,
+}
+
+impl Case {
+    /// The case's status (an unknown stored value reads as new).
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::New)
+    }
+
+    /// Open and past its due date.
+    pub fn overdue(&self, today: NaiveDate) -> bool {
+        !self.status().is_closed() && self.due_on.is_some_and(|d| d < today)
+    }
+
+    /// The problem in `lang`.
+    pub fn problem_label_in(&self, lang: crate::domain::Lang) -> &'static str {
+        let en = match self.problem.as_str() {
+            "harassment" => "Harassment",
+            "repeat_visits" => "Repeated visits",
+            _ => "Asked for money",
+        };
+        lang.pick(self.problem_label(), en)
+    }
+
+    /// The problem in Vietnamese.
+    pub fn problem_label(&self) -> &'static str {
+        match self.problem.as_str() {
+            "harassment" => "Phiền hà, sách nhiễu",
+            "repeat_visits" => "Đi lại nhiều lần",
+            _ => "Yêu cầu chi thêm tiền",
+        }
+    }
+}
+
+/// One entry of a case's action log.
+#[derive(Debug, Clone, Queryable)]
+pub struct Event {
+    pub at: NaiveDateTime,
+    pub email: Option<String>,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Cases, newest first; only `id` or only the cases of `agency` when given.
+fn load(conn: &mut DbConn, id: Option<i64>, agency: Option<i64>) -> QueryResult<Vec<Case>> {
+    let mut query = cases::table
+        .inner_join(agencies::table)
+        .left_join(users::table.on(users::id.nullable().eq(cases::assignee_id)))
+        .select((
+            cases::id,
+            agencies::code,
+            agencies::name,
+            cases::problem,
+            cases::flag,
+            cases::reason,
+            cases::status,
+            users::email.nullable(),
+            cases::due_on,
+            cases::opened_at,
+            cases::closed_at,
+            cases::unfounded_reason,
+        ))
+        .order(cases::id.desc())
+        .into_boxed();
+    if let Some(id) = id {
+        query = query.filter(cases::id.eq(id));
+    }
+    if let Some(agency) = agency {
+        query = query.filter(cases::agency_id.eq(agency));
+    }
+    query.load(conn)
+}
+
+/// Every case, newest first.
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<Case>> {
+    load(conn, None, None)
+}
+
+/// The cases of one agency (its flag history), newest first.
+pub fn for_agency(conn: &mut DbConn, agency_id: i64) -> QueryResult<Vec<Case>> {
+    load(conn, None, Some(agency_id))
+}
+
+/// One case.
+pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Option<Case>> {
+    Ok(load(conn, Some(id), None)?.into_iter().next())
+}
+
+/// A case's action log, oldest first.
+pub fn events(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Event>> {
+    case_events::table
+        .left_join(users::table.on(users::id.nullable().eq(case_events::user_id)))
+        .filter(case_events::case_id.eq(case_id))
+        .select((
+            case_events::at,
+            users::email.nullable(),
+            case_events::kind,
+            case_events::detail,
+        ))
+        .order(case_events::id)
+        .load(conn)
+}
+
+fn log(
+    conn: &mut DbConn,
+    case_id: i64,
+    at: NaiveDateTime,
+    user: Option<i64>,
+    kind: &str,
+    detail: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(case_events::table)
+        .values((
+            case_events::case_id.eq(case_id),
+            case_events::at.eq(at),
+            case_events::user_id.eq(user),
+            case_events::kind.eq(kind),
+            case_events::detail.eq(detail),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A case just opened: (agency code, agency name, problem, flag, reason).
+pub type Opened = (String, String, &'static str, &'static str, String);
+
+/// Opens a case for every flagged problem of the report's agencies that has no open case yet;
+/// returns the cases opened.
+pub fn open_for_flags(
+    conn: &mut DbConn,
+    rows: &[AgencyRow],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Opened>> {
+    let ids: std::collections::HashMap<String, i64> = agencies::table
+        .select((agencies::code, agencies::id))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let mut opened = Vec::new();
+    for row in rows {
+        let Some(agency_id) = ids.get(&row.code).copied() else {
+            continue;
+        };
+        let flag_name = |f: FlagLevel| match f {
+            FlagLevel::Alarm => "alarm",
+            FlagLevel::Alert => "alert",
+            FlagLevel::None => "none",
+        };
+        let mut wanted: Vec<(&'static str, &'static str, &str)> = Vec::new();
+        for (problem, a) in [
+            ("harassment", &row.harassment),
+            ("repeat_visits", &row.repeat_visits),
+        ] {
+            if a.flag != FlagLevel::None {
+                wanted.push((problem, flag_name(a.flag), &a.reason));
+            }
+        }
+        let money;
+        if row.money_asked > 0 {
+            money = format!(
+                "{} người trả lời cho biết bị yêu cầu chi thêm tiền, quà",
+                row.money_asked
+            );
+            wanted.push(("money_asked", "review", &money));
+        }
+        for (problem, flag, reason) in wanted {
+            let open: i64 = cases::table
+                .filter(cases::agency_id.eq(agency_id))
+                .filter(cases::problem.eq(problem))
+                .filter(
+                    cases::status.ne_all([Status::Resolved.as_str(), Status::Unfounded.as_str()]),
+                )
+                .count()
+                .get_result(conn)?;
+            if open > 0 {
+                continue;
+            }
+            let id: i64 = diesel::insert_into(cases::table)
+                .values((
+                    cases::agency_id.eq(agency_id),
+                    cases::problem.eq(problem),
+                    cases::flag.eq(flag),
+                    cases::reason.eq(reason),
+                    cases::status.eq(Status::New.as_str()),
+                    cases::opened_at.eq(now),
+                ))
+                .returning(cases::id)
+                .get_result(conn)?;
+            log(conn, id, now, None, "opened", reason)?;
+            opened.push((
+                row.code.clone(),
+                row.name.clone(),
+                problem,
+                flag,
+                reason.to_owned(),
+            ));
+        }
+    }
+    Ok(opened)
+}
+
+/// A change a reviewer makes to a case.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Status { to: Status, reason: Option<String> },
+    Assign(Option<i64>),
+    Due(Option<NaiveDate>),
+    Note(String),
+}
+
+/// Why a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("không thể chuyển từ \"{from}\" sang \"{to}\"")]
+    Transition {
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("cần ghi rõ lý do khi kết luận không xác đáng")]
+    ReasonNeeded,
+    #[error("ghi chú không được để trống và dài tối đa 2000 ký tự")]
+    Note,
+    #[error("không có hồ sơ theo dõi này")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Applies a change and records it in the case's log, in one transaction.
+pub fn apply(
+    conn: &mut DbConn,
+    case_id: i64,
+    action: &Action,
+    user: i64,
+    now: NaiveDateTime,
+) -> Result<(), CaseError> {
+    conn.transaction(|conn| {
+        let case = get(conn, case_id)?.ok_or(CaseError::NotFound)?;
+        let target = cases::table.find(case_id);
+        match action {
+            Action::Status { to, reason } => {
+                let from = case.status();
+                if !from.can_move_to(*to) {
+                    return Err(CaseError::Transition {
+                        from: from.label(),
+                        to: to.label(),
+                    });
+                }
+                let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+                if *to == Status::Unfounded && reason.is_none() {
+                    return Err(CaseError::ReasonNeeded);
+                }
+                let closed = to.is_closed().then_some(now);
+                diesel::update(target)
+                    .set((
+                        cases::status.eq(to.as_str()),
+                        cases::closed_at.eq(closed),
+                        cases::unfounded_reason.eq(reason),
+                    ))
+                    .execute(conn)?;
+                let detail = match reason {
+                    Some(r) => format!("{} → {}: {r}", from.label(), to.label()),
+                    None => format!("{} → {}", from.label(), to.label()),
+                };
+                log(conn, case_id, now, Some(user), "status", &detail)?;
+            }
+            Action::Assign(who) => {
+                diesel::update(target)
+                    .set(cases::assignee_id.eq(who))
+                    .execute(conn)?;
+                let email: Option<String> = match who {
+                    Some(id) => users::table
+                        .find(id)
+                        .select(users::email)
+                        .first(conn)
+                        .optional()?,
+                    None => None,
+                };
+                log(
+                    conn,
+                    case_id,
+                    now,
+                    Some(user),
+                    "assign",
+                    email.as_deref().unwrap_or("(bỏ giao)"),
+                )?;
+            }
+            Action::Due(day) => {
+                diesel::update(target)
+                    .set(cases::due_on.eq(day))
+                    .execute(conn)?;
+                log(
+                    conn,
+                    case_id,
+                    now,
+                    Some(user),
+                    "due",
+                    &day.map(|d| d.to_string())
+                        .unwrap_or_else(|| "(không hạn)".into()),
+                )?;
+            }
+            Action::Note(text) => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > 2000 {
+                    return Err(CaseError::Note);
+                }
+                log(conn, case_id, now, Some(user), "note", text)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+
+    #[test]
+    fn the_workflow_moves_forward_or_reopens() {
+        assert!(New.can_move_to(Acknowledged));
+        assert!(New.can_move_to(Resolved));
+        assert!(InProgress.can_move_to(Unfounded));
+        assert!(!InProgress.can_move_to(Acknowledged));
+        assert!(!Resolved.can_move_to(Unfounded));
+        assert!(Resolved.can_move_to(InProgress));
+        assert!(!New.can_move_to(New));
+    }
+}

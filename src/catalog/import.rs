@@ -1,0 +1,294 @@
+//! `sipas import agencies|procedures|links`: validate every row, then write all or nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use diesel::Connection;
+
+use super::queries;
+use super::{NewAgency, NewProcedure};
+use crate::csvfile::{CsvRows, ImportError, Problems};
+use crate::db::DbConn;
+use crate::domain::{Code, Level};
+
+struct AgencyRow {
+    line: u64,
+    code: Code,
+    name: String,
+    level: Level,
+    province: Code,
+    parent: Option<Code>,
+}
+
+/// Imports agencies (`code,name,level,province_code,parent_code`); existing codes are updated.
+/// Returns the number of rows imported.
+pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, ImportError> {
+    let mut rows = CsvRows::open(
+        input,
+        &["code", "name", "level", "province_code", "parent_code"],
+    )?;
+    let mut problems = Problems::default();
+    let mut parsed: Vec<AgencyRow> = Vec::new();
+    let mut seen = HashSet::new();
+    while let Some(row) = rows.next_row() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let line = row.line;
+        let code = Code::parse(row.get("code"));
+        let level = Level::parse(row.get("level"));
+        let province = Code::parse(row.get("province_code"));
+        let parent = match row.get("parent_code") {
+            "" => Ok(None),
+            p => Code::parse(p).map(Some).ok_or(()),
+        };
+        let name = row.get("name");
+        let Some(code) = code else {
+            problems.add(
+                line,
+                format!(
+                    "invalid code {:?} (letters, digits, - _ . / only)",
+                    row.get("code")
+                ),
+            );
+            continue;
+        };
+        if !seen.insert(code.clone()) {
+            problems.add(line, format!("agency {code} appears twice in the file"));
+        }
+        if name.is_empty() || name.chars().count() > 300 {
+            problems.add(line, "the name must have 1 to 300 characters");
+        }
+        let Some(level) = level else {
+            problems.add(
+                line,
+                format!("invalid level {:?} (tinh, huyen or xa)", row.get("level")),
+            );
+            continue;
+        };
+        let Some(province) = province else {
+            problems.add(line, "invalid or missing province_code");
+            continue;
+        };
+        let Ok(parent) = parent else {
+            problems.add(
+                line,
+                format!("invalid parent_code {:?}", row.get("parent_code")),
+            );
+            continue;
+        };
+        if parent.as_ref() == Some(&code) {
+            problems.add(line, "an agency cannot be its own parent");
+            continue;
+        }
+        parsed.push(AgencyRow {
+            line,
+            code,
+            name: name.to_owned(),
+            level,
+            province,
+            parent,
+        });
+    }
+    if !problems.is_empty() {
+        return problems.into_result().map(|_| 0);
+    }
+    conn.transaction(|conn| -> Result<usize, ImportError> {
+        // Parents may be in the file (before or after the child) or already in the database.
+        let existing = queries::all_agencies(conn)?;
+        let mut parent_of: HashMap<String, Option<String>> = HashMap::new();
+        let mut db_province: HashMap<String, i64> = HashMap::new();
+        let by_id: HashMap<i64, String> = existing.iter().map(|a| (a.id, a.code.clone())).collect();
+        for a in &existing {
+            parent_of.insert(
+                a.code.clone(),
+                a.parent_id.and_then(|p| by_id.get(&p).cloned()),
+            );
+            db_province.insert(a.code.clone(), a.province_id);
+        }
+        let mut file_province: HashMap<String, String> = HashMap::new();
+        for r in &parsed {
+            parent_of.insert(
+                r.code.to_string(),
+                r.parent.as_ref().map(ToString::to_string),
+            );
+            file_province.insert(r.code.to_string(), r.province.to_string());
+        }
+        let mut province_ids: HashMap<String, i64> = HashMap::new();
+        for r in &parsed {
+            if !province_ids.contains_key(r.province.as_str()) {
+                let p = queries::ensure_province(conn, r.province.as_str())?;
+                province_ids.insert(r.province.to_string(), p.id);
+            }
+        }
+        let mut check = Problems::default();
+        for r in &parsed {
+            let Some(parent) = &r.parent else { continue };
+            let parent_province = match file_province.get(parent.as_str()) {
+                Some(code) => province_ids.get(code).copied(),
+                None => db_province.get(parent.as_str()).copied(),
+            };
+            match parent_province {
+                None => check.add(
+                    r.line,
+                    format!("parent_code {parent} is not a known agency"),
+                ),
+                Some(pid) if Some(&pid) != province_ids.get(r.province.as_str()) => check.add(
+                    r.line,
+                    format!("parent {parent} belongs to another province"),
+                ),
+                Some(_) => {}
+            }
+            let mut cursor = Some(parent.to_string());
+            let mut steps = 0;
+            while let Some(c) = cursor {
+                if c == r.code.as_str() || steps > parent_of.len() {
+                    check.add(
+                        r.line,
+                        format!("the parent chain of {} loops back to itself", r.code),
+                    );
+                    break;
+                }
+                steps += 1;
+                cursor = parent_of.get(&c).cloned().flatten();
+            }
+        }
+        // An error here rolls back the provinces created above.
+        check.into_result()?;
+        // Insert without parents first so that any order in the file works, then set parents.
+        let mut ids: HashMap<String, i64> =
+            existing.iter().map(|a| (a.code.clone(), a.id)).collect();
+        for r in &parsed {
+            let province_id = province_ids
+                .get(r.province.as_str())
+                .copied()
+                .unwrap_or_default();
+            let keep_parent = ids
+                .get(r.code.as_str())
+                .and_then(|id| existing.iter().find(|a| a.id == *id))
+                .and_then(|a| a.parent_id);
+            let id = queries::upsert_agency(
+                conn,
+                &NewAgency {
+                    code: r.code.to_string(),
+                    name: r.name.clone(),
+                    level: r.level.as_str().to_owned(),
+                    province_id,
+                    parent_id: keep_parent,
+                },
+            )?;
+            ids.insert(r.code.to_string(), id);
+        }
+        for r in &parsed {
+            let parent_id = r.parent.as_ref().and_then(|p| ids.get(p.as_str()).copied());
+            let province_id = province_ids
+                .get(r.province.as_str())
+                .copied()
+                .unwrap_or_default();
+            queries::upsert_agency(
+                conn,
+                &NewAgency {
+                    code: r.code.to_string(),
+                    name: r.name.clone(),
+                    level: r.level.as_str().to_owned(),
+                    province_id,
+                    parent_id,
+                },
+            )?;
+        }
+        Ok(parsed.len())
+    })
+}
+
+/// Imports procedures (`code,name,field,level`); existing codes are updated.
+pub fn import_procedures(conn: &mut DbConn, input: impl Read) -> Result<usize, ImportError> {
+    let mut rows = CsvRows::open(input, &["code", "name", "field", "level"])?;
+    let mut problems = Problems::default();
+    let mut parsed = Vec::new();
+    let mut seen = HashSet::new();
+    while let Some(row) = rows.next_row() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let line = row.line;
+        let Some(code) = Code::parse(row.get("code")) else {
+            problems.add(line, format!("invalid code {:?}", row.get("code")));
+            continue;
+        };
+        if !seen.insert(code.clone()) {
+            problems.add(line, format!("procedure {code} appears twice in the file"));
+        }
+        let (name, field) = (row.get("name"), row.get("field"));
+        if name.is_empty() || name.chars().count() > 500 {
+            problems.add(line, "the name must have 1 to 500 characters");
+        }
+        if field.is_empty() || field.chars().count() > 200 {
+            problems.add(line, "the field (lĩnh vực) must have 1 to 200 characters");
+        }
+        let Some(level) = Level::parse(row.get("level")) else {
+            problems.add(
+                line,
+                format!("invalid level {:?} (tinh, huyen or xa)", row.get("level")),
+            );
+            continue;
+        };
+        parsed.push(NewProcedure {
+            code: code.to_string(),
+            name: name.to_owned(),
+            field: field.to_owned(),
+            level: level.as_str().to_owned(),
+        });
+    }
+    problems.into_result()?;
+    conn.transaction(|conn| {
+        for p in &parsed {
+            queries::upsert_procedure(conn, p)?;
+        }
+        Ok::<_, ImportError>(parsed.len())
+    })
+}
+
+/// Imports agency–procedure links (`agency_code,procedure_code`).
+pub fn import_links(conn: &mut DbConn, input: impl Read) -> Result<usize, ImportError> {
+    let mut rows = CsvRows::open(input, &["agency_code", "procedure_code"])?;
+    let mut problems = Problems::default();
+    let mut pairs = Vec::new();
+    let agencies: HashMap<String, i64> = queries::all_agencies(conn)?
+        .into_iter()
+        .map(|a| (a.code, a.id))
+        .collect();
+    let procedures: HashMap<String, i64> = queries::all_procedures(conn)?
+        .into_iter()
+        .map(|p| (p.code, p.id))
+        .collect();
+    while let Some(row) = rows.next_row() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let (a, p) = (row.get("agency_code"), row.get("procedure_code"));
+        match (agencies.get(a), procedures.get(p)) {
+            (Some(a), Some(p)) => pairs.push((*a, *p)),
+            (None, _) => problems.add(row.line, format!("unknown agency_code {a:?}")),
+            (_, None) => problems.add(row.line, format!("unknown procedure_code {p:?}")),
+        }
+    }
+    problems.into_result()?;
+    conn.transaction(|conn| {
+        for (a, p) in &pairs {
+            queries::link(conn, *a, *p)?;
+        }
+        Ok::<_, ImportError>(pairs.len())
+    })
+}

@@ -1,0 +1,478 @@
+//! The command line: `serve`, `migrate`, `import`, `apikey`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::apikeys::{self, Owner};
+use crate::catalog::import as catalog_import;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::domain::Level;
+use crate::invitations::dossier::vietnam;
+use crate::invitations::import::{self as dossier_import, import_dossiers};
+use crate::invitations::queries::Issuer;
+use crate::report::format::Format;
+use crate::report::{self, GroupBy, Query};
+use crate::responses::import::import_responses;
+use crate::startup::{AppState, Application};
+use chrono::NaiveDate;
+
+/// sipas: continuous citizen-satisfaction (SIPAS) surveys for one-stop offices.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); defaults to ./sipas.toml when present. SIPAS_* variables override it.
+    #[arg(long, env = "SIPAS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server.
+    Serve {
+        /// On an empty database, create a demo province with a year of responses first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write a consistent copy of the SQLite database to a new file, while the server runs.
+    Backup { file: PathBuf },
+    /// Import a CSV file (all rows or none).
+    Import {
+        #[command(subcommand)]
+        what: ImportKind,
+    },
+    /// Manage API keys of one-stop systems.
+    Apikey {
+        #[command(subcommand)]
+        action: ApikeyAction,
+    },
+    /// Indicators and harassment/repeat-visit flags for a period.
+    Report {
+        /// First day (YYYY-MM-DD); defaults to 364 days before --to.
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day (YYYY-MM-DD); defaults to today (Vietnam time).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Only this province (code).
+        #[arg(long)]
+        province: Option<String>,
+        /// Only agencies of this level: tinh, huyen or xa.
+        #[arg(long, value_parser = parse_level)]
+        level: Option<Level>,
+        #[arg(long, value_enum, default_value = "agency")]
+        group_by: GroupBy,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Manage dashboard accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Email digests: queue and send them, or preview them.
+    Digest {
+        #[command(subcommand)]
+        action: DigestAction,
+    },
+    /// Maintain the daily counts reports are computed from.
+    Aggregates {
+        #[command(subcommand)]
+        action: AggregatesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create an account. The password is read from SIPAS_USER_PASSWORD (at least 12
+    /// characters) or, when unset, generated and printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, reviewer or agency_head.
+        #[arg(long)]
+        role: String,
+        /// The agency of an agency head.
+        #[arg(long)]
+        agency: Option<String>,
+        /// The language of the account's digests: vi (default) or en.
+        #[arg(long, default_value = "vi", value_parser = ["vi", "en"])]
+        lang: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DigestAction {
+    /// Queue the digests of the last complete week or month (each recipient once) and deliver
+    /// everything due in the outbox.
+    Send {
+        #[arg(long, value_enum)]
+        period: crate::mail::digest::Period,
+        /// Only this agency's digest.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Print what would be queued; queue and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the digests (plain-text part) without queueing them.
+    Preview {
+        #[arg(long, value_enum)]
+        period: crate::mail::digest::Period,
+        #[arg(long)]
+        agency: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AggregatesAction {
+    /// Rebuild every daily count from the stored responses and dossiers.
+    Recount,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| format!("{s:?} is not a level: use tinh, huyen or xa"))
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportKind {
+    /// Agencies: code,name,level,province_code,parent_code.
+    Agencies { file: PathBuf },
+    /// Procedures: code,name,field,level.
+    Procedures { file: PathBuf },
+    /// Which agency handles which procedure: agency_code,procedure_code.
+    Links { file: PathBuf },
+    /// Completed dossiers; prints one survey link per dossier as CSV.
+    Dossiers { file: PathBuf },
+    /// Responses collected on paper or by other tools.
+    Responses { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyAction {
+    /// Create a key and print it once (only its hash is kept).
+    Create {
+        /// The agency whose dossiers the key may report (and those of agencies under it).
+        #[arg(
+            long,
+            conflicts_with = "province",
+            required_unless_present = "province"
+        )]
+        agency: Option<String>,
+        /// The province whose dossiers the key may report.
+        #[arg(long)]
+        province: Option<String>,
+    },
+    /// Revoke a key by the prefix shown when it was created (its first 12 characters).
+    Revoke { prefix: String },
+}
+
+/// Loads the settings named by `--config`, `SIPAS_CONFIG` or `./sipas.toml`.
+fn settings(config: Option<&Path>) -> anyhow::Result<Settings> {
+    let default = Path::new("sipas.toml");
+    let file = config.or(default.exists().then_some(default));
+    Ok(Settings::load(file, std::env::vars())?)
+}
+
+/// Runs the command line.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = settings(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo),
+        Command::Backup { file } => {
+            let pool = open_database(&settings)?;
+            crate::db::backup::sqlite_backup(&mut *conn(&pool)?, &file)?;
+            println!(
+                "backup written to {} (keep it with the secret key file)",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let pool = crate::db::connect(&settings.database)?;
+            let applied = crate::db::migrations::run(&pool)?;
+            println!(
+                "{} migration(s) applied; the database is up to date",
+                applied.len()
+            );
+            for name in applied {
+                println!("  {name}");
+            }
+            Ok(())
+        }
+        Command::Import { what } => import(settings, what),
+        Command::Apikey { action } => apikey(settings, action),
+        Command::Report {
+            from,
+            to,
+            province,
+            level,
+            group_by,
+            format,
+        } => {
+            let to =
+                to.unwrap_or_else(|| chrono::Utc::now().with_timezone(&vietnam()).date_naive());
+            let from = from.unwrap_or(to - chrono::Duration::days(364));
+            let query = Query {
+                from,
+                to,
+                province,
+                level,
+                agencies: None,
+                group_by,
+            };
+            let pool = open_database(&settings)?;
+            let report = report::build(&mut *conn(&pool)?, &query)?;
+            let stdout = std::io::stdout();
+            report::format::write(&report, format, &mut stdout.lock())
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    email,
+                    role,
+                    agency,
+                    lang,
+                },
+        } => add_user(&settings, &email, &role, agency.as_deref(), &lang),
+        Command::Digest { action } => digest(&settings, action),
+        Command::Aggregates {
+            action: AggregatesAction::Recount,
+        } => {
+            let pool = open_database(&settings)?;
+            let started = std::time::Instant::now();
+            crate::aggregates::recount(&mut *conn(&pool)?)?;
+            println!(
+                "daily counts rebuilt in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let state = AppState::open(settings)?;
+    if demo {
+        let created = crate::demo::seed_if_empty(&state)?;
+        for link in crate::demo::sample_links(&state, 5)? {
+            println!("  {link}");
+        }
+        if created {
+            println!("Demo province created.");
+        }
+    }
+    let bind = state.settings.server.bind.clone();
+    let public = state.settings.public_url().to_owned();
+    let app = Application::build(state)?;
+    println!("sipas listening on {bind} (public URL {public}); Ctrl-C to stop");
+    actix_web::rt::System::new().block_on(app.run_until_stopped())?;
+    Ok(())
+}
+
+/// The database with migrations applied, for commands that need nothing else.
+fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
+    let pool = crate::db::connect(&settings.database)?;
+    crate::db::migrations::run(&pool)?;
+    Ok(pool)
+}
+
+fn open_file(path: &Path) -> anyhow::Result<File> {
+    File::open(path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+fn conn(pool: &DbPool) -> anyhow::Result<crate::db::PooledConn> {
+    pool.get().context("cannot connect to the database")
+}
+
+fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
+    let state = AppState::open(settings)?;
+    let mut conn = conn(&state.pool)?;
+    match what {
+        ImportKind::Agencies { file } => {
+            let n = catalog_import::import_agencies(&mut conn, open_file(&file)?)?;
+            println!("imported {n} agencies");
+        }
+        ImportKind::Procedures { file } => {
+            let n = catalog_import::import_procedures(&mut conn, open_file(&file)?)?;
+            println!("imported {n} procedures");
+        }
+        ImportKind::Links { file } => {
+            let n = catalog_import::import_links(&mut conn, open_file(&file)?)?;
+            println!("imported {n} links");
+        }
+        ImportKind::Dossiers { file } => {
+            let issuer = Issuer {
+                secret: &state.secret,
+                ttl_days: state.settings.survey.invitation_ttl_days,
+                now: dossier_import::now(),
+            };
+            let issued = import_dossiers(&mut conn, &issuer, open_file(&file)?)?;
+            let base = state.settings.public_url();
+            let mut out = csv::Writer::from_writer(std::io::stdout());
+            out.write_record([
+                "dossier_code",
+                "agency_code",
+                "status",
+                "survey_url",
+                "qr_svg_url",
+            ])?;
+            for i in issued {
+                let token = i.token.as_str();
+                out.write_record([
+                    i.dossier_code.as_str(),
+                    i.agency_code.as_str(),
+                    if i.created { "created" } else { "existing" },
+                    &format!("{base}/s/{token}"),
+                    &format!("{base}/q/{token}.svg"),
+                ])?;
+            }
+            out.flush()?;
+        }
+        ImportKind::Responses { file } => {
+            let input = open_file(&file)?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {msg} ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let reader = bar.wrap_read(input);
+            let started = std::time::Instant::now();
+            let counter = bar.clone();
+            let n = import_responses(&mut conn, &state.questionnaire(), reader, |rows| {
+                counter.set_message(format!("{rows} rows"));
+            });
+            bar.finish_and_clear();
+            let n = n?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "imported {n} responses in {secs:.1} s ({:.0} rows/s)",
+                n as f64 / secs.max(1e-9)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn add_user(
+    settings: &Settings,
+    email: &str,
+    role: &str,
+    agency: Option<&str>,
+    lang: &str,
+) -> anyhow::Result<()> {
+    let pool = open_database(settings)?;
+    let given = std::env::var("SIPAS_USER_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = match &given {
+        Some(p) => p.clone(),
+        None => crate::accounts::password::generate()
+            .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?,
+    };
+    let now = chrono::Utc::now().naive_utc();
+    let mut conn = conn(&pool)?;
+    let user = crate::accounts::users::create(&mut conn, email, role, agency, &password, now)?;
+    crate::accounts::users::set_lang(
+        &mut conn,
+        user.id,
+        crate::domain::Lang::negotiate(Some(lang), None),
+    )?;
+    let detail = format!("{} ({}) from the command line", user.email, user.role);
+    crate::accounts::audit::record(&mut conn, now, None, "user.create", &detail)?;
+    println!("created {} ({})", user.email, user.role);
+    if given.is_none() {
+        println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+fn digest(settings: &Settings, action: DigestAction) -> anyhow::Result<()> {
+    use crate::mail::{Mailer, digest, outbox};
+    let pool = open_database(settings)?;
+    let mut conn = conn(&pool)?;
+    let today = chrono::Utc::now().with_timezone(&vietnam()).date_naive();
+    match action {
+        DigestAction::Preview { period, agency }
+        | DigestAction::Send {
+            period,
+            agency,
+            dry_run: true,
+        } => {
+            for (email, _, key) in
+                digest::compose(&mut conn, settings, period, agency.as_deref(), today)?
+            {
+                println!(
+                    "To: {}
+Subject: {}
+Period: {key}
+
+{}
+----",
+                    email.to, email.subject, email.text
+                );
+            }
+        }
+        DigestAction::Send {
+            period,
+            agency,
+            dry_run: false,
+        } => {
+            let mailer = Mailer::new(&settings.mail)?;
+            if !mailer.is_on() {
+                anyhow::bail!("mail is switched off: set [mail] transport to smtp or file");
+            }
+            let now = chrono::Utc::now().naive_utc();
+            let queued = digest::queue(&mut conn, settings, period, agency.as_deref(), today, now)?;
+            let round =
+                outbox::deliver_due(&mut conn, &mailer, settings.mail.max_attempts, || {
+                    chrono::Utc::now().naive_utc()
+                })?;
+            println!(
+                "{queued} digest(s) queued; sent {}, retrying later {}, failed {}",
+                round.sent, round.retrying, round.failed
+            );
+        }
+    }
+    Ok(())
+}
+
+fn apikey(settings: Settings, action: ApikeyAction) -> anyhow::Result<()> {
+    let state = AppState::open(settings)?;
+    let mut conn = conn(&state.pool)?;
+    let now = dossier_import::now();
+    match action {
+        ApikeyAction::Create { agency, province } => {
+            let owner = match (agency, province) {
+                (Some(a), _) => Owner::Agency(a),
+                (None, Some(p)) => Owner::Province(p),
+                (None, None) => anyhow::bail!("give --agency CODE or --province CODE"),
+            };
+            let key = apikeys::create(&mut conn, &owner, now)?;
+            println!("{}", key.as_str());
+            eprintln!(
+                "Keep this key safe: it is shown only once. Revoke it with: sipas apikey revoke {}",
+                key.prefix()
+            );
+        }
+        ApikeyAction::Revoke { prefix } => {
+            let n = apikeys::revoke(&mut conn, &prefix, now)?;
+            if n == 0 {
+                anyhow::bail!("no active key starts with {prefix}");
+            }
+            println!("revoked {n} key(s)");
+        }
+    }
+    Ok(())
+}

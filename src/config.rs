@@ -1,0 +1,482 @@
+//! Typed configuration: defaults, then an optional TOML file, then `SIPAS_*` environment variables.
+//!
+//! Every key is documented here and in `sipas.example.toml`. An environment variable names a
+//! section and a key: `SIPAS_DATABASE_URL` sets `[database] url`, `SIPAS_SURVEY_INVITATION_TTL_DAYS`
+//! sets `[survey] invitation_ttl_days`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// All settings of a sipas instance.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub survey: SurveySettings,
+    pub walkin: WalkinSettings,
+    pub security: SecuritySettings,
+    pub dashboard: DashboardSettings,
+    pub mail: MailSettings,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// The public base URL citizens reach us at; survey links and QR codes are built from it.
+    pub public_url: String,
+    /// Worker threads (0 = one per CPU core).
+    pub workers: usize,
+    /// Largest accepted request body, in bytes (forms and API batches).
+    pub max_body_bytes: usize,
+    /// Seconds given to in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Seconds a client may take to send its request headers before it is dropped.
+    pub client_request_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            workers: 0,
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_timeout_secs: 10,
+            client_request_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[database]`: where responses are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sipas.db` (a SQLite file, the default), `sqlite://PATH`, or `postgres://user@host/db`.
+    pub url: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// Milliseconds to wait for a free pooled connection before answering 503.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds a statement waits for a lock before failing with 503 (SQLite's busy timeout,
+    /// PostgreSQL's `lock_timeout`).
+    pub lock_timeout_ms: u64,
+    /// SQLite only: `normal` (survives application crashes; the default) or `full` (also OS crashes).
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sipas.db".into(),
+            pool_size: 8,
+            connect_timeout_ms: 5_000,
+            lock_timeout_ms: 5_000,
+            sqlite_synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+/// SQLite's durability setting.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    /// The PRAGMA value.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// `[survey]`: invitations and the questionnaire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SurveySettings {
+    /// Days an invitation stays valid after it is issued.
+    pub invitation_ttl_days: u32,
+    /// A questionnaire file to use instead of the built-in `sipas-2640-post`.
+    pub questionnaire_file: Option<PathBuf>,
+}
+
+impl Default for SurveySettings {
+    fn default() -> Self {
+        SurveySettings {
+            invitation_ttl_days: 30,
+            questionnaire_file: None,
+        }
+    }
+}
+
+/// `[walkin]`: the per-agency QR poster channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalkinSettings {
+    /// Responses accepted from one client address per agency within `window_minutes`.
+    pub max_per_window: u32,
+    /// The length of the rate-limit window, in minutes.
+    pub window_minutes: u32,
+}
+
+impl Default for WalkinSettings {
+    fn default() -> Self {
+        WalkinSettings {
+            max_per_window: 3,
+            window_minutes: 60,
+        }
+    }
+}
+
+/// `[security]`: secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Secret (at least 32 characters) from which survey tokens are derived. When unset, a random
+    /// secret is created once in `secret_key_file` and reused.
+    pub secret_key: Option<String>,
+    /// Where the generated secret is kept when `secret_key` is unset.
+    pub secret_key_file: PathBuf,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            secret_key: None,
+            secret_key_file: "sipas.key".into(),
+        }
+    }
+}
+
+/// `[dashboard]`: sign-in and sessions of the reform office's dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in after which a session ends whatever its use.
+    pub session_absolute_hours: u32,
+    /// Failed sign-ins for one email within `login_lockout_minutes` before further attempts are
+    /// refused until the window has passed.
+    pub login_max_failures: u32,
+    pub login_lockout_minutes: u32,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            login_max_failures: 5,
+            login_lockout_minutes: 15,
+        }
+    }
+}
+
+/// `[mail]`: digests and alerts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtp` (a real server), `file` (writes `.eml` files to `file_dir`, for trying it out) or
+    /// `none` (nothing is queued or sent).
+    pub transport: MailTransport,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The sender, e.g. `SIPAS Thái Nguyên <khaosat@thainguyen.gov.vn>`.
+    pub from: String,
+    pub reply_to: Option<String>,
+    /// Where the `file` transport writes messages.
+    pub file_dir: PathBuf,
+    /// The reform office's addresses (its digest and every alert).
+    pub reform_office: Vec<String>,
+    /// Also send immediate alerts to the heads of the agency concerned.
+    pub alert_agency_heads: bool,
+    /// Delivery attempts before a message is marked failed (retries back off exponentially).
+    pub max_attempts: u32,
+    /// Hour (0–23, Vietnam time) at which scheduled digests go out: weekly on Mondays, monthly on
+    /// the 1st.
+    pub send_hour: u32,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            transport: MailTransport::None,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            from: "SIPAS <khaosat@localhost>".into(),
+            reply_to: None,
+            file_dir: "mail-out".into(),
+            reform_office: Vec::new(),
+            alert_agency_heads: false,
+            max_attempts: 6,
+            send_hour: 7,
+        }
+    }
+}
+
+/// How mail leaves.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    None,
+    Smtp,
+    File,
+}
+
+/// The SMTP connection's encryption.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// A configuration problem, with the file or variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if given), then the `SIPAS_*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut tree = toml::Table::try_from(Settings::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let from_file: toml::Table = toml::from_str(&text)
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            merge(&mut tree, from_file);
+        }
+        for (name, value) in env {
+            apply_env(&mut tree, &name, value)?;
+        }
+        let settings: Settings = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.database.pool_size == 0 {
+            return fail("[database] pool_size must be at least 1");
+        }
+        if self.survey.invitation_ttl_days == 0 {
+            return fail("[survey] invitation_ttl_days must be at least 1");
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return fail("[server] public_url must start with http:// or https://");
+        }
+        if self.walkin.max_per_window == 0 || self.walkin.window_minutes == 0 {
+            return fail("[walkin] max_per_window and window_minutes must be at least 1");
+        }
+        let d = &self.dashboard;
+        if d.session_idle_minutes == 0
+            || d.session_absolute_hours == 0
+            || d.login_max_failures == 0
+            || d.login_lockout_minutes == 0
+        {
+            return fail("[dashboard] session and sign-in limits must be at least 1");
+        }
+        let m = &self.mail;
+        if m.transport != MailTransport::None {
+            if m.from.parse::<lettre::message::Mailbox>().is_err() {
+                return fail(
+                    "[mail] from must be an address such as \"SIPAS <khaosat@tinh.gov.vn>\"",
+                );
+            }
+            if let Some(bad) = m
+                .reform_office
+                .iter()
+                .chain(&m.reply_to)
+                .find(|a| a.parse::<lettre::Address>().is_err())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "[mail] {bad:?} is not an email address"
+                )));
+            }
+            if m.transport == MailTransport::Smtp
+                && (m.smtp_host.trim().is_empty() || m.smtp_port == 0)
+            {
+                return fail("[mail] smtp_host and smtp_port must be set for the smtp transport");
+            }
+            if m.max_attempts == 0 || m.send_hour > 23 {
+                return fail("[mail] max_attempts must be at least 1 and send_hour 0–23");
+            }
+        }
+        if let Some(key) = &self.security.secret_key
+            && key.len() < 32
+        {
+            return fail("[security] secret_key must be at least 32 characters");
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Applies `SIPAS_SECTION_KEY=value`, typed like the default it replaces (a list is
+/// comma-separated; a string otherwise).
+fn apply_env(tree: &mut toml::Table, name: &str, value: String) -> Result<(), ConfigError> {
+    let Some(rest) = name.strip_prefix("SIPAS_") else {
+        return Ok(());
+    };
+    let rest = rest.to_ascii_lowercase();
+    // The sections are the keys of the settings tree itself, so a new section needs no list.
+    let Some((section, key)) = tree.keys().find_map(|s| {
+        rest.strip_prefix(s.as_str())
+            .and_then(|k| k.strip_prefix('_'))
+            .map(|k| (s.clone(), k.to_owned()))
+    }) else {
+        // SIPAS_CONFIG and other process-level variables are not settings.
+        return Ok(());
+    };
+    let table = match tree.get_mut(&section) {
+        Some(toml::Value::Table(t)) => t,
+        _ => return Err(ConfigError::Invalid(format!("{name}: unknown section"))),
+    };
+    let typed = match table.get(&key) {
+        Some(toml::Value::Integer(_)) => value
+            .trim()
+            .parse()
+            .map(toml::Value::Integer)
+            .map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number"))),
+        Some(toml::Value::Boolean(_)) => value
+            .trim()
+            .parse()
+            .map(toml::Value::Boolean)
+            .map_err(|_| ConfigError::Invalid(format!("{name} must be true or false"))),
+        Some(toml::Value::Array(_)) => Ok(toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_owned()))
+                .collect(),
+        )),
+        _ => Ok(toml::Value::String(value)),
+    }?;
+    table.insert(key, typed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() -> Result<(), ConfigError> {
+        let s = Settings::load(None, env(&[]))?;
+        assert_eq!(s.database.url, "sipas.db");
+        assert_eq!(s.survey.invitation_ttl_days, 30);
+        Ok(())
+    }
+
+    #[test]
+    fn environment_overrides_typed_keys() -> Result<(), ConfigError> {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("SIPAS_DATABASE_URL", "postgres://x@y/z"),
+                ("SIPAS_SURVEY_INVITATION_TTL_DAYS", "7"),
+                (
+                    "SIPAS_SECURITY_SECRET_KEY",
+                    "0123456789012345678901234567890123",
+                ),
+                ("SIPAS_CONFIG", "ignored.toml"),
+                ("SIPAS_MAIL_TRANSPORT", "file"),
+                ("SIPAS_MAIL_REFORM_OFFICE", "a@b.vn, c@d.vn"),
+                ("PATH", "/bin"),
+            ]),
+        )?;
+        assert_eq!(s.database.url, "postgres://x@y/z");
+        assert_eq!(s.survey.invitation_ttl_days, 7);
+        assert!(s.security.secret_key.is_some());
+        assert_eq!(s.mail.transport, MailTransport::File);
+        assert_eq!(s.mail.reform_office, ["a@b.vn", "c@d.vn"]);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name() {
+        let err = Settings::load(None, env(&[("SIPAS_SURVEY_INVITATION_TTL_DAYS", "soon")]));
+        assert!(
+            matches!(err, Err(ConfigError::Invalid(m)) if m.contains("SIPAS_SURVEY_INVITATION_TTL_DAYS"))
+        );
+        let err = Settings::load(None, env(&[("SIPAS_DATABASE_POOL_SIZE", "0")]));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn the_sample_file_is_complete_and_valid() -> Result<(), ConfigError> {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sipas.example.toml");
+        let s = Settings::load(Some(&sample), env(&[]))?;
+        assert_eq!(s.server.bind, ServerSettings::default().bind);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_are_rejected() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nbnd = \"0.0.0.0:1\"\n")?;
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! Case pages: the list (open first, overdue highlighted, resolved cases verified once their flag
+//! has stayed clear for a full quarter), one case with its action log, and the changes
+//! reviewers make (status, assignee, due date, notes), each recorded with who and when.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{Duration, NaiveDate, Utc};
+use maud::{Markup, html};
+
+use super::guard::{DashError, Viewer};
+use super::layout::{csrf_field, page};
+use crate::accounts::{Role, users};
+use crate::cases::{self, Action, Case, CaseError, Status};
+use crate::domain::Lang;
+use crate::error::AppError;
+use crate::invitations::dossier::vietnam;
+use crate::report::flags::Level as FlagLevel;
+use crate::report::{self, GroupBy, Query};
+use crate::startup::AppState;
+
+/// Days a flag must stay clear after a case is resolved for the fix to count as verified.
+pub const VERIFY_DAYS: i64 = 90;
+
+fn today() -> NaiveDate {
+    Utc::now().with_timezone(&vietnam()).date_naive()
+}
+
+/// Agency codes and problems whose flag is clear over the last [`VERIFY_DAYS`] days.
+fn clear_flags(
+    conn: &mut crate::db::DbConn,
+    today: NaiveDate,
+) -> Result<HashMap<(String, &'static str), bool>, AppError> {
+    let q = Query {
+        from: today - Duration::days(VERIFY_DAYS - 1),
+        to: today,
+        province: None,
+        level: None,
+        agencies: None,
+        group_by: GroupBy::Agency,
+    };
+    let r = report::build(conn, &q).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut clear = HashMap::new();
+    for row in r.agencies.into_iter().flatten() {
+        clear.insert(
+            (row.code.clone(), "harassment"),
+            row.harassment.flag == FlagLevel::None,
+        );
+        clear.insert(
+            (row.code.clone(), "repeat_visits"),
+            row.repeat_visits.flag == FlagLevel::None,
+        );
+        clear.insert((row.code, "money_asked"), row.money_asked == 0);
+    }
+    Ok(clear)
+}
+
+/// True when a resolved case's flag stayed clear for a full period after it was resolved.
+fn verified(case: &Case, clear: &HashMap<(String, &'static str), bool>, today: NaiveDate) -> bool {
+    let problem: &'static str = match case.problem.as_str() {
+        "harassment" => "harassment",
+        "repeat_visits" => "repeat_visits",
+        _ => "money_asked",
+    };
+    case.status() == Status::Resolved
+        && case
+            .closed_at
+            .is_some_and(|c| c.date() <= today - Duration::days(VERIFY_DAYS))
+        && clear
+            .get(&(case.agency_code.clone(), problem))
+            .copied()
+            .unwrap_or(false)
+}
+
+/// The status cell of a case: its label, overdue or verified.
+fn status_cell(case: &Case, verified: bool, today: NaiveDate, lang: Lang) -> Markup {
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    html! {
+        (case.status().label_in(lang))
+        @if case.overdue(today) { " " span.flag-alarm { (t("Quá hạn", "Overdue")) } }
+        @if verified { " " span.flag-review { (t("Đã xác minh", "Verified")) } }
+    }
+}
+
+/// `GET /admin/cases` (admins and reviewers).
+pub async fn list_cases(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin, Role::Reviewer])?;
+    let today = today();
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let (mut list, clear) = crate::error::run(&state.pool, move |conn| {
+        let list = cases::list(conn)?;
+        let needs = list.iter().any(|c| c.status() == Status::Resolved);
+        let clear = if needs {
+            clear_flags(conn, today)?
+        } else {
+            HashMap::new()
+        };
+        Ok((list, clear))
+    })
+    .await?;
+    // Open cases first (overdue at the top), then closed ones.
+    list.sort_by_key(|c| {
+        (
+            c.status().is_closed(),
+            !c.overdue(today),
+            std::cmp::Reverse(c.id),
+        )
+    });
+    let body = html! {
+        h1 { (t("Theo dõi xử lý các cảnh báo", "Follow-up of flags")) }
+        p.muted { (t("Mỗi cảnh báo, báo động hoặc phản ánh bị yêu cầu chi thêm tiền mở một hồ sơ theo dõi. Hồ sơ đã khắc phục được xác minh khi cờ không xuất hiện lại trong ", "Every alert, alarm or report of money asked opens a follow-up case. A resolved case is verified when the flag has not come back for ")) (VERIFY_DAYS) (t(" ngày sau đó.", " days afterwards.")) }
+        @if list.is_empty() { p { (t("Chưa có hồ sơ theo dõi nào.", "No follow-up case yet.")) } }
+        div.scroll { table {
+            thead { tr { th { (t("Số", "No.")) } th { (t("Cơ quan", "Agency")) } th { (t("Vấn đề", "Problem")) } th { (t("Trạng thái", "Status")) } th { (t("Người xử lý", "Assignee")) } th { (t("Hạn", "Due")) } th { (t("Mở ngày", "Opened")) } } }
+            tbody { @for c in &list { tr {
+                td { a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) } }
+                td { a href=(format!("/admin/agencies/{}", c.agency_code)) { (c.agency_name) } }
+                td { (c.problem_label_in(lang)) }
+                td { (status_cell(c, verified(c, &clear, today), today, lang)) }
+                td { (c.assignee.as_deref().unwrap_or("—")) }
+                td { (c.due_on.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
+                td { (c.opened_at.format("%Y-%m-%d")) }
+            } } }
+        } }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page(Some(&viewer), t("Theo dõi xử lý", "Follow-up"), body).into_string()))
+}
+
+fn case_page(
+    viewer: &Viewer,
+    case: &Case,
+    events: &[cases::Event],
+    people: &[users::User],
+    message: Option<&str>,
+) -> Markup {
+    let today = today();
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let next: Vec<Status> = Status::ALL
+        .into_iter()
+        .filter(|s| case.status().can_move_to(*s))
+        .collect();
+    page(
+        Some(viewer),
+        &format!("{} #{}", t("Hồ sơ", "Case"), case.id),
+        html! {
+            h1 { (t("Hồ sơ theo dõi #", "Follow-up case #")) (case.id) ": " (case.problem_label_in(lang)) }
+            p { a href=(format!("/admin/agencies/{}", case.agency_code)) { (case.agency_name) } (t(" · mở ngày ", " · opened ")) (case.opened_at.format("%Y-%m-%d")) }
+            @if let Some(m) = message { div.alert role="alert" { (m) } }
+            div.problem { p { strong { (t("Lý do mở: ", "Opened because: ")) } (case.reason) } }
+            p { strong { (t("Trạng thái: ", "Status: ")) } (status_cell(case, false, today, lang))
+                " · " strong { (t("Người xử lý: ", "Assignee: ")) } (case.assignee.as_deref().unwrap_or(t("chưa giao", "not assigned")))
+                " · " strong { (t("Hạn: ", "Due: ")) } (case.due_on.map(|d| d.to_string()).unwrap_or_else(|| (t("chưa đặt", "not set")).into())) }
+            @if let Some(r) = &case.unfounded_reason { p { strong { (t("Lý do không xác đáng: ", "Why unfounded: ")) } (r) } }
+            div.cards {
+                @if !next.is_empty() {
+                    form.card method="post" action=(format!("/admin/cases/{}", case.id)) {
+                        (csrf_field(viewer))
+                        input type="hidden" name="action" value="status";
+                        label.block for="to" { (t("Chuyển trạng thái", "Change the status")) }
+                        select #to name="to" { @for s in &next { option value=(s.as_str()) { (s.label_in(lang)) } } }
+                        label.block for="reason" { (t("Lý do (bắt buộc nếu không xác đáng)", "Reason (required for unfounded)")) }
+                        input #reason type="text" name="reason";
+                        p {}
+                        button type="submit" { (t("Cập nhật", "Update")) }
+                    }
+                }
+                form.card method="post" action=(format!("/admin/cases/{}", case.id)) {
+                    (csrf_field(viewer))
+                    input type="hidden" name="action" value="assign";
+                    label.block for="assignee" { "Giao cho" }
+                    select #assignee name="assignee" {
+                        option value="" { (t("(chưa giao)", "(not assigned)")) }
+                        @for u in people { option value=(u.id) selected[case.assignee.as_deref() == Some(u.email.as_str())] { (u.email) } }
+                    }
+                    p {}
+                    button type="submit" { (t("Giao việc", "Assign")) }
+                }
+                form.card method="post" action=(format!("/admin/cases/{}", case.id)) {
+                    (csrf_field(viewer))
+                    input type="hidden" name="action" value="due";
+                    label.block for="due" { (t("Hạn xử lý", "Due date")) }
+                    input #due type="date" name="due" value=[case.due_on];
+                    p {}
+                    button type="submit" { (t("Đặt hạn", "Set the due date")) }
+                }
+            }
+            form method="post" action=(format!("/admin/cases/{}", case.id)) {
+                (csrf_field(viewer))
+                input type="hidden" name="action" value="note";
+                label.block for="note" { (t("Ghi nhận việc đã làm", "Record what was done")) }
+                textarea #note name="note" maxlength="2000" required {}
+                button type="submit" { (t("Thêm ghi chú", "Add a note")) }
+            }
+            h2 { (t("Nhật ký xử lý", "Action log")) }
+            div.scroll { table {
+                thead { tr { th { (t("Thời điểm (UTC)", "Time (UTC)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Nội dung", "Details")) } } }
+                tbody { @for e in events { tr {
+                    td { (e.at.format("%Y-%m-%d %H:%M")) } td { (e.email.as_deref().unwrap_or(t("hệ thống", "system"))) } td { (e.kind) } td { (e.detail) }
+                } } }
+            } }
+        },
+    )
+}
+
+async fn render_case(
+    viewer: &Viewer,
+    state: &AppState,
+    id: i64,
+    message: Option<String>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, DashError> {
+    let data = crate::error::run(&state.pool, move |conn| {
+        let Some(case) = cases::get(conn, id)? else {
+            return Ok(None);
+        };
+        let events = cases::events(conn, id)?;
+        let people: Vec<users::User> = users::list(conn)?
+            .into_iter()
+            .filter(|u| !u.disabled && u.role() != Role::AgencyHead)
+            .collect();
+        Ok(Some((case, events, people)))
+    })
+    .await?;
+    let (case, events, people) = data.ok_or(DashError::NotFound)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(case_page(viewer, &case, &events, &people, message.as_deref()).into_string()))
+}
+
+/// `GET /admin/cases/{id}`.
+pub async fn show_case(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin, Role::Reviewer])?;
+    render_case(
+        &viewer,
+        &state,
+        id.into_inner(),
+        None,
+        actix_web::http::StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /admin/cases/{id}`: one change (`action` = status, assign, due or note).
+pub async fn update_case(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin, Role::Reviewer])?;
+    let fields = viewer.form(&req, &body)?;
+    let get = |k: &str| {
+        fields
+            .get(k)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let action = match get("action").as_str() {
+        "status" => Action::Status {
+            to: Status::parse(&get("to")).ok_or(DashError::BadRequest)?,
+            reason: Some(get("reason")),
+        },
+        "assign" => Action::Assign(match get("assignee").as_str() {
+            "" => None,
+            v => Some(v.parse().map_err(|_| DashError::BadRequest)?),
+        }),
+        "due" => Action::Due(match get("due").as_str() {
+            "" => None,
+            v => Some(v.parse().map_err(|_| DashError::BadRequest)?),
+        }),
+        "note" => Action::Note(get("note")),
+        _ => return Err(DashError::BadRequest),
+    };
+    let (case_id, user, now) = (id.into_inner(), viewer.0.user.id, Utc::now().naive_utc());
+    let outcome = state
+        .write(
+            move |conn| match cases::apply(conn, case_id, &action, user, now) {
+                Ok(()) => Ok(Ok(())),
+                Err(CaseError::Database(e)) => Err(AppError::from(e)),
+                Err(other) => Ok(Err(other)),
+            },
+        )
+        .await?;
+    match outcome {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/admin/cases/{case_id}")))
+            .finish()),
+        Err(CaseError::NotFound) => Err(DashError::NotFound),
+        Err(e) => {
+            render_case(
+                &viewer,
+                &state,
+                case_id,
+                Some(e.to_string()),
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Catalog and API keys for admins: agencies and procedures (listed, and imported from pasted
+//! CSV with the same validation as the command line), API keys (created and shown once,
+//! revoked), every change in the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use maud::{Markup, html};
+
+use super::guard::{DashError, Viewer};
+use super::layout::{csrf_field, page};
+use crate::accounts::{Role, audit};
+use crate::apikeys::{self, KeyError, KeyInfo, Owner};
+use crate::catalog::{Agency, Procedure, import, queries};
+use crate::csvfile::ImportError;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+struct Catalog {
+    agencies: Vec<Agency>,
+    procedures: Vec<Procedure>,
+    keys: Vec<KeyInfo>,
+}
+
+fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let code_of = |id: Option<i64>| {
+        id.and_then(|id| c.agencies.iter().find(|a| a.id == id))
+            .map(|a| a.code.as_str())
+            .unwrap_or("—")
+    };
+    page(
+        Some(viewer),
+        t("Danh mục và khóa API", "Catalog and API keys"),
+        html! {
+            h1 { (t("Danh mục và khóa API", "Catalog and API keys")) }
+            @if let Some(n) = notice { div.alert role="status" { (n) } }
+            h2 { (t("Khóa API của hệ thống một cửa", "API keys of one-stop systems")) }
+            form.filters method="post" action="/admin/catalog/keys" {
+                (csrf_field(viewer))
+                div { label for="owner" { (t("Mã cơ quan hoặc tỉnh", "Agency or province code")) } br; input #owner type="text" name="owner" required; }
+                div { label for="kind" { (t("Phạm vi", "Scope")) } br; select #kind name="kind" { option value="agency" { (t("Cơ quan (và đơn vị trực thuộc)", "Agency (and those under it)")) } option value="province" { (t("Cả tỉnh", "Whole province")) } } }
+                div { button type="submit" { (t("Tạo khóa", "Create a key")) } }
+            }
+            div.scroll { table {
+                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (UTC)", "Created (UTC)")) } th { (t("Trạng thái", "Status")) } th {} } }
+                tbody { @for k in &c.keys { tr {
+                    td { code { (k.prefix) } }
+                    td { (k.agency.as_deref().or(k.province.as_deref()).unwrap_or("—")) }
+                    td { (k.created_at.format("%Y-%m-%d %H:%M")) }
+                    td { @if k.revoked_at.is_some() { (t("Đã thu hồi", "Revoked")) } @else { (t("Đang dùng", "In use")) } }
+                    td { @if k.revoked_at.is_none() {
+                        form.inline method="post" action="/admin/catalog/keys/revoke" {
+                            (csrf_field(viewer))
+                            input type="hidden" name="prefix" value=(k.prefix);
+                            button type="submit" { (t("Thu hồi", "Revoke")) }
+                        }
+                    } }
+                } } }
+            } }
+            h2 { (t("Nhập danh mục từ CSV", "Import the catalog from CSV")) }
+            form method="post" action="/admin/catalog/import" {
+                (csrf_field(viewer))
+                label.block for="what" { (t("Loại danh mục", "Catalog")) }
+                select #what name="what" { option value="agencies" { "Cơ quan: code,name,level,province_code,parent_code" } option value="procedures" { "Thủ tục: code,name,field,level" } option value="links" { "Cơ quan – thủ tục: agency_code,procedure_code" } }
+                label.block for="csv" { (t("Nội dung CSV (có dòng tiêu đề)", "CSV content (with a header row)")) }
+                textarea #csv name="csv" required {}
+                button type="submit" { (t("Nhập (tất cả hoặc không gì cả)", "Import (all rows or none)")) }
+            }
+            h2 { (t("Cơ quan (", "Agencies (")) (c.agencies.len()) ")" }
+            div.scroll { table {
+                thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Cấp", "Level")) } th { (t("Trực thuộc", "Under")) } } }
+                tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (a.level) } td { (code_of(a.parent_id)) } } } }
+            } }
+            h2 { (t("Thủ tục (", "Procedures (")) (c.procedures.len()) ")" }
+            div.scroll { table {
+                thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Lĩnh vực", "Field")) } th { (t("Cấp", "Level")) } } }
+                tbody { @for p in &c.procedures { tr { td { (p.code) } td { (p.name) } td { (p.field) } td { (p.level) } } } }
+            } }
+        },
+    )
+}
+
+async fn render(
+    viewer: &Viewer,
+    state: &AppState,
+    notice: Option<Markup>,
+    status: StatusCode,
+) -> Result<HttpResponse, DashError> {
+    let c = crate::error::run(&state.pool, |conn| {
+        Ok(Catalog {
+            agencies: queries::all_agencies(conn)?,
+            procedures: queries::all_procedures(conn)?,
+            keys: apikeys::list(conn)?,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(catalog_page(viewer, &c, notice).into_string()))
+}
+
+/// `GET /admin/catalog` (admins).
+pub async fn show_catalog(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// `POST /admin/catalog/keys`: creates a key, shown once.
+pub async fn create_key(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let code = fields
+        .get("owner")
+        .map(|o| o.trim().to_owned())
+        .unwrap_or_default();
+    let owner = match fields.get("kind").map(String::as_str) {
+        Some("province") => Owner::Province(code),
+        _ => Owner::Agency(code),
+    };
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let created = state
+        .write(move |conn| match apikeys::create(conn, &owner, now) {
+            Ok(key) => {
+                audit::record(
+                    conn,
+                    now,
+                    Some(actor),
+                    "apikey.create",
+                    &format!("{} for {owner:?}", key.prefix()),
+                )?;
+                Ok(Ok(key))
+            }
+            Err(KeyError::Database(e)) => Err(AppError::from(e)),
+            Err(other) => Ok(Err(other.to_string())),
+        })
+        .await?;
+    match created {
+        Ok(key) => {
+            let notice = html! { (t("Khóa API mới (chỉ hiện một lần, hãy lưu lại ngay): ", "New API key (shown once, save it now): ")) code { (key.as_str()) } };
+            render(&viewer, &state, Some(notice), StatusCode::OK).await
+        }
+        Err(message) => {
+            render(
+                &viewer,
+                &state,
+                Some(html! { (t("Chưa tạo được khóa: ", "The key was not created: ")) (message) }),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/catalog/keys/revoke`: revokes a key at once.
+pub async fn revoke_key(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let prefix = fields.get("prefix").cloned().unwrap_or_default();
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let n = state
+        .write(move |conn| {
+            let n = apikeys::revoke(conn, &prefix, now)?;
+            if n > 0 {
+                audit::record(conn, now, Some(actor), "apikey.revoke", &prefix)?;
+            }
+            Ok(n)
+        })
+        .await?;
+    if n == 0 {
+        return Err(DashError::NotFound);
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/catalog"))
+        .finish())
+}
+
+/// `POST /admin/catalog/import`: imports pasted CSV, all rows or none.
+pub async fn import_catalog(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let what = fields.get("what").cloned().unwrap_or_default();
+    let csv = fields.get("csv").cloned().unwrap_or_default();
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let label = what.clone();
+    let outcome = state
+        .write(move |conn| {
+            let result = match what.as_str() {
+                "agencies" => import::import_agencies(conn, csv.as_bytes()),
+                "procedures" => import::import_procedures(conn, csv.as_bytes()),
+                "links" => import::import_links(conn, csv.as_bytes()),
+                _ => return Ok(Err(vec!["loại danh mục không hợp lệ".to_owned()])),
+            };
+            match result {
+                Ok(n) => {
+                    audit::record(
+                        conn,
+                        now,
+                        Some(actor),
+                        "catalog.import",
+                        &format!("{n} {what}"),
+                    )?;
+                    Ok(Ok(n))
+                }
+                Err(ImportError::Lines(lines)) => Ok(Err(lines
+                    .iter()
+                    .map(|l| format!("dòng {}: {}", l.line, l.message))
+                    .collect())),
+                Err(ImportError::Database(e)) => Err(AppError::from(e)),
+                Err(ImportError::Read(e)) => Ok(Err(vec![e])),
+            }
+        })
+        .await?;
+    match outcome {
+        Ok(n) => render(
+            &viewer,
+            &state,
+            Some(html! { (t("Đã nhập ", "Imported ")) (n) (t(" dòng (", " rows (")) (label) ")." }),
+            StatusCode::OK,
+        )
+        .await,
+        Err(lines) => {
+            let notice = html! { (t("Chưa nhập gì vì tệp có lỗi:", "Nothing was imported; the file has errors:")) ul { @for l in &lines { li { (l) } } } };
+            render(
+                &viewer,
+                &state,
+                Some(notice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Exports for reports and conferences: the agency report as CSV (UTF-8 with BOM, for Excel) or
+//! XLSX (header row, number formats), and for admins the raw anonymous responses as CSV, streamed
+//! page by page from the database so that a million rows never sit in memory.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use rust_xlsxwriter::{Format, Workbook};
+
+use super::guard::{DashError, Viewer};
+use super::overview::PeriodQuery;
+use crate::accounts::Role;
+use crate::db::schema::{agencies, procedures, responses};
+use crate::error::AppError;
+use crate::privacy::mask_personal_data;
+use crate::report::format::{Format as ReportFormat, write};
+use crate::report::{self, GroupBy, Query, Report};
+use crate::startup::AppState;
+
+/// The UTF-8 byte-order mark Excel needs to read Vietnamese text in a CSV.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Rows fetched per page of the raw export.
+const PAGE: i64 = 5_000;
+
+async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, DashError> {
+    let (from, to) = q.period();
+    let query = Query {
+        from,
+        to,
+        province: q.province_code(),
+        level: None,
+        agencies: None,
+        group_by: GroupBy::Agency,
+    };
+    Ok(crate::error::run(&state.pool, move |conn| {
+        report::build(conn, &query).map_err(|e| AppError::Internal(e.to_string()))
+    })
+    .await?)
+}
+
+fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(body)
+}
+
+/// `GET /admin/export/report.csv` (admins and reviewers).
+pub async fn report_csv(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin, Role::Reviewer])?;
+    let report = agency_report(&state, &q).await?;
+    let mut body = BOM.to_vec();
+    write(&report, ReportFormat::Csv, &mut body).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(attachment(
+        "sipas-bao-cao.csv",
+        "text/csv; charset=utf-8",
+        body,
+    ))
+}
+
+/// `GET /admin/export/report.xlsx` (admins and reviewers).
+pub async fn report_xlsx(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin, Role::Reviewer])?;
+    let report = agency_report(&state, &q).await?;
+    let body = xlsx(&report).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(attachment(
+        "sipas-bao-cao.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        body,
+    ))
+}
+
+/// The agency report as a workbook: one row per agency, rates formatted as percentages.
+pub fn xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Báo cáo")?;
+    let bold = Format::new().set_bold();
+    let pct = Format::new().set_num_format("0.0%");
+    let headers = [
+        "Mã",
+        "Cơ quan",
+        "Cấp",
+        "Tỉnh",
+        "Số phiếu",
+        "Hồ sơ",
+        "Tỷ lệ phản hồi",
+        "SIPAS",
+        "SIPAS KTC thấp",
+        "SIPAS KTC cao",
+        "Phiền hà",
+        "Phiền hà (cờ)",
+        "Đi lại nhiều lần",
+        "Đi lại (cờ)",
+        "Trễ hẹn",
+        "Bị yêu cầu tiền",
+        "Lý do",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    let flag = |f: crate::report::flags::Level| match f {
+        crate::report::flags::Level::Alarm => "báo động",
+        crate::report::flags::Level::Alert => "cảnh báo",
+        crate::report::flags::Level::None => "",
+    };
+    for (i, a) in report.agencies.iter().flatten().enumerate() {
+        let row = (i + 1) as u32;
+        sheet.write_string(row, 0, &a.code)?;
+        sheet.write_string(row, 1, &a.name)?;
+        sheet.write_string(row, 2, &a.level)?;
+        sheet.write_string(row, 3, &a.province)?;
+        sheet.write_number(row, 4, a.responses as f64)?;
+        sheet.write_number(row, 5, a.dossiers.unwrap_or(0) as f64)?;
+        for (col, value) in [
+            (6, a.response_rate),
+            (7, a.sipas.index),
+            (8, a.sipas.ci_low),
+            (9, a.sipas.ci_high),
+            (10, a.harassment.rate),
+            (12, a.repeat_visits.rate),
+            (14, a.late.rate),
+        ] {
+            if let Some(v) = value {
+                sheet.write_number_with_format(row, col, v, &pct)?;
+            }
+        }
+        sheet.write_string(row, 11, flag(a.harassment.flag))?;
+        sheet.write_string(row, 13, flag(a.repeat_visits.flag))?;
+        sheet.write_number(row, 15, a.money_asked as f64)?;
+        let reasons: Vec<&str> = a.reasons.iter().map(|r| r.vi.as_str()).collect();
+        sheet.write_string(row, 16, reasons.join(" | "))?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    book.save_to_buffer()
+}
+
+/// A stream of CSV chunks produced on the blocking pool.
+struct Chunks(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// One response as exported (anonymous fields only).
+struct RawRow {
+    id: i64,
+    agency: String,
+    procedure: Option<String>,
+    channel: String,
+    questionnaire: String,
+    day: chrono::NaiveDate,
+    late: Option<bool>,
+    answers: [Option<i32>; 13],
+    comment: Option<String>,
+}
+
+/// Up to [`PAGE`] responses after id `after` (keyset pagination: no OFFSET scans).
+fn raw_page(conn: &mut crate::db::DbConn, after: i64) -> QueryResult<Vec<RawRow>> {
+    type Answers = (
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+    );
+    type Facts = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+        chrono::NaiveDate,
+        Option<bool>,
+    );
+    let rows: Vec<(Facts, Answers, Option<String>)> = responses::table
+        .inner_join(agencies::table)
+        .left_join(procedures::table.on(procedures::id.nullable().eq(responses::procedure_id)))
+        .filter(responses::id.gt(after))
+        .order(responses::id)
+        .limit(PAGE)
+        .select((
+            (
+                responses::id,
+                agencies::code,
+                procedures::code.nullable(),
+                responses::channel,
+                responses::questionnaire_id,
+                responses::submitted_on,
+                responses::late,
+            ),
+            (
+                responses::tc0,
+                responses::tt0,
+                responses::cc0,
+                responses::kq0,
+                responses::pa0,
+                responses::hl0,
+                responses::e1,
+                responses::e2,
+                responses::e3,
+                responses::e4,
+                responses::e5,
+                responses::e6,
+                responses::e7,
+            ),
+            responses::comment,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |((id, agency, procedure, channel, questionnaire, day, late), a, comment)| RawRow {
+                id,
+                agency,
+                procedure,
+                channel,
+                questionnaire,
+                day,
+                late,
+                answers: [
+                    a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10, a.11, a.12,
+                ],
+                comment,
+            },
+        )
+        .collect())
+}
+
+fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if header {
+        w.write_record([
+            "agency_code",
+            "submitted_at",
+            "procedure_code",
+            "channel",
+            "questionnaire",
+            "late",
+            "TC0",
+            "TT0",
+            "CC0",
+            "KQ0",
+            "PA0",
+            "HL0",
+            "E1",
+            "E2",
+            "E3",
+            "E4",
+            "E5",
+            "E6",
+            "E7",
+            "C1",
+        ])?;
+    }
+    let opt = |v: Option<i32>| match v {
+        Some(0) => "NA".to_owned(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    for r in rows {
+        let mut record = vec![
+            r.agency.clone(),
+            r.day.to_string(),
+            r.procedure.clone().unwrap_or_default(),
+            r.channel.clone(),
+            r.questionnaire.clone(),
+            r.late
+                .map(|l| if l { "1" } else { "0" }.to_owned())
+                .unwrap_or_default(),
+        ];
+        record.extend(r.answers.iter().map(|a| opt(*a)));
+        record.push(
+            r.comment
+                .as_deref()
+                .map(mask_personal_data)
+                .unwrap_or_default(),
+        );
+        w.write_record(&record)?;
+    }
+    w.into_inner()
+        .map(Bytes::from)
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `GET /admin/export/responses.csv` (admins): every response, anonymous fields only (comments
+/// masked), in the format `sipas import responses` reads back.
+pub async fn responses_csv(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let pool = state.pool.clone();
+    // A thread of the blocking pool pages through the table; the channel's small buffer keeps
+    // memory flat whatever the table's size.
+    actix_web::rt::task::spawn_blocking(move || {
+        let send = |chunk: Result<Bytes, String>| {
+            tx.blocking_send(chunk.map_err(std::io::Error::other))
+                .is_ok()
+        };
+        if !send(Ok(Bytes::from_static(BOM))) {
+            return;
+        }
+        let mut conn = match pool.get() {
+            Ok(c) => c,
+            Err(e) => {
+                send(Err(e.to_string()));
+                return;
+            }
+        };
+        let mut after = 0;
+        let mut first = true;
+        loop {
+            let page = match raw_page(&mut conn, after) {
+                Ok(p) => p,
+                Err(e) => {
+                    send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let Some(last) = page.last().map(|r| r.id) else {
+                if first {
+                    send(csv_chunk(&[], true).map_err(|e| e.to_string()));
+                }
+                return;
+            };
+            if !send(csv_chunk(&page, first).map_err(|e| e.to_string())) {
+                return;
+            }
+            first = false;
+            after = last;
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"sipas-phieu-tra-loi.csv\"",
+        ))
+        .streaming(Chunks(rx)))
+}

@@ -1,0 +1,53 @@
+//! The dashboard's page shell: navigation for the signed-in user, sign-out form.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::guard::Viewer;
+use crate::accounts::Role;
+use crate::web::assets::css_url;
+
+/// A dashboard page; `viewer` is `None` on the sign-in page.
+pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
+    let lang = viewer.map(Viewer::lang).unwrap_or_default();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) " – sipas" }
+                link rel="stylesheet" href=(css_url());
+            }
+            body.dash {
+                header.top {
+                    span.brand { (t("sipas · Chỉ số hài lòng", "sipas · Satisfaction index")) }
+                    @if let Some(v) = viewer {
+                        nav aria-label=(t("Điều hướng", "Navigation")) {
+                            @if v.role() != Role::AgencyHead { a href="/admin" { (t("Tổng quan", "Overview")) } " " a href="/admin/cases" { (t("Theo dõi xử lý", "Follow-up")) } }
+                            @if v.role() == Role::Admin { " " a href="/admin/catalog" { (t("Danh mục", "Catalog")) } " " a href="/admin/questionnaires" { (t("Phiếu", "Questionnaires")) } " " a href="/admin/mail" { (t("Thư", "Mail")) } " " a href="/admin/users" { (t("Người dùng", "Users")) } }
+                            " "
+                            form.inline method="post" action="/admin/lang" {
+                                input type="hidden" name="csrf" value=(v.0.csrf_token);
+                                input type="hidden" name="lang" value=(t("en", "vi"));
+                                button.link type="submit" lang=(t("en", "vi")) { (t("English", "Tiếng Việt")) }
+                            }
+                            " "
+                            form.inline method="post" action="/admin/logout" {
+                                input type="hidden" name="csrf" value=(v.0.csrf_token);
+                                button.link type="submit" { (t("Đăng xuất", "Sign out")) " (" (v.0.user.email) ")" }
+                            }
+                        }
+                    }
+                }
+                main.wide { (body) }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every dashboard form carries.
+pub fn csrf_field(viewer: &Viewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(viewer.0.csrf_token); }
+}

@@ -1,0 +1,208 @@
+//! Signing in and out: throttled by email, a fresh session on every sign-in (no fixation),
+//! CSRF on the sign-in form by a double-submit cookie, every attempt in the audit log.
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{Duration, Utc};
+use maud::html;
+
+use super::guard::{DashError, SESSION_COOKIE, Viewer, constant_time_eq};
+use super::layout::page;
+use crate::accounts::{Role, audit, password, sessions, users};
+use crate::domain::SessionToken;
+use crate::startup::AppState;
+
+const LOGIN_CSRF_COOKIE: &str = "sipas_login_csrf";
+
+fn secure(state: &AppState) -> bool {
+    state.settings.server.public_url.starts_with("https://")
+}
+
+fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure(state))
+        .finish()
+}
+
+fn login_page(csrf: &str, message: Option<&str>) -> maud::Markup {
+    page(
+        None,
+        "Đăng nhập",
+        html! {
+            h1 { "Đăng nhập hệ thống theo dõi chỉ số hài lòng" } p.muted lang="en" { "Sign in to the satisfaction index dashboard" }
+            @if let Some(m) = message { div.alert role="alert" { (m) } }
+            form method="post" action="/admin/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label.block for="email" { "Email" }
+                input #email type="text" name="email" autocomplete="username" required;
+                label.block for="password" { "Mật khẩu " span lang="en" { "(password)" } }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                p {}
+                button type="submit" { "Đăng nhập " span lang="en" { "· Sign in" } }
+            }
+        },
+    )
+}
+
+/// `GET /admin/login`.
+pub async fn show_login(state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
+    let csrf = SessionToken::generate()
+        .map_err(|e| DashError::App(crate::error::AppError::Internal(e.to_string())))?;
+    Ok(HttpResponse::Ok()
+        .cookie(cookie(&state, LOGIN_CSRF_COOKIE, csrf.as_str().to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/html; charset=utf-8")
+        .body(login_page(csrf.as_str(), None).into_string()))
+}
+
+fn retry(status: actix_web::http::StatusCode, csrf: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(login_page(csrf, Some(message)).into_string())
+}
+
+/// `POST /admin/login`.
+pub async fn submit_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let fields = crate::web::form::fields(&req, &body).ok_or(DashError::BadRequest)?;
+    let cookie_csrf = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let sent_csrf = fields.get("csrf").cloned().unwrap_or_default();
+    if cookie_csrf.is_empty() || !constant_time_eq(cookie_csrf.as_bytes(), sent_csrf.as_bytes()) {
+        return Err(DashError::Csrf);
+    }
+    let email = fields
+        .get("email")
+        .and_then(|e| users::normalise_email(e))
+        .unwrap_or_default();
+    let password = fields.get("password").cloned().unwrap_or_default();
+    let now = Utc::now().naive_utc();
+    let settings = state.settings.dashboard.clone();
+    let since = now - Duration::minutes(i64::from(settings.login_lockout_minutes));
+    let outcome = state
+        .write(move |conn| {
+            if sessions::recent_failures(conn, &email, since)?
+                >= i64::from(settings.login_max_failures)
+            {
+                audit::record(conn, now, None, "login.throttled", &email)?;
+                return Ok(Outcome::Throttled);
+            }
+            let user = users::find_by_email(conn, &email)?;
+            let valid = match &user {
+                Some(u) => password::verify(&password, &u.password_hash) && !u.disabled,
+                None => {
+                    password::verify_nothing(&password);
+                    false
+                }
+            };
+            match user {
+                Some(u) if valid => {
+                    sessions::clear_failures(conn, &email)?;
+                    let token = sessions::start(conn, u.id, now)
+                        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+                    audit::record(conn, now, Some(u.id), "login", &email)?;
+                    Ok(Outcome::SignedIn(token, u.role()))
+                }
+                _ => {
+                    sessions::record_failure(conn, &email, now)?;
+                    audit::record(conn, now, user.map(|u| u.id), "login.failed", &email)?;
+                    Ok(Outcome::Failed)
+                }
+            }
+        })
+        .await?;
+    match outcome {
+        Outcome::Throttled => Ok(retry(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            &cookie_csrf,
+            "Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa đăng nhập, xin thử lại sau ít phút. (Too many failed sign-ins: try again in a few minutes.)",
+        )),
+        Outcome::Failed => Ok(retry(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            &cookie_csrf,
+            "Email hoặc mật khẩu không đúng. (Wrong email or password.)",
+        )),
+        Outcome::SignedIn(token, role) => {
+            let target = if role == Role::AgencyHead {
+                "/admin/agencies/me"
+            } else {
+                "/admin"
+            };
+            Ok(HttpResponse::SeeOther()
+                .cookie(cookie(&state, SESSION_COOKIE, token.as_str().to_owned()))
+                .insert_header((header::LOCATION, target))
+                .finish())
+        }
+    }
+}
+
+enum Outcome {
+    Throttled,
+    Failed,
+    SignedIn(SessionToken, Role),
+}
+
+/// `POST /admin/lang`: the language the user reads the dashboard (and digests) in.
+pub async fn set_lang(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let fields = viewer.form(&req, &body)?;
+    let lang = crate::domain::Lang::negotiate(fields.get("lang").map(String::as_str), None);
+    let (user, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    state
+        .write(move |conn| {
+            users::set_lang(conn, user, lang)?;
+            Ok(audit::record(
+                conn,
+                now,
+                Some(user),
+                "user.lang",
+                lang.tag(),
+            )?)
+        })
+        .await?;
+    let back = if viewer.role() == Role::AgencyHead {
+        "/admin/agencies/me"
+    } else {
+        "/admin"
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, back))
+        .finish())
+}
+
+/// `POST /admin/logout`: ends the session and clears the cookie.
+pub async fn logout(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.form(&req, &body)?;
+    let (id, user) = (viewer.0.id, viewer.0.user.id);
+    let now = Utc::now().naive_utc();
+    state
+        .write(move |conn| {
+            sessions::end(conn, id)?;
+            Ok(audit::record(conn, now, Some(user), "logout", "")?)
+        })
+        .await?;
+    let mut gone = cookie(&state, SESSION_COOKIE, String::new());
+    gone.set_max_age(time::Duration::ZERO);
+    Ok(HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((header::LOCATION, "/admin/login"))
+        .finish())
+}

@@ -1,0 +1,203 @@
+//! Mail for admins: a preview of the next weekly digests, messages that failed after their last
+//! attempt (with a retry), and the recipients: extra addresses and unsubscriptions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use maud::{Markup, html};
+
+use super::guard::{DashError, Viewer};
+use super::layout::{csrf_field, page};
+use crate::accounts::{Role, audit, users};
+use crate::catalog::queries as catalog;
+use crate::invitations::dossier::vietnam;
+use crate::mail::digest::{self, Period};
+use crate::mail::{outbox, recipients};
+use crate::startup::AppState;
+
+async fn render(
+    viewer: &Viewer,
+    state: &AppState,
+    notice: Option<Markup>,
+    status: StatusCode,
+) -> Result<HttpResponse, DashError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let settings = state.settings.clone();
+    let today = Utc::now().with_timezone(&vietnam()).date_naive();
+    let (preview, failed, list) = crate::error::run(&state.pool, move |conn| {
+        Ok((
+            digest::compose(conn, &settings, Period::Weekly, None, today)?,
+            outbox::failed(conn)?,
+            recipients::list(conn)?,
+        ))
+    })
+    .await?;
+    let on = state.mailer().is_on();
+    let body = html! {
+        h1 { (t("Thư tổng hợp và cảnh báo", "Digests and alerts")) }
+        @if let Some(n) = notice { div.alert role="status" { (n) } }
+        @if !on { p.alert { (t("Chưa cấu hình gửi thư ([mail] transport = \"none\"): thư không được gửi.", "Mail is not configured ([mail] transport = \"none\"): nothing is sent.")) } }
+        h2 { (t("Thư gửi thất bại", "Failed messages")) }
+        @if failed.is_empty() { p { (t("Không có.", "None.")) } }
+        div.scroll { table {
+            thead { tr { th { (t("Người nhận", "Recipient")) } th { (t("Tiêu đề", "Subject")) } th.num { (t("Số lần thử", "Attempts")) } th { (t("Lỗi gần nhất", "Last error")) } th {} } }
+            tbody { @for m in &failed { tr {
+                td { (m.recipient) } td { (m.subject) } td.num { (m.attempts) } td { (m.last_error.as_deref().unwrap_or("")) }
+                td { form.inline method="post" action="/admin/mail/retry" { (csrf_field(viewer)) input type="hidden" name="id" value=(m.id); button type="submit" { (t("Gửi lại", "Retry")) } } }
+            } } }
+        } }
+        h2 { (t("Người nhận thêm và địa chỉ đã hủy nhận", "Extra recipients and unsubscribed addresses")) }
+        div.scroll { table {
+            thead { tr { th { "Email" } th { (t("Cơ quan", "Agency")) } th { (t("Loại", "Kind")) } th {} } }
+            tbody { @for r in &list { tr {
+                td { (r.email) } td { (r.agency.as_deref().unwrap_or(t("(cơ quan cải cách hành chính)", "(reform office)"))) } td { @if r.active { (t("nhận thêm", "extra recipient")) } @else { (t("đã hủy nhận", "unsubscribed")) } }
+                td { form.inline method="post" action="/admin/mail/recipients/remove" { (csrf_field(viewer)) input type="hidden" name="id" value=(r.id); button type="submit" { (t("Xóa", "Remove")) } } }
+            } } }
+        } }
+        form.filters method="post" action="/admin/mail/recipients" {
+            (csrf_field(viewer))
+            div { label for="email" { "Email" } br; input #email type="text" name="email" required; }
+            div { label for="agency" { (t("Mã cơ quan (trống: cơ quan cải cách)", "Agency code (empty: reform office)")) } br; input #agency type="text" name="agency"; }
+            div { label for="active" { (t("Việc", "Action")) } br; select #active name="active" { option value="true" { (t("Thêm người nhận", "Add a recipient")) } option value="false" { (t("Hủy nhận thư", "Unsubscribe")) } } }
+            div { button type="submit" { (t("Lưu", "Save")) } }
+        }
+        h2 { (t("Xem trước thư tổng hợp tuần (", "Preview of the weekly digests (")) (preview.len()) (t(" thư)", " messages)")) }
+        @for (email, _, _) in &preview {
+            details { summary { (email.to) " – " (email.subject) } pre { (email.text) } }
+        }
+    };
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page(Some(viewer), t("Thư", "Mail"), body).into_string()))
+}
+
+/// `GET /admin/mail` (admins).
+pub async fn show_mail(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// `POST /admin/mail/retry`: a failed message goes back in the queue.
+pub async fn retry(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let id: i64 = fields
+        .get("id")
+        .and_then(|v| v.parse().ok())
+        .ok_or(DashError::BadRequest)?;
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    state
+        .write(move |conn| {
+            outbox::retry(conn, id, now)?;
+            Ok(audit::record(
+                conn,
+                now,
+                Some(actor),
+                "mail.retry",
+                &format!("outbox #{id}"),
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/mail"))
+        .finish())
+}
+
+/// `POST /admin/mail/recipients`: adds an extra recipient or unsubscribes an address.
+pub async fn add_recipient(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let Some(email) = fields.get("email").and_then(|e| users::normalise_email(e)) else {
+        return render(
+            &viewer,
+            &state,
+            Some(html! { (t("Email không hợp lệ.", "Not a valid email address.")) }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let agency = fields
+        .get("agency")
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty());
+    let active = fields.get("active").map(String::as_str) != Some("false");
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let added = state
+        .write(move |conn| {
+            let agency_id = match &agency {
+                Some(code) => match catalog::agency_by_code(conn, code)? {
+                    Some(a) => Some(a.id),
+                    None => return Ok(false),
+                },
+                None => None,
+            };
+            recipients::add(conn, &email, agency_id, active, now)?;
+            let action = if active {
+                "mail.recipient.add"
+            } else {
+                "mail.unsubscribe"
+            };
+            audit::record(conn, now, Some(actor), action, &email)?;
+            Ok(true)
+        })
+        .await?;
+    if !added {
+        return render(
+            &viewer,
+            &state,
+            Some(html! { (t("Không có cơ quan mã này.", "There is no agency with this code.")) }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/mail"))
+        .finish())
+}
+
+/// `POST /admin/mail/recipients/remove`.
+pub async fn remove_recipient(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let id: i64 = fields
+        .get("id")
+        .and_then(|v| v.parse().ok())
+        .ok_or(DashError::BadRequest)?;
+    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    state
+        .write(move |conn| {
+            recipients::remove(conn, id)?;
+            Ok(audit::record(
+                conn,
+                now,
+                Some(actor),
+                "mail.recipient.remove",
+                &format!("#{id}"),
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/mail"))
+        .finish())
+}

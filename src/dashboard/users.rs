@@ -1,0 +1,189 @@
+//! User management for admins: list accounts, invite one (a password shown once), disable or
+//! re-enable; every change goes to the audit log.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use maud::{Markup, html};
+
+use super::guard::{DashError, Viewer};
+use super::layout::{csrf_field, page};
+use crate::accounts::{Role, audit, password, users};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+fn users_page(
+    viewer: &Viewer,
+    list: &[users::User],
+    entries: &[audit::Entry],
+    notice: Option<Markup>,
+) -> Markup {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    page(
+        Some(viewer),
+        t("Người dùng", "Users"),
+        html! {
+            h1 { (t("Người dùng", "Users")) }
+            @if let Some(n) = notice { div.alert role="status" { (n) } }
+            div.scroll { table {
+                thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th {} } }
+                tbody {
+                    @for u in list {
+                        tr {
+                            td { (u.email) }
+                            td { (u.role().label()) }
+                            td { @if u.disabled { (t("Đã khóa", "Locked")) } @else { (t("Đang hoạt động", "Active")) } }
+                            td {
+                                form.inline method="post" action=(format!("/admin/users/{}/disabled", u.id)) {
+                                    (csrf_field(viewer))
+                                    input type="hidden" name="disabled" value=(if u.disabled { "false" } else { "true" });
+                                    button type="submit" { @if u.disabled { (t("Mở khóa", "Unlock")) } @else { (t("Khóa", "Lock")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
+            h2 { (t("Mời người dùng mới", "Invite a new user")) }
+            form method="post" action="/admin/users" {
+                (csrf_field(viewer))
+                label.block for="email" { "Email" }
+                input #email type="text" name="email" required;
+                label.block for="role" { (t("Vai trò", "Role")) }
+                select #role name="role" {
+                    option value="reviewer" { (Role::Reviewer.label()) }
+                    option value="agency_head" { (Role::AgencyHead.label()) }
+                    option value="admin" { (Role::Admin.label()) }
+                }
+                label.block for="agency" { (t("Mã cơ quan (chỉ với thủ trưởng cơ quan)", "Agency code (agency heads only)")) }
+                input #agency type="text" name="agency";
+                p {}
+                button type="submit" { (t("Tạo tài khoản", "Create the account")) }
+            }
+            h2 { (t("Nhật ký thay đổi gần đây", "Recent changes")) }
+            div.scroll { table {
+                thead { tr { th { (t("Thời điểm (UTC)", "Time (UTC)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Chi tiết", "Details")) } } }
+                tbody { @for e in entries { tr { td { (e.at.format("%Y-%m-%d %H:%M")) } td { (e.email.as_deref().unwrap_or("—")) } td { (e.action) } td { (e.detail) } } } }
+            } }
+        },
+    )
+}
+
+async fn render(
+    viewer: &Viewer,
+    state: &AppState,
+    notice: Option<Markup>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, DashError> {
+    let (list, entries) = crate::error::run(&state.pool, |conn| {
+        Ok((users::list(conn)?, audit::recent(conn, 30)?))
+    })
+    .await?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(users_page(viewer, &list, &entries, notice).into_string()))
+}
+
+/// `GET /admin/users` (admins).
+pub async fn list_users(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    render(&viewer, &state, None, actix_web::http::StatusCode::OK).await
+}
+
+/// `POST /admin/users`: creates an account with a random password, shown once.
+pub async fn invite_user(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let (email, role, agency) = (get("email"), get("role"), get("agency"));
+    let secret = password::generate().map_err(|e| AppError::Internal(e.to_string()))?;
+    let (actor, now, pw) = (viewer.0.user.id, Utc::now().naive_utc(), secret.clone());
+    let created = state
+        .write(move |conn| {
+            let agency = Some(agency.as_str()).filter(|a| !a.trim().is_empty());
+            match users::create(conn, &email, &role, agency, &pw, now) {
+                Ok(u) => {
+                    audit::record(
+                        conn,
+                        now,
+                        Some(actor),
+                        "user.create",
+                        &format!("{} ({})", u.email, u.role),
+                    )?;
+                    Ok(Ok(u.email))
+                }
+                Err(users::UserError::Database(e)) => Err(AppError::from(e)),
+                Err(other) => Ok(Err(other.to_string())),
+            }
+        })
+        .await?;
+    match created {
+        Ok(email) => {
+            let notice = html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần): ", ". Temporary password (shown once): ")) code { (secret) } };
+            render(
+                &viewer,
+                &state,
+                Some(notice),
+                actix_web::http::StatusCode::OK,
+            )
+            .await
+        }
+        Err(message) => {
+            let notice = html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) };
+            render(
+                &viewer,
+                &state,
+                Some(notice),
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/users/{id}/disabled`: locks or unlocks an account (locking ends its sessions).
+pub async fn set_disabled(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, DashError> {
+    viewer.require(&[Role::Admin])?;
+    let fields = viewer.form(&req, &body)?;
+    let disabled = fields.get("disabled").map(String::as_str) == Some("true");
+    let (target, actor, now) = (id.into_inner(), viewer.0.user.id, Utc::now().naive_utc());
+    if target == actor && disabled {
+        return Err(DashError::BadRequest);
+    }
+    let changed = state
+        .write(move |conn| {
+            let n = users::set_disabled(conn, target, disabled)?;
+            if n > 0 {
+                let action = if disabled {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                };
+                audit::record(conn, now, Some(actor), action, &format!("user #{target}"))?;
+            }
+            Ok(n)
+        })
+        .await?;
+    if changed == 0 {
+        return Err(DashError::NotFound);
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/users"))
+        .finish())
+}

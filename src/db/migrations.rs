@@ -1,0 +1,64 @@
+//! Embedded migrations for both backends, run at start-up and by `sipas migrate`.
+//!
+//! Each change is a same-named directory under `migrations/sqlite` and `migrations/postgres`;
+//! a test (and `tests/api/migrations.rs` on a live PostgreSQL) guards that the two sets agree.
+
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{DbConn, DbError, DbPool};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Applies every pending migration of the active backend; returns the names applied.
+pub fn run(pool: &DbPool) -> Result<Vec<String>, DbError> {
+    let mut conn = pool.get().map_err(|e| DbError::Migrate(e.to_string()))?;
+    let applied = match &mut *conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES),
+    }
+    .map_err(|e| DbError::Migrate(e.to_string()))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// The migration names of one backend's embedded set, in order.
+pub fn names(sqlite: bool) -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    let set = if sqlite { SQLITE } else { POSTGRES };
+    let migrations: Vec<Box<dyn diesel::migration::Migration<diesel::sqlite::Sqlite>>> =
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(&set).unwrap_or_default();
+    migrations.iter().map(|m| m.name().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite = super::names(true);
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, super::names(false));
+    }
+
+    /// The two folders may differ only in how auto-increment keys are spelled; the live schema
+    /// comparison runs in `tests/api/migrations.rs` against PostgreSQL.
+    #[test]
+    fn both_backends_have_the_same_sql_up_to_key_syntax() -> std::io::Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        for entry in std::fs::read_dir(root.join("sqlite"))? {
+            let name = entry?.file_name();
+            for file in ["up.sql", "down.sql"] {
+                let sqlite = std::fs::read_to_string(root.join("sqlite").join(&name).join(file))?;
+                let postgres =
+                    std::fs::read_to_string(root.join("postgres").join(&name).join(file))?;
+                let normalised = postgres.replace("BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY");
+                assert_eq!(
+                    sqlite, normalised,
+                    "{name:?}/{file} differs beyond key syntax"
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! Database plumbing: one connection type over SQLite and PostgreSQL, the pool, and migrations.
+//!
+//! The backend is chosen from the URL scheme (`postgres://` or `postgresql://` → PostgreSQL;
+//! `sqlite://PATH` or a bare path → SQLite), never by trial connection: SQLite accepts any string.
+
+pub mod backup;
+pub mod migrations;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+
+use crate::config::DatabaseSettings;
+
+/// A connection to whichever backend the configuration names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend. For the few
+/// statements `MultiConnection` cannot express (multi-row INSERT), the body compiles once per
+/// backend.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// The shared connection pool.
+pub type DbPool = Pool<Manager>;
+/// One connection checked out of the pool.
+pub type PooledConn = PooledConnection<Manager>;
+
+/// Which backend a database URL designates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, with the full `postgres://` URL.
+    Postgres(String),
+    /// SQLite, with the file path (or `:memory:`).
+    Sqlite(String),
+}
+
+impl Backend {
+    /// Reads the backend from a configured URL.
+    pub fn from_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Backend::Sqlite(path.to_owned())
+        }
+    }
+
+    /// True for SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Backend::Sqlite(_))
+    }
+}
+
+/// The r2d2 manager: opens connections for the configured backend and applies SQLite pragmas.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+    busy_timeout_ms: u64,
+    synchronous: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        match &self.backend {
+            Backend::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // Fail fast (503) rather than queue behind a lock indefinitely.
+                conn.batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout_ms))
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConn::Pg(conn))
+            }
+            Backend::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // NORMAL synchronous in WAL mode (set once in `connect`) is durable across
+                // application crashes; an OS crash may lose the last commits.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+                    self.busy_timeout_ms, self.synchronous
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Errors opening the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database at {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: diesel::r2d2::PoolError,
+    },
+    #[error("cannot open the SQLite database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot run database migrations: {0}")]
+    Migrate(String),
+}
+
+/// Builds the pool for the configured database. Does not run migrations.
+pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
+    let backend = Backend::from_url(&settings.url);
+    if let Backend::Sqlite(path) = &backend {
+        // WAL lets readers proceed while one writer commits. It is a property of the database
+        // file, set once here: switching it from several new pooled connections at once fails
+        // with "database is locked".
+        diesel::SqliteConnection::establish(path)
+            .and_then(|mut c| {
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
+                    settings.lock_timeout_ms
+                ))
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+            })
+            .map_err(|source| DbError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    let manager = Manager {
+        busy_timeout_ms: settings.lock_timeout_ms,
+        synchronous: settings.sqlite_synchronous.pragma().to_owned(),
+        backend,
+    };
+    Pool::builder()
+        .max_size(settings.pool_size)
+        .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .build(manager)
+        .map_err(|source| DbError::Open {
+            url: redact(&settings.url),
+            source,
+        })
+}
+
+/// Hides a password in a database URL before it is logged or shown.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Backend::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db"),
+            Backend::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            Backend::from_url("sipas.db"),
+            Backend::Sqlite("sipas.db".into())
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sipas.db"), "sipas.db");
+    }
+}

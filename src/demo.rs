@@ -1,0 +1,539 @@
+//! `sipas serve --demo`: a realistic province (Thái Nguyên's departments and districts, ~180
+//! generated communes, procedures by field) with a year of plausible responses, a few agencies
+//! with planted harassment and repeat-visit problems, and survey links to try.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::catalog::{import as catalog_import, queries as catalog};
+use crate::db::DbConn;
+use crate::db::schema::{agencies, invitations, responses};
+use crate::domain::{Channel, Code, SurveyToken, new_seed};
+use crate::invitations::NewInvitation;
+use crate::invitations::dossier::{Dossier, truncate};
+use crate::invitations::queries::{Issuer, Scope};
+use crate::responses::store::insert_batch;
+use crate::responses::{Context, Submission};
+use crate::startup::AppState;
+
+const AGENCIES: &str = include_str!("../assets/demo/agencies.csv");
+const PROCEDURES: &str = include_str!("../assets/demo/procedures.csv");
+
+/// Agencies planted with a harassment problem (share of responses reporting it).
+pub const PLANTED_HARASSMENT: [(&str, f64); 2] = [("TN-STNMT", 0.22), ("TN-X-DT-05", 0.30)];
+/// Agencies planted with a repeat-visit problem.
+pub const PLANTED_VISITS: [(&str, f64); 2] = [("TN-SXD", 0.35), ("TN-H-PB", 0.30)];
+
+const COMMUNE_NAMES: [&str; 40] = [
+    "Quang Trung",
+    "Hoàng Văn Thụ",
+    "Tân Thịnh",
+    "Phan Đình Phùng",
+    "Gia Sàng",
+    "Đồng Quang",
+    "Tân Lập",
+    "Thịnh Đán",
+    "Quyết Thắng",
+    "Tích Lương",
+    "Cam Giá",
+    "Phú Xá",
+    "Trung Thành",
+    "Tân Thành",
+    "Hương Sơn",
+    "Lương Sơn",
+    "Bách Quang",
+    "Cải Đan",
+    "Mỏ Chè",
+    "Thắng Lợi",
+    "Bá Xuyên",
+    "Tân Quang",
+    "Bình Sơn",
+    "Vinh Sơn",
+    "Đắc Sơn",
+    "Hồng Tiến",
+    "Nam Tiến",
+    "Tân Hương",
+    "Đông Cao",
+    "Minh Đức",
+    "Phúc Thuận",
+    "Thành Công",
+    "Hùng Sơn",
+    "Hà Thượng",
+    "Phú Thịnh",
+    "Yên Lãng",
+    "Quân Chu",
+    "Văn Yên",
+    "Bản Ngoại",
+    "Phục Linh",
+];
+
+/// Which department handles province-level procedures of each field.
+const DEPARTMENT_OF_FIELD: [(&str, &str); 12] = [
+    ("Lý lịch tư pháp", "TN-STP"),
+    ("Đất đai", "TN-STNMT"),
+    ("Môi trường", "TN-STNMT"),
+    ("Xây dựng", "TN-SXD"),
+    ("Đường bộ", "TN-SGTVT"),
+    ("Thành lập và hoạt động doanh nghiệp", "TN-SKHDT"),
+    ("Đầu tư", "TN-SKHDT"),
+    ("Kinh doanh xăng dầu", "TN-SCT"),
+    ("Việc làm", "TN-SLDTBXH"),
+    ("Văn hóa", "TN-SVHTTDL"),
+    ("Báo chí xuất bản", "TN-STTTT"),
+    ("Khám bệnh chữa bệnh", "TN-SYT"),
+];
+
+const COMMENTS: [&str; 8] = [
+    "Cán bộ hướng dẫn nhiệt tình, thủ tục nhanh gọn.",
+    "Nơi chờ hơi chật, mong bố trí thêm ghế.",
+    "Nên có thêm hướng dẫn nộp hồ sơ trực tuyến.",
+    "Tôi hài lòng với kết quả.",
+    "Phải chờ lâu mới đến lượt.",
+    "Cần niêm yết rõ hơn thành phần hồ sơ.",
+    "Cán bộ lịch sự, giải thích dễ hiểu.",
+    "Trang dịch vụ công trực tuyến hay bị lỗi.",
+];
+
+const HARASSMENT_COMMENTS: [&str; 3] = [
+    "Cán bộ gợi ý phải bồi dưỡng thì hồ sơ mới nhanh.",
+    "Bị hạch sách, bắt bổ sung giấy tờ nhiều lần.",
+    "Phải gửi tiền cà phê mới được giải quyết.",
+];
+
+/// A small deterministic generator (SplitMix64): the demo is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    fn between(&mut self, low: usize, high: usize) -> usize {
+        low + self.below(high - low + 1)
+    }
+}
+
+/// Seeds the demo province when the database has no agencies; returns whether it did.
+pub fn seed_if_empty(state: &AppState) -> anyhow::Result<bool> {
+    let mut conn = state.pool.get()?;
+    let count: i64 = agencies::table.count().get_result(&mut *conn)?;
+    if count > 0 {
+        return Ok(false);
+    }
+    println!("Creating the demo province (Thái Nguyên) with a year of responses…");
+    conn.transaction(|conn| seed(conn, state))?;
+    let password = crate::accounts::password::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = truncate(Utc::now().naive_utc());
+    let accounts = [
+        ("admin@sipas.demo", "admin", None),
+        ("reviewer@sipas.demo", "reviewer", None),
+        ("stnmt@sipas.demo", "agency_head", Some("TN-STNMT")),
+        ("sxd@sipas.demo", "agency_head", Some("TN-SXD")),
+    ];
+    // One generated password for the demo accounts, printed once (a demo, not a deployment).
+    let demo_password = format!("demo-{password}");
+    for (email, role, agency) in accounts {
+        crate::accounts::users::create(&mut conn, email, role, agency, &demo_password, now)?;
+    }
+    println!(
+        "Dashboard: {}/admin — accounts {} with password {demo_password}",
+        state.settings.public_url(),
+        accounts.map(|a| a.0).join(", ")
+    );
+    Ok(true)
+}
+
+fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
+    catalog_import::import_agencies(conn, AGENCIES.as_bytes())?;
+    catalog_import::import_procedures(conn, PROCEDURES.as_bytes())?;
+    let province = catalog::ensure_province(conn, "TN")?;
+    catalog::rename_province(conn, province.id, "Thái Nguyên")?;
+    catalog_import::import_agencies(conn, communes().as_bytes())?;
+    let agencies = catalog::all_agencies(conn)?;
+    let procedures = catalog::all_procedures(conn)?;
+    // Link each agency to the procedures it handles.
+    let department: HashMap<&str, &str> = DEPARTMENT_OF_FIELD.into_iter().collect();
+    let ids: HashMap<&str, i64> = agencies.iter().map(|a| (a.code.as_str(), a.id)).collect();
+    let mut handled: HashMap<i64, Vec<i64>> = HashMap::new();
+    for p in &procedures {
+        match p.level.as_str() {
+            "tinh" => {
+                let owner = department
+                    .get(p.field.as_str())
+                    .and_then(|c| ids.get(c))
+                    .copied();
+                for id in owner.into_iter().chain(ids.get("TN-TTHCC").copied()) {
+                    handled.entry(id).or_default().push(p.id);
+                }
+            }
+            level => {
+                for a in agencies.iter().filter(|a| a.level == level) {
+                    handled.entry(a.id).or_default().push(p.id);
+                }
+            }
+        }
+    }
+    let general: Vec<i64> = procedures
+        .iter()
+        .filter(|p| p.level == "tinh")
+        .map(|p| p.id)
+        .collect();
+    for a in &agencies {
+        let list = handled
+            .entry(a.id)
+            .or_insert_with(|| vec![general[a.id as usize % general.len().max(1)]]);
+        for p in list.iter() {
+            catalog::link(conn, a.id, *p)?;
+        }
+    }
+    let mut rng = Rng(2640);
+    let today = Utc::now()
+        .with_timezone(&crate::invitations::dossier::vietnam())
+        .date_naive();
+    let now = truncate(Utc::now().naive_utc());
+    let mut batch = Vec::new();
+    let mut dossiers = Vec::new();
+    for agency in &agencies {
+        let planted = PLANTED_HARASSMENT
+            .iter()
+            .chain(&PLANTED_VISITS)
+            .any(|(c, _)| *c == agency.code);
+        let volume = match (agency.level.as_str(), agency.code.as_str()) {
+            (_, "TN-TTHCC") => 2500,
+            _ if planted => rng.between(150, 300),
+            ("tinh", _) => rng.between(150, 900),
+            ("huyen", _) => rng.between(300, 1200),
+            _ if rng.chance(0.1) => rng.between(3, 15),
+            _ => rng.between(20, 200),
+        };
+        let profile = Profile::of(&agency.code, &mut rng);
+        let procedures = handled.get(&agency.id).cloned().unwrap_or_default();
+        for _ in 0..volume {
+            let day = today - Duration::days(rng.below(365) as i64);
+            batch.push(profile.response(&mut rng, state, agency.id, &procedures, day));
+        }
+        // Dossiers reported: responses are 25–60% of them.
+        let reported = (volume as f64 / (0.25 + 0.35 * rng.unit())).round() as usize;
+        for n in 0..reported {
+            let returned = today - Duration::days(rng.below(365) as i64);
+            dossiers.push(invitation(
+                &mut rng,
+                state,
+                agency.id,
+                &procedures,
+                returned,
+                n,
+                n < volume,
+                now,
+            )?);
+        }
+        if batch.len() >= 20_000 {
+            insert_batch(conn, &batch)?;
+            batch.clear();
+        }
+        for chunk in dossiers.chunks(1000) {
+            crate::on_backend!(conn, c => diesel::insert_into(invitations::table).values(chunk).execute(c))?;
+        }
+        dossiers.clear();
+    }
+    insert_batch(conn, &batch)?;
+    // The generated dossiers were inserted directly: count them once.
+    crate::aggregates::recount(conn)?;
+    let total: i64 = responses::table.count().get_result(conn)?;
+    println!(
+        "  {} agencies, {} procedures, {total} responses",
+        agencies.len(),
+        procedures.len()
+    );
+    Ok(())
+}
+
+/// CSV of ~180 communes under the nine district-level units.
+fn communes() -> String {
+    let districts = [
+        ("TN-H-TPTN", 32, "TPTN"),
+        ("TN-H-TPSC", 10, "TPSC"),
+        ("TN-H-TPPY", 18, "TPPY"),
+        ("TN-H-DT", 28, "DT"),
+        ("TN-H-DH", 22, "DH"),
+        ("TN-H-DHY", 15, "DHY"),
+        ("TN-H-PB", 20, "PB"),
+        ("TN-H-PL", 15, "PL"),
+        ("TN-H-VN", 20, "VN"),
+    ];
+    let mut csv = String::from("code,name,level,province_code,parent_code\n");
+    for (d, (parent, count, short)) in districts.iter().enumerate() {
+        for i in 1..=*count {
+            let name = COMMUNE_NAMES[(d * 7 + i) % COMMUNE_NAMES.len()];
+            let kind = if short.starts_with("TP") {
+                "Phường"
+            } else {
+                "Xã"
+            };
+            csv.push_str(&format!(
+                "TN-X-{short}-{i:02},UBND {kind} {name} ({short}),xa,TN,{parent}\n"
+            ));
+        }
+    }
+    csv
+}
+
+/// How an agency's citizens tend to answer.
+struct Profile {
+    satisfied: f64,
+    harassment: f64,
+    repeat_visits: f64,
+    late: f64,
+}
+
+impl Profile {
+    fn of(code: &str, rng: &mut Rng) -> Profile {
+        let planted = |list: &[(&str, f64)]| list.iter().find(|(c, _)| *c == code).map(|(_, p)| *p);
+        let harassment = planted(&PLANTED_HARASSMENT);
+        let visits = planted(&PLANTED_VISITS);
+        let mut satisfied = 0.72 + 0.2 * rng.unit();
+        if harassment.is_some() || visits.is_some() {
+            satisfied -= 0.15;
+        }
+        Profile {
+            satisfied,
+            harassment: harassment.unwrap_or(0.02 + 0.03 * rng.unit()),
+            repeat_visits: visits.unwrap_or(0.04 + 0.05 * rng.unit()),
+            late: 0.03 + 0.1 * rng.unit(),
+        }
+    }
+
+    fn rating(&self, rng: &mut Rng) -> i32 {
+        if rng.chance(self.satisfied) {
+            if rng.chance(0.45) { 5 } else { 4 }
+        } else {
+            [3, 3, 3, 2, 2, 1][rng.below(6)]
+        }
+    }
+
+    fn response(
+        &self,
+        rng: &mut Rng,
+        state: &AppState,
+        agency_id: i64,
+        procedures: &[i64],
+        day: NaiveDate,
+    ) -> Submission {
+        let late = rng.chance(self.late);
+        let channel = match rng.below(20) {
+            0 => Channel::Postal,
+            1..=7 => Channel::Online,
+            _ => Channel::Counter,
+        };
+        let ctx = Context {
+            agency_id,
+            procedure_id: procedures.get(rng.below(procedures.len())).copied(),
+            channel,
+            submitted_on: day,
+            late: Some(late),
+            days_late: Some(if late { rng.between(1, 10) as i32 } else { 0 }),
+        };
+        let mut s = Submission::new(&state.questionnaire(), ctx);
+        for item in ["TC0", "TT0", "CC0", "KQ0", "HL0"] {
+            let r = self.rating(rng);
+            s.set(item, r);
+        }
+        let pa0 = if rng.chance(0.3) { 0 } else { self.rating(rng) };
+        s.set("PA0", pa0);
+        let repeat = rng.chance(self.repeat_visits);
+        s.set(
+            "E1",
+            if repeat {
+                rng.between(3, 4) as i32
+            } else {
+                rng.between(1, 2) as i32
+            },
+        );
+        s.set(
+            "E2",
+            if repeat && rng.chance(0.5) {
+                3
+            } else {
+                rng.between(1, 2) as i32
+            },
+        );
+        if late {
+            s.set("E4", if rng.chance(0.33) { 1 } else { 2 });
+            s.set("E5", if rng.chance(0.19) { 1 } else { 2 });
+        }
+        let harassed = rng.chance(self.harassment);
+        s.set(
+            "E6",
+            if harassed {
+                2
+            } else if rng.chance(0.03) {
+                3
+            } else {
+                1
+            },
+        );
+        // Being asked outright for money is rare, except where harassment was planted.
+        let asked = if self.harassment > 0.1 { 0.25 } else { 0.03 };
+        let money = if harassed && rng.chance(0.4) {
+            if rng.chance(asked) { 3 } else { 2 }
+        } else if rng.chance(0.004) {
+            2
+        } else {
+            1
+        };
+        s.set("E7", money);
+        if harassed && rng.chance(0.3) {
+            s.response.comment =
+                Some(HARASSMENT_COMMENTS[rng.below(HARASSMENT_COMMENTS.len())].to_owned());
+        } else if rng.chance(0.08) {
+            s.response.comment = Some(COMMENTS[rng.below(COMMENTS.len())].to_owned());
+        }
+        if repeat {
+            s.response.hl0 = Some([2, 3, 4][rng.below(3)]);
+        }
+        s
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, all facts of one generated dossier"
+)]
+fn invitation(
+    rng: &mut Rng,
+    state: &AppState,
+    agency_id: i64,
+    procedures: &[i64],
+    returned: NaiveDate,
+    n: usize,
+    used: bool,
+    now: NaiveDateTime,
+) -> anyhow::Result<NewInvitationUsed> {
+    let seed = new_seed().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = SurveyToken::derive(&state.secret, &seed);
+    let returned_at = returned.and_hms_opt(9, 0, 0).unwrap_or_default();
+    let received_at = returned_at - Duration::days(rng.between(3, 20) as i64);
+    let late = rng.chance(0.08);
+    let due_at = if late {
+        returned_at - Duration::days(2)
+    } else {
+        returned_at + Duration::days(1)
+    };
+    Ok(NewInvitationUsed {
+        invitation: NewInvitation {
+            token_hash: token.hash(),
+            token_seed: seed,
+            agency_id,
+            procedure_id: procedures.first().copied().unwrap_or_default(),
+            dossier_code: format!("HS-{agency_id}-{n:06}"),
+            channel: "counter".into(),
+            received_at,
+            due_at: Some(due_at),
+            returned_at,
+            late: Some(late),
+            days_late: Some(if late { 2 } else { 0 }),
+            citizen_email: None,
+            created_at: returned_at,
+            expires_at: returned_at
+                + Duration::days(i64::from(state.settings.survey.invitation_ttl_days)),
+        },
+        used,
+    })
+    .map(|mut i| {
+        i.invitation.created_at = i.invitation.created_at.min(now);
+        i
+    })
+}
+
+/// A generated invitation and whether its survey was answered.
+#[derive(Insertable)]
+#[diesel(table_name = invitations)]
+struct NewInvitationUsed {
+    #[diesel(embed)]
+    invitation: NewInvitation,
+    used: bool,
+}
+
+/// Issues `n` fresh invitations (one late) and returns their survey URLs.
+pub fn sample_links(state: &AppState, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut conn = state.pool.get()?;
+    let now = truncate(Utc::now().naive_utc());
+    let stamp = now.format("%Y%m%d%H%M%S");
+    let targets = [
+        ("TN-TTHCC", "DN-TL"),
+        ("TN-X-TPTN-01", "HT-KS"),
+        ("TN-H-DT", "DD-CGCN-H"),
+        ("TN-STP", "TP-LLTP"),
+    ];
+    let mut dossiers = Vec::new();
+    for i in 0..n {
+        let (agency, _) = targets[i % targets.len()];
+        let Some(a) = catalog::agency_by_code(&mut conn, agency)? else {
+            continue;
+        };
+        let procs = catalog::procedures_for_agency(&mut conn, &a)?;
+        let Some(p) = procs.first() else { continue };
+        let late = i % 2 == 1;
+        let (Some(dossier_code), Some(agency_code), Some(procedure_code)) = (
+            Code::parse(&format!("DEMO-{stamp}-{i}")),
+            Code::parse(agency),
+            Code::parse(&p.code),
+        ) else {
+            continue;
+        };
+        dossiers.push(Dossier {
+            dossier_code,
+            agency_code,
+            procedure_code,
+            channel: Channel::Counter,
+            received_at: now - Duration::days(10),
+            due_at: Some(if late {
+                now - Duration::days(2)
+            } else {
+                now + Duration::days(1)
+            }),
+            returned_at: now,
+            citizen_email: None,
+        });
+    }
+    let issuer = Issuer {
+        secret: &state.secret,
+        ttl_days: state.settings.survey.invitation_ttl_days,
+        now,
+    };
+    let issued = issuer.issue(&mut conn, &dossiers, Scope::All)?;
+    let base = state.settings.public_url();
+    let mut links: Vec<String> = issued
+        .iter()
+        .zip(&dossiers)
+        .map(|(i, d)| {
+            let late = if d.lateness().0 == Some(true) {
+                " (trễ hẹn / late)"
+            } else {
+                ""
+            };
+            format!("{base}/s/{}{late}", i.token.as_str())
+        })
+        .collect();
+    links.push(format!("{base}/k/TN-X-TPTN-01 (walk-in poster)"));
+    Ok(links)
+}

@@ -1,0 +1,48 @@
+//! Dossier completion → invitation: validating a reported dossier and issuing its single-use link.
+
+pub mod api;
+pub mod dossier;
+pub mod import;
+pub mod qr;
+pub mod queries;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::invitations;
+
+/// A stored invitation (one per agency and dossier code).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Invitation {
+    pub id: i64,
+    pub token_seed: String,
+    pub agency_id: i64,
+    pub procedure_id: i64,
+    pub dossier_code: String,
+    pub channel: String,
+    pub late: Option<bool>,
+    pub days_late: Option<i32>,
+    pub expires_at: NaiveDateTime,
+    pub used: bool,
+}
+
+/// A new invitation row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct NewInvitation {
+    pub token_hash: String,
+    pub token_seed: String,
+    pub agency_id: i64,
+    pub procedure_id: i64,
+    pub dossier_code: String,
+    pub channel: String,
+    pub received_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+    pub returned_at: NaiveDateTime,
+    pub late: Option<bool>,
+    pub days_late: Option<i32>,
+    pub citizen_email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}

@@ -1,0 +1,231 @@
+//! Issuing invitations (idempotent per agency and dossier code) and finding them by token.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::dossier::{Dossier, FieldError};
+use super::{Invitation, NewInvitation};
+use crate::catalog::{Agency, queries as catalog};
+use crate::db::DbConn;
+use crate::db::schema::{agencies, invitations};
+use crate::domain::{SurveyToken, TokenSecret, new_seed};
+
+/// Which agencies a caller may report dossiers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One agency and the agencies under it.
+    Agency(i64),
+    /// Every agency of one province.
+    Province(i64),
+    /// Everything (the command line).
+    All,
+}
+
+/// The outcome for one reported dossier.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub dossier_code: String,
+    pub agency_code: String,
+    pub token: SurveyToken,
+    /// False when the dossier had been reported before and its invitation is returned again.
+    pub created: bool,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Why a batch was refused (nothing stored).
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("{} dossier(s) refused", .0.len())]
+    Rejected(Vec<(usize, FieldError)>),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error("no randomness available: {0}")]
+    Random(String),
+}
+
+/// How invitations are issued.
+pub struct Issuer<'a> {
+    pub secret: &'a TokenSecret,
+    pub ttl_days: u32,
+    pub now: NaiveDateTime,
+}
+
+impl Issuer<'_> {
+    /// Issues (or finds) the invitation of every dossier, all in one transaction: if any dossier
+    /// names an unknown or forbidden agency or procedure, nothing is stored.
+    pub fn issue(
+        &self,
+        conn: &mut DbConn,
+        dossiers: &[Dossier],
+        scope: Scope,
+    ) -> Result<Vec<Issued>, IssueError> {
+        conn.transaction(|conn| {
+            let mut agencies_by_code: HashMap<String, Option<Agency>> = HashMap::new();
+            let mut procedures_by_code: HashMap<String, Option<i64>> = HashMap::new();
+            let mut rejected = Vec::new();
+            let mut resolved = Vec::with_capacity(dossiers.len());
+            for (index, d) in dossiers.iter().enumerate() {
+                let code = d.agency_code.as_str();
+                if !agencies_by_code.contains_key(code) {
+                    let found = catalog::agency_by_code(conn, code)?;
+                    agencies_by_code.insert(code.to_owned(), found);
+                }
+                let agency = agencies_by_code.get(code).cloned().flatten();
+                let procedure = match procedures_by_code.get(d.procedure_code.as_str()) {
+                    Some(p) => *p,
+                    None => {
+                        let p = catalog::procedure_by_code(conn, d.procedure_code.as_str())?
+                            .map(|p| p.id);
+                        procedures_by_code.insert(d.procedure_code.to_string(), p);
+                        p
+                    }
+                };
+                match (agency, procedure) {
+                    (None, _) => rejected.push((
+                        index,
+                        FieldError {
+                            field: "agency_code",
+                            message: format!("unknown agency {code}"),
+                            message_vi: format!("không có cơ quan mã {code}"),
+                        },
+                    )),
+                    (Some(a), _) if !in_scope(conn, &a, scope)? => rejected.push((
+                        index,
+                        FieldError {
+                            field: "agency_code",
+                            message: format!(
+                                "this API key may not report dossiers of agency {code}"
+                            ),
+                            message_vi: format!(
+                                "khóa API này không được báo hồ sơ của cơ quan {code}"
+                            ),
+                        },
+                    )),
+                    (_, None) => rejected.push((
+                        index,
+                        FieldError {
+                            field: "procedure_code",
+                            message: format!("unknown procedure {}", d.procedure_code),
+                            message_vi: format!("không có thủ tục mã {}", d.procedure_code),
+                        },
+                    )),
+                    (Some(a), Some(p)) => resolved.push((d, a, p)),
+                }
+            }
+            if !rejected.is_empty() {
+                return Err(IssueError::Rejected(rejected));
+            }
+            let mut issued = Vec::with_capacity(resolved.len());
+            for (d, agency, procedure_id) in resolved {
+                issued.push(self.issue_one(conn, d, &agency, procedure_id)?);
+            }
+            Ok(issued)
+        })
+    }
+
+    fn issue_one(
+        &self,
+        conn: &mut DbConn,
+        d: &Dossier,
+        agency: &Agency,
+        procedure_id: i64,
+    ) -> Result<Issued, IssueError> {
+        let existing: Option<Invitation> = invitations::table
+            .filter(invitations::agency_id.eq(agency.id))
+            .filter(invitations::dossier_code.eq(d.dossier_code.as_str()))
+            .select(Invitation::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(inv) = existing {
+            return Ok(Issued {
+                dossier_code: inv.dossier_code,
+                agency_code: agency.code.clone(),
+                token: SurveyToken::derive(self.secret, &inv.token_seed),
+                created: false,
+                expires_at: inv.expires_at,
+            });
+        }
+        let seed = new_seed().map_err(|e| IssueError::Random(e.to_string()))?;
+        let token = SurveyToken::derive(self.secret, &seed);
+        let (late, days_late) = d.lateness();
+        let expires_at = self.now + Duration::days(i64::from(self.ttl_days));
+        diesel::insert_into(invitations::table)
+            .values(NewInvitation {
+                token_hash: token.hash(),
+                token_seed: seed,
+                agency_id: agency.id,
+                procedure_id,
+                dossier_code: d.dossier_code.to_string(),
+                channel: d.channel.as_str().to_owned(),
+                received_at: d.received_at,
+                due_at: d.due_at,
+                returned_at: d.returned_at,
+                late,
+                days_late,
+                citizen_email: d.citizen_email.clone(),
+                created_at: self.now,
+                expires_at,
+            })
+            .execute(conn)?;
+        catalog::link(conn, agency.id, procedure_id)?;
+        let returned_day =
+            chrono::TimeZone::from_utc_datetime(&super::dossier::vietnam(), &d.returned_at)
+                .date_naive();
+        crate::aggregates::record_dossier(conn, agency.id, returned_day)?;
+        Ok(Issued {
+            dossier_code: d.dossier_code.to_string(),
+            agency_code: agency.code.clone(),
+            token,
+            created: true,
+            expires_at,
+        })
+    }
+}
+
+/// True when `scope` covers `agency`.
+fn in_scope(conn: &mut DbConn, agency: &Agency, scope: Scope) -> QueryResult<bool> {
+    match scope {
+        Scope::All => Ok(true),
+        Scope::Province(p) => Ok(agency.province_id == p),
+        Scope::Agency(root) => {
+            let mut cursor = Some(agency.id);
+            // The chain is acyclic (the import checks it); the bound is a second guard.
+            for _ in 0..32 {
+                match cursor {
+                    Some(id) if id == root => return Ok(true),
+                    Some(id) => {
+                        cursor = agencies::table
+                            .find(id)
+                            .select(agencies::parent_id)
+                            .first::<Option<i64>>(conn)?;
+                    }
+                    None => return Ok(false),
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// The invitation a token opens, if any.
+pub fn find_by_token(conn: &mut DbConn, token: &SurveyToken) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .filter(invitations::token_hash.eq(token.hash()))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the invitation used; returns false when it already was (a concurrent double submit).
+pub fn mark_used(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let changed = diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::used.eq(false)),
+    )
+    .set(invitations::used.eq(true))
+    .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,134 @@
+//! Email: the configured transport (SMTP or `.eml` files), the outbox every message goes through,
+//! and the digests and alerts that fill it.
+
+pub mod alert;
+pub mod digest;
+pub mod outbox;
+pub mod recipients;
+pub mod worker;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{FileTransport, Message, SmtpTransport, Transport};
+
+use crate::config::{MailSettings, MailTransport, SmtpTls};
+
+/// A message ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Why a message was not handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("file transport: {0}")]
+    File(#[from] lettre::transport::file::Error),
+    #[error("mail is switched off ([mail] transport = \"none\")")]
+    Off,
+}
+
+/// Sends messages with the configured transport.
+#[derive(Clone)]
+pub struct Mailer {
+    settings: MailSettings,
+    transport: Option<Sender>,
+}
+
+#[derive(Clone)]
+enum Sender {
+    Smtp(SmtpTransport),
+    File(FileTransport),
+}
+
+impl Mailer {
+    /// Builds the transport from the settings (already validated at load).
+    pub fn new(settings: &MailSettings) -> Result<Mailer, SendError> {
+        let transport = match settings.transport {
+            MailTransport::None => None,
+            MailTransport::File => {
+                std::fs::create_dir_all(&settings.file_dir)
+                    .map_err(|e| SendError::Build(e.to_string()))?;
+                Some(Sender::File(FileTransport::new(&settings.file_dir)))
+            }
+            MailTransport::Smtp => {
+                let host = settings.smtp_host.as_str();
+                let builder = match settings.smtp_tls {
+                    SmtpTls::None => SmtpTransport::builder_dangerous(host),
+                    SmtpTls::Starttls => SmtpTransport::starttls_relay(host)?,
+                    SmtpTls::Tls => SmtpTransport::relay(host)?,
+                };
+                let mut builder = builder
+                    .port(settings.smtp_port)
+                    .timeout(Some(std::time::Duration::from_secs(20)));
+                if let (Some(user), Some(password)) =
+                    (&settings.smtp_username, &settings.smtp_password)
+                {
+                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                }
+                Some(Sender::Smtp(builder.build()))
+            }
+        };
+        Ok(Mailer {
+            settings: settings.clone(),
+            transport,
+        })
+    }
+
+    /// True unless mail is switched off.
+    pub fn is_on(&self) -> bool {
+        self.transport.is_some()
+    }
+
+    /// Sends one message as multipart/alternative (plain text and HTML), with a Message-ID
+    /// derived from its outbox id so that a repeated delivery is recognisable.
+    pub fn send(&self, email: &Email, message_id: &str) -> Result<(), SendError> {
+        let from: Mailbox = self
+            .settings
+            .from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| SendError::Build(e.to_string()))?;
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|e: lettre::address::AddressError| SendError::Build(e.to_string()))?;
+        let mut builder = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(email.subject.clone())
+            .message_id(Some(message_id.to_owned()));
+        if let Some(reply) = &self.settings.reply_to
+            && let Ok(mailbox) = reply.parse::<Mailbox>()
+        {
+            builder = builder.reply_to(mailbox);
+        }
+        let message = builder
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(email.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(email.html.clone()),
+                    ),
+            )
+            .map_err(|e| SendError::Build(e.to_string()))?;
+        match &self.transport {
+            Some(Sender::Smtp(t)) => t.send(&message).map(|_| ()).map_err(SendError::from),
+            Some(Sender::File(t)) => t.send(&message).map(|_| ()).map_err(SendError::from),
+            None => Err(SendError::Off),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The outbox: messages are queued in the transaction that decides to send them and delivered
+//! by workers with retries and exponential backoff.
+//!
+//! Delivery is claimed with a conditional UPDATE, so two workers (or two servers) never send the
+//! same row; (recipient, kind, period) is unique, so a digest is never queued twice. A worker
+//! that dies after the SMTP server accepted a message but before recording it leaves the row
+//! claimed; it is retried after the claim expires — the one case where a message may arrive twice,
+//! with the same Message-ID.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{Email, Mailer};
+use crate::db::DbConn;
+use crate::db::schema::outbox;
+
+/// How long a claim lasts before another worker may retry the row.
+pub const CLAIM: i64 = 5;
+
+/// A queued message.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct Queued {
+    pub id: i64,
+    pub recipient: String,
+    pub kind: String,
+    pub period: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Queues `email` once per (recipient, kind, period); returns false when it was already queued.
+pub fn enqueue(
+    conn: &mut DbConn,
+    email: &Email,
+    kind: &str,
+    period: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let exists: i64 = outbox::table
+        .filter(outbox::recipient.eq(&email.to))
+        .filter(outbox::kind.eq(kind))
+        .filter(outbox::period.eq(period))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    let inserted = diesel::insert_into(outbox::table)
+        .values((
+            outbox::recipient.eq(&email.to),
+            outbox::kind.eq(kind),
+            outbox::period.eq(period),
+            outbox::subject.eq(&email.subject),
+            outbox::text_body.eq(&email.text),
+            outbox::html_body.eq(&email.html),
+            outbox::status.eq("pending"),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        // Another process queued it between our check and insert: still exactly one.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Claims a due row for this worker; `None` when another worker got it first.
+fn claim(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<Option<Queued>> {
+    let claimed = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.eq_any(["pending", "sending"]))
+            .filter(outbox::next_attempt_at.le(now)),
+    )
+    .set((
+        outbox::status.eq("sending"),
+        outbox::attempts.eq(outbox::attempts + 1),
+        outbox::next_attempt_at.eq(now + Duration::minutes(CLAIM)),
+    ))
+    .execute(conn)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    outbox::table
+        .find(id)
+        .select(Queued::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The wait before attempt `n + 1`: 1, 2, 4, 8… minutes, at most a day.
+pub fn backoff(attempts: i32) -> Duration {
+    Duration::minutes(1i64 << attempts.clamp(0, 10)).min(Duration::days(1))
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Delivers every due message once (`conn` is used between sends; SMTP runs outside any
+/// transaction).
+pub fn deliver_due(
+    conn: &mut DbConn,
+    mailer: &Mailer,
+    max_attempts: u32,
+    now: impl Fn() -> NaiveDateTime,
+) -> QueryResult<Round> {
+    let due: Vec<i64> = outbox::table
+        .filter(outbox::status.eq_any(["pending", "sending"]))
+        .filter(outbox::next_attempt_at.le(now()))
+        .order(outbox::id)
+        .select(outbox::id)
+        .limit(500)
+        .load(conn)?;
+    let mut round = Round::default();
+    for id in due {
+        let Some(row) = claim(conn, id, now())? else {
+            continue;
+        };
+        let email = Email {
+            to: row.recipient.clone(),
+            subject: row.subject.clone(),
+            text: row.text_body.clone(),
+            html: row.html_body.clone(),
+        };
+        let message_id = format!("<outbox-{}@sipas>", row.id);
+        match mailer.send(&email, &message_id) {
+            Ok(()) => {
+                diesel::update(outbox::table.find(id))
+                    .set((
+                        outbox::status.eq("sent"),
+                        outbox::sent_at.eq(now()),
+                        outbox::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+                round.sent += 1;
+            }
+            Err(e) => {
+                let give_up = row.attempts >= max_attempts as i32;
+                tracing::warn!(id, attempts = row.attempts, error = %e, "mail delivery failed");
+                diesel::update(outbox::table.find(id))
+                    .set((
+                        outbox::status.eq(if give_up { "failed" } else { "pending" }),
+                        outbox::next_attempt_at.eq(now() + backoff(row.attempts)),
+                        outbox::last_error.eq(Some(e.to_string())),
+                    ))
+                    .execute(conn)?;
+                if give_up {
+                    round.failed += 1
+                } else {
+                    round.retrying += 1
+                }
+            }
+        }
+    }
+    Ok(round)
+}
+
+/// Messages that gave up, newest first (shown to admins).
+pub fn failed(conn: &mut DbConn) -> QueryResult<Vec<Queued>> {
+    outbox::table
+        .filter(outbox::status.eq("failed"))
+        .order(outbox::id.desc())
+        .select(Queued::as_select())
+        .load(conn)
+}
+
+/// Puts a failed message back in the queue for an immediate attempt (an admin's "retry").
+pub fn retry(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(outbox::table.find(id).filter(outbox::status.eq("failed")))
+        .set((
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use chrono::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::minutes(1));
+        assert_eq!(backoff(3), Duration::minutes(8));
+        assert_eq!(backoff(40), Duration::days(1).min(Duration::minutes(1024)));
+    }
+}

@@ -1,0 +1,457 @@
+//! Reports: indicators and flags per agency (or per procedure, field, level, month) for a period,
+//! computed from the daily counts. [`build`] is the one Rust API the command line and the web
+//! layer use; the same data gives byte-identical JSON on every run and on both databases.
+
+pub mod counts;
+pub mod flags;
+pub mod format;
+pub mod indicators;
+pub mod numbers;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveDate};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use self::counts::Counts;
+use self::flags::{AgencyInput, Assessment, Level as FlagLevel, Problem, assess};
+use self::indicators::{Factors, Index, Indicators, Share};
+use crate::db::DbConn;
+use crate::db::schema::{agencies, procedures, provinces};
+use crate::domain::Level;
+use crate::stats::bayes::FlagRule;
+
+/// Days of most recent responses the early-warning CUSUM looks at.
+pub const EARLY_WARNING_DAYS: i64 = 90;
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    Agency,
+    Procedure,
+    Field,
+    Level,
+    Month,
+    Channel,
+    Province,
+}
+
+impl GroupBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Agency => "agency",
+            GroupBy::Procedure => "procedure",
+            GroupBy::Field => "field",
+            GroupBy::Level => "level",
+            GroupBy::Month => "month",
+            GroupBy::Channel => "channel",
+            GroupBy::Province => "province",
+        }
+    }
+}
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub province: Option<String>,
+    pub level: Option<Level>,
+    /// Only these agencies (an agency and those under it, for an agency page).
+    pub agencies: Option<Vec<i64>>,
+    pub group_by: GroupBy,
+}
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("there is no province with code {0}")]
+    UnknownProvince(String),
+    #[error("the period ends ({to}) before it starts ({from})")]
+    Period { from: NaiveDate, to: NaiveDate },
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// The reporting period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A sentence in both languages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub vi: String,
+    pub en: String,
+}
+
+/// One agency's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgencyRow {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub province: String,
+    pub responses: u64,
+    pub dossiers: Option<u64>,
+    pub response_rate: Option<f64>,
+    pub sample_needed: Option<u64>,
+    pub sample_adequate: Option<bool>,
+    pub sipas: Index,
+    pub factors: Factors,
+    pub harassment: Assessment,
+    pub repeat_visits: Assessment,
+    pub money_hinted: u64,
+    pub money_asked: u64,
+    pub late: Share,
+    pub notified: Share,
+    pub apology: Share,
+    pub late_without_apology: u64,
+    pub decision_766: Share,
+    pub comment_signals: u64,
+    /// The most severe of the two flags.
+    pub flag: FlagLevel,
+    /// True when something needs a reviewer's eyes even without a statistical flag: a citizen
+    /// reported being asked for money, an early-warning signal, or comments matching the lexicon.
+    pub review: bool,
+    pub reasons: Vec<Reason>,
+}
+
+/// One row of a grouping other than by agency.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    pub key: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub indicators: Indicators,
+}
+
+/// A complete report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub period: Period,
+    pub province: Option<String>,
+    pub level: Option<String>,
+    pub group_by: &'static str,
+    /// Everything selected, pooled over respondents.
+    pub totals: Indicators,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agencies: Option<Vec<AgencyRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupRow>>,
+}
+
+/// An agency's (events, answers) per month of the early-warning window, in time order.
+#[derive(Default)]
+struct Recent {
+    harassment: Vec<(u64, u64)>,
+    repeat_visits: Vec<(u64, u64)>,
+}
+
+#[derive(Queryable)]
+struct AgencyInfo {
+    id: i64,
+    code: String,
+    name: String,
+    level: String,
+    province: String,
+    province_id: i64,
+}
+
+/// Builds the report for `query`.
+pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
+    if query.to < query.from {
+        return Err(ReportError::Period {
+            from: query.from,
+            to: query.to,
+        });
+    }
+    let province_id = match &query.province {
+        Some(code) => Some(
+            provinces::table
+                .filter(provinces::code.eq(code))
+                .select(provinces::id)
+                .first::<i64>(conn)
+                .optional()?
+                .ok_or_else(|| ReportError::UnknownProvince(code.clone()))?,
+        ),
+        None => None,
+    };
+    let grouped = counts::grouped(conn, query, province_id)?;
+    let dossiers: HashMap<String, i64> = counts::dossiers(conn, query, province_id)?
+        .into_iter()
+        .collect();
+    let mut total = Counts::default();
+    for (_, c) in &grouped {
+        total.add(c);
+    }
+    let has_dossiers = matches!(
+        query.group_by,
+        GroupBy::Agency | GroupBy::Level | GroupBy::Month | GroupBy::Province
+    );
+    let totals = Indicators::from_counts(&total, has_dossiers.then(|| dossiers.values().sum()));
+    let mut report = Report {
+        period: Period {
+            from: query.from,
+            to: query.to,
+        },
+        province: query.province.clone(),
+        level: query.level.map(|l| l.as_str().to_owned()),
+        group_by: query.group_by.as_str(),
+        totals,
+        agencies: None,
+        groups: None,
+    };
+    if query.group_by == GroupBy::Agency {
+        report.agencies = Some(agency_rows(conn, query, province_id, grouped, &dossiers)?);
+    } else {
+        report.groups = Some(group_rows(conn, query, grouped, &dossiers)?);
+    }
+    Ok(report)
+}
+
+fn agency_rows(
+    conn: &mut DbConn,
+    query: &Query,
+    province_id: Option<i64>,
+    grouped: Vec<(String, Counts)>,
+    dossiers: &HashMap<String, i64>,
+) -> Result<Vec<AgencyRow>, ReportError> {
+    let mut selected = agencies::table
+        .inner_join(provinces::table)
+        .select((
+            agencies::id,
+            agencies::code,
+            agencies::name,
+            agencies::level,
+            provinces::code,
+            provinces::id,
+        ))
+        .order(agencies::code)
+        .into_boxed();
+    if let Some(p) = province_id {
+        selected = selected.filter(agencies::province_id.eq(p));
+    }
+    if let Some(level) = query.level {
+        selected = selected.filter(agencies::level.eq(level.as_str()));
+    }
+    if let Some(ids) = &query.agencies {
+        selected = selected.filter(agencies::id.eq_any(ids.clone()));
+    }
+    let list: Vec<AgencyInfo> = selected.load(conn)?;
+    let counts: HashMap<String, Counts> = grouped.into_iter().collect();
+    let recent_from = query.to - Duration::days(EARLY_WARNING_DAYS - 1);
+    let mut recent: HashMap<i64, Recent> = HashMap::new();
+    for day in counts::recent_events(conn, query, province_id, recent_from)? {
+        let entry = recent.entry(day.agency_id).or_default();
+        let count = |k: i64, n: i64| (k.max(0) as u64, n.max(0) as u64);
+        entry
+            .harassment
+            .push(count(day.harassment_k, day.harassment_n));
+        entry.repeat_visits.push(count(day.repeat_k, day.repeat_n));
+    }
+    // Baselines, priors and FDR families are per province.
+    let mut by_province: BTreeMap<i64, Vec<&AgencyInfo>> = BTreeMap::new();
+    for a in &list {
+        by_province.entry(a.province_id).or_default().push(a);
+    }
+    let rule = FlagRule::default();
+    let empty = Recent::default();
+    let mut rows = Vec::with_capacity(list.len());
+    for members in by_province.values() {
+        let indicators: Vec<Indicators> = members
+            .iter()
+            .map(|a| {
+                let key = a.id.to_string();
+                let c = counts.get(&key).cloned().unwrap_or_default();
+                Indicators::from_counts(&c, Some(dossiers.get(&key).copied().unwrap_or(0)))
+            })
+            .collect();
+        let series: Vec<&Recent> = members
+            .iter()
+            .map(|a| recent.get(&a.id).unwrap_or(&empty))
+            .collect();
+        let inputs = |pick: fn(&Indicators) -> Share, days: fn(&Recent) -> &[(u64, u64)]| {
+            indicators
+                .iter()
+                .zip(&series)
+                .map(|(i, s)| AgencyInput {
+                    share: pick(i),
+                    recent: days(s),
+                })
+                .collect::<Vec<_>>()
+        };
+        let harassment = assess(
+            Problem::Harassment,
+            &inputs(|i| i.harassment, |s| &s.harassment),
+            &rule,
+        );
+        let repeat = assess(
+            Problem::RepeatVisits,
+            &inputs(|i| i.repeat_visits, |s| &s.repeat_visits),
+            &rule,
+        );
+        for (((a, i), h), r) in members.iter().zip(indicators).zip(harassment).zip(repeat) {
+            rows.push(agency_row(a, i, h, r));
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.flag
+            .cmp(&a.flag)
+            .then(b.review.cmp(&a.review))
+            .then(a.code.cmp(&b.code))
+    });
+    Ok(rows)
+}
+
+fn agency_row(
+    a: &AgencyInfo,
+    i: Indicators,
+    harassment: Assessment,
+    repeat: Assessment,
+) -> AgencyRow {
+    let mut reasons = Vec::new();
+    for (label_vi, label_en, assessment) in [
+        ("Phiền hà, sách nhiễu", "Harassment", &harassment),
+        ("Đi lại nhiều lần", "Repeat visits", &repeat),
+    ] {
+        let (vi_flag, en_flag) = match assessment.flag {
+            FlagLevel::Alarm => ("BÁO ĐỘNG", "ALARM"),
+            FlagLevel::Alert => ("Cảnh báo", "Alert"),
+            FlagLevel::None => continue,
+        };
+        reasons.push(Reason {
+            vi: format!("{vi_flag} – {label_vi}: {}", assessment.reason),
+            en: format!("{en_flag} – {label_en}: {}", assessment.reason_en),
+        });
+    }
+    if i.money_asked > 0 {
+        reasons.push(Reason {
+            vi: format!("{} người trả lời cho biết bị công chức yêu cầu chi thêm tiền, quà (cần xem xét từng trường hợp)", i.money_asked),
+            en: format!("{} respondent(s) said an official asked for extra money or gifts (review each case)", i.money_asked),
+        });
+    }
+    for (label_vi, label_en, assessment) in [
+        ("phiền hà", "harassment", &harassment),
+        ("đi lại nhiều lần", "repeat visits", &repeat),
+    ] {
+        if assessment.early_warning.signal {
+            reasons.push(Reason {
+                vi: format!("Cảnh báo sớm (CUSUM {EARLY_WARNING_DAYS} ngày gần nhất): phản ánh {label_vi} tăng"),
+                en: format!("Early warning (CUSUM, last {EARLY_WARNING_DAYS} days): {label_en} rising"),
+            });
+        }
+    }
+    if i.comment_signals > 0 {
+        reasons.push(Reason {
+            vi: format!(
+                "{} ý kiến có từ ngữ liên quan đến nhũng nhiễu, tiêu cực",
+                i.comment_signals
+            ),
+            en: format!(
+                "{} comment(s) use words associated with harassment or informal payment",
+                i.comment_signals
+            ),
+        });
+    }
+    let flag = harassment.flag.max(repeat.flag);
+    let review = flag != FlagLevel::None || !reasons.is_empty();
+    AgencyRow {
+        code: a.code.clone(),
+        name: a.name.clone(),
+        level: a.level.clone(),
+        province: a.province.clone(),
+        responses: i.responses,
+        dossiers: i.dossiers,
+        response_rate: i.response_rate,
+        sample_needed: i.sample_needed,
+        sample_adequate: i.sample_adequate,
+        sipas: i.sipas,
+        factors: i.factors,
+        harassment,
+        repeat_visits: repeat,
+        money_hinted: i.money_hinted,
+        money_asked: i.money_asked,
+        late: i.late,
+        notified: i.notified,
+        apology: i.apology,
+        late_without_apology: i.late_without_apology,
+        decision_766: i.decision_766,
+        comment_signals: i.comment_signals,
+        flag,
+        review,
+        reasons,
+    }
+}
+
+fn group_rows(
+    conn: &mut DbConn,
+    query: &Query,
+    grouped: Vec<(String, Counts)>,
+    dossiers: &HashMap<String, i64>,
+) -> Result<Vec<GroupRow>, ReportError> {
+    let with_dossiers = matches!(
+        query.group_by,
+        GroupBy::Level | GroupBy::Month | GroupBy::Province
+    );
+    let province_names: HashMap<String, (String, String)> = provinces::table
+        .select((provinces::id, provinces::code, provinces::name))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, code, name)| (id.to_string(), (code, name)))
+        .collect();
+    let procedure_names: HashMap<String, (String, String)> = if query.group_by == GroupBy::Procedure
+    {
+        procedures::table
+            .select((procedures::id, procedures::code, procedures::name))
+            .load::<(i64, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, code, name)| (id.to_string(), (code, name)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(grouped
+        .into_iter()
+        .map(|(key, c)| {
+            let d = with_dossiers.then(|| dossiers.get(&key).copied().unwrap_or(0));
+            let (key, label) = match query.group_by {
+                GroupBy::Procedure => procedure_names
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| (String::new(), "(không rõ thủ tục)".into())),
+                GroupBy::Level => {
+                    let label = Level::parse(&key)
+                        .map(|l| l.label().to_owned())
+                        .unwrap_or_else(|| key.clone());
+                    (key, label)
+                }
+                GroupBy::Field if key.is_empty() => (key, "(không rõ lĩnh vực)".into()),
+                GroupBy::Province => province_names
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or((key.clone(), key)),
+                GroupBy::Channel => {
+                    let label = match crate::domain::Channel::parse(&key) {
+                        Some(crate::domain::Channel::Counter) => "Trực tiếp tại Bộ phận một cửa",
+                        Some(crate::domain::Channel::Online) => "Trực tuyến",
+                        Some(crate::domain::Channel::Postal) => "Bưu chính công ích",
+                        Some(crate::domain::Channel::WalkIn) => "Phiếu tại quầy (không xác thực)",
+                        Some(crate::domain::Channel::Paper) => "Phiếu giấy, nguồn khác",
+                        None => "(không rõ)",
+                    };
+                    (key, label.to_owned())
+                }
+                _ => (key.clone(), key),
+            };
+            GroupRow {
+                label,
+                indicators: Indicators::from_counts(&c, d),
+                key,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,292 @@
+//! Building the application: database, migrations, questionnaire, secret, routes, listener.
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{
+    Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
+};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context as _;
+
+use crate::config::Settings;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::db::{self, Backend, DbConn, DbPool};
+use crate::domain::TokenSecret;
+use crate::error::AppError;
+use crate::invitations::api;
+use crate::questionnaire::Questionnaire;
+use crate::surveys::ratelimit::WalkinLimiter;
+use crate::surveys::routes as surveys;
+use crate::web::{assets, pages};
+
+/// What every handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: DbPool,
+    /// The active questionnaire: replaced when an admin publishes a new version.
+    questionnaire: RwLock<Arc<Questionnaire>>,
+    pub secret: TokenSecret,
+    pub walkin: WalkinLimiter,
+    mailer: crate::mail::Mailer,
+    /// SQLite only: write transactions take turns here instead of in SQLite's busy handler,
+    /// which sleeps and retries (profiled: it set the p99 of submissions under load).
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+impl AppState {
+    /// Opens the database (running migrations), loads the questionnaire and the token secret.
+    pub fn open(settings: Settings) -> anyhow::Result<AppState> {
+        let pool = db::connect(&settings.database)?;
+        let applied = db::migrations::run(&pool)?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "database migrations applied");
+        }
+        let configured = load_questionnaire(&settings)?;
+        // A version published from the dashboard takes over from the configured file.
+        let published = {
+            let mut conn = pool.get()?;
+            crate::questionnaire::versions::latest(&mut conn)?
+        };
+        let questionnaire = match published {
+            Some(json) => Questionnaire::parse(&json)
+                .context("the latest published questionnaire is invalid")?,
+            None => configured,
+        };
+        let questionnaire = RwLock::new(Arc::new(questionnaire));
+        let secret = load_secret(&settings)?;
+        let walkin = WalkinLimiter::new(
+            settings.walkin.max_per_window,
+            Duration::from_secs(u64::from(settings.walkin.window_minutes) * 60),
+        );
+        let writer = Backend::from_url(&settings.database.url)
+            .is_sqlite()
+            .then(|| Arc::new(Mutex::new(())));
+        let mailer = crate::mail::Mailer::new(&settings.mail).context("cannot set up mail")?;
+        Ok(AppState {
+            settings,
+            pool,
+            questionnaire,
+            secret,
+            walkin,
+            mailer,
+            writer,
+        })
+    }
+
+    /// The configured mail transport.
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.mailer
+    }
+
+    /// The questionnaire citizens answer now.
+    pub fn questionnaire(&self) -> Arc<Questionnaire> {
+        self.questionnaire
+            .read()
+            .map(|q| q.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Makes `q` the questionnaire citizens answer from now on.
+    pub fn set_questionnaire(&self, q: Questionnaire) {
+        let mut slot = self
+            .questionnaire
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *slot = Arc::new(q);
+    }
+
+    /// Runs a write transaction `f` on the blocking pool, one writer at a time on SQLite.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let writer = self.writer.clone();
+        crate::error::run(&self.pool, move |conn| {
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+            f(conn)
+        })
+        .await
+    }
+
+    /// The client address used for rate limits (never stored).
+    pub fn client_address(&self, req: &HttpRequest) -> IpAddr {
+        req.peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+}
+
+/// The configured questionnaire, or the built-in one.
+pub fn load_questionnaire(settings: &Settings) -> anyhow::Result<Questionnaire> {
+    match &settings.survey.questionnaire_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read questionnaire file {}", path.display()))?;
+            Questionnaire::parse(&text)
+                .with_context(|| format!("invalid questionnaire file {}", path.display()))
+        }
+        None => Ok(Questionnaire::built_in()?),
+    }
+}
+
+/// The configured secret, or the one kept in the key file (created on first start).
+fn load_secret(settings: &Settings) -> anyhow::Result<TokenSecret> {
+    if let Some(key) = &settings.security.secret_key {
+        return Ok(TokenSecret::new(key.as_bytes()));
+    }
+    let path: &Path = &settings.security.secret_key_file;
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(TokenSecret::new(text.trim().as_bytes())),
+        Ok(_) => anyhow::bail!(
+            "the secret key file {} is shorter than 32 characters",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = TokenSecret::generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            write_private(path, &key)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            tracing::info!(path = %path.display(), "created a new secret key file; back it up with the database");
+            Ok(TokenSecret::new(key.as_bytes()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(content.as_bytes())
+}
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) and builds the server.
+    pub fn build(state: AppState) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&state.settings.server.bind)
+            .with_context(|| format!("cannot listen on {}", state.settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let server_settings = state.settings.server.clone();
+        let state = web::Data::new(state);
+        crate::mail::worker::spawn(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(server_settings.max_body_bytes))
+                .wrap(ErrorHandlers::new().default_handler(render_bare_errors))
+                .wrap(security_headers())
+                .wrap(Compress::default())
+                .wrap(Logger::new("%r %s %b %Dms").exclude("/healthz"))
+                .configure(routes)
+        })
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(
+            server_settings.client_request_timeout_secs,
+        ))
+        .listen(listener)?;
+        if server_settings.workers > 0 {
+            server = server.workers(server_settings.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until stopped (SIGINT/SIGTERM finish in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every route of the application.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/assets/{file}", web::get().to(assets::serve_asset))
+        .route("/api/v1/openapi.json", web::get().to(api::openapi))
+        .route("/api/v1/dossiers", web::post().to(api::report_dossiers))
+        .route("/q/{file}", web::get().to(api::show_qr))
+        .route("/s/{token}", web::get().to(surveys::show_survey))
+        .route("/s/{token}", web::post().to(surveys::submit_survey))
+        .route("/k/{agency}", web::get().to(surveys::show_walk_in))
+        .route("/k/{agency}", web::post().to(surveys::submit_walk_in))
+        .configure(crate::dashboard::routes);
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let ok = crate::error::run(&state.pool, |conn| {
+        use diesel::connection::SimpleConnection;
+        Ok(conn.batch_execute("SELECT 1")?)
+    })
+    .await;
+    match ok {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable"),
+    }
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        // Survey URLs carry the token: never leak them to other sites.
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
+/// Gives framework-generated errors (404 for unknown routes, 405, 413 from the body limit…),
+/// which come bare or as plain text, a page; our own HTML and JSON errors pass through.
+fn render_bare_errors<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let content_type = res
+        .response()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let bare = content_type.is_empty() || content_type.starts_with("text/plain");
+    let status = res.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !bare
+        || !is_error
+        || res.request().path().starts_with("/api/")
+        || status == StatusCode::SERVICE_UNAVAILABLE && res.request().path() == "/healthz"
+    {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, _) = res.into_parts();
+    let response = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(pages::error_page(status).into_string());
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,466 @@
+//! Handlers for showing and submitting the questionnaire.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDateTime, Utc};
+use maud::Markup;
+use serde::Deserialize;
+
+use super::views::{self, CONTACT_MAX, Entered, FormPage};
+use crate::catalog::{Agency, Procedure, queries as catalog};
+use crate::db::schema::{agencies, procedures};
+use crate::domain::{Channel, Code, Lang, SurveyToken};
+use crate::error::{self, AppError};
+use crate::invitations::dossier::vietnam;
+use crate::invitations::{Invitation, queries as invitations};
+use crate::questionnaire::{Form, Timeliness, parse_answers};
+use crate::responses::store::{self, ContactRequest, Stored};
+use crate::responses::{Context, Submission};
+use crate::startup::AppState;
+
+/// Query parameters of the survey pages.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+    form: Option<String>,
+    /// Set after a walk-in submission (POST-redirect-GET to the thank-you page).
+    sent: Option<String>,
+}
+
+fn language(req: &HttpRequest, query: &PageQuery) -> Lang {
+    let header = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(query.lang.as_deref(), header)
+}
+
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+fn today() -> chrono::NaiveDate {
+    Utc::now().with_timezone(&vietnam()).date_naive()
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// The invitation of a token with its agency and procedure names.
+struct Opened {
+    invitation: Invitation,
+    agency: String,
+    agency_code: String,
+    procedure: String,
+}
+
+/// The questionnaire page of an opened invitation, with what the citizen entered (if anything).
+fn survey_page(
+    state: &AppState,
+    opened: &Opened,
+    lang: Lang,
+    form: Form,
+    path: &str,
+    entered: &Entered,
+) -> Markup {
+    views::form_page(&FormPage {
+        lang,
+        questionnaire: &state.questionnaire(),
+        form,
+        timeliness: Timeliness::from_late(opened.invitation.late),
+        agency_name: &opened.agency,
+        procedure_name: Some(&opened.procedure),
+        path,
+        entered,
+        procedures: None,
+    })
+}
+
+async fn open(state: &AppState, token: &str) -> Result<Option<Opened>, AppError> {
+    let Some(token) = SurveyToken::parse(token) else {
+        return Ok(None);
+    };
+    error::run(&state.pool, move |conn| {
+        use diesel::prelude::*;
+        let Some(invitation) = invitations::find_by_token(conn, &token)? else {
+            return Ok(None);
+        };
+        let (agency, agency_code): (String, String) = agencies::table
+            .find(invitation.agency_id)
+            .select((agencies::name, agencies::code))
+            .first(conn)?;
+        let procedure: String = procedures::table
+            .find(invitation.procedure_id)
+            .select(procedures::name)
+            .first(conn)?;
+        Ok(Some(Opened {
+            invitation,
+            agency,
+            agency_code,
+            procedure,
+        }))
+    })
+    .await
+}
+
+/// `GET /s/{token}`: the questionnaire, or the page explaining why it cannot be answered.
+pub async fn show_survey(
+    req: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let lang = language(&req, &query);
+    let path = format!("/s/{token}");
+    let Some(opened) = open(&state, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
+    };
+    if opened.invitation.used {
+        return Ok(html(StatusCode::OK, views::thanks_page(lang, &path)));
+    }
+    if opened.invitation.expires_at < now() {
+        return Ok(html(
+            StatusCode::GONE,
+            views::expired_page(lang, &format!("/k/{}", opened.agency_code)),
+        ));
+    }
+    let form = Form::parse(query.form.as_deref());
+    let page = survey_page(&state, &opened, lang, form, &path, &Entered::default());
+    Ok(html(StatusCode::OK, page))
+}
+
+/// The optional contact detail, or the message explaining why it was refused.
+fn contact_of(fields: &BTreeMap<String, String>, lang: Lang) -> Result<Option<String>, String> {
+    match fields.get("contact").map(|c| c.trim()) {
+        None | Some("") => Ok(None),
+        Some(c) if c.chars().count() <= CONTACT_MAX => Ok(Some(c.to_owned())),
+        Some(_) => Err(match lang {
+            Lang::Vi => format!("Thông tin liên hệ dài quá {CONTACT_MAX} ký tự."),
+            Lang::En => format!("The contact detail is longer than {CONTACT_MAX} characters."),
+        }),
+    }
+}
+
+fn bad_request() -> HttpResponse {
+    html(
+        StatusCode::BAD_REQUEST,
+        crate::web::pages::error_page(StatusCode::BAD_REQUEST),
+    )
+}
+
+/// `POST /s/{token}`: validate and store the answers, then show the thank-you page.
+pub async fn submit_survey(
+    req: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let lang = language(&req, &query);
+    let path = format!("/s/{token}");
+    let Some(opened) = open(&state, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
+    };
+    if opened.invitation.used {
+        return Ok(html(StatusCode::OK, views::thanks_page(lang, &path)));
+    }
+    if opened.invitation.expires_at < now() {
+        return Ok(html(
+            StatusCode::GONE,
+            views::expired_page(lang, &format!("/k/{}", opened.agency_code)),
+        ));
+    }
+    let Some(fields) = crate::web::form::fields(&req, &body) else {
+        return Ok(bad_request());
+    };
+    let form = Form::parse(fields.get("form").map(String::as_str));
+    let timeliness = Timeliness::from_late(opened.invitation.late);
+    let answers = parse_answers(&state.questionnaire(), form, timeliness, &fields);
+    let contact = contact_of(&fields, lang);
+    let (answers, contact) = match (answers, contact) {
+        (Ok(a), Ok(c)) => (a, c),
+        (answers, contact) => {
+            let mut entered = Entered {
+                errors: answers.err().unwrap_or_default(),
+                ..Entered::default()
+            };
+            if let Err(m) = contact {
+                entered.field_errors.insert("contact", m);
+            }
+            entered.values = fields;
+            let page = survey_page(&state, &opened, lang, form, &path, &entered);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
+        }
+    };
+    let inv = &opened.invitation;
+    let ctx = Context {
+        agency_id: inv.agency_id,
+        procedure_id: Some(inv.procedure_id),
+        channel: Channel::parse(&inv.channel).unwrap_or(Channel::Counter),
+        submitted_on: today(),
+        late: inv.late,
+        days_late: inv.days_late,
+    };
+    let submission = Submission::from_answers(&state.questionnaire(), ctx, &answers);
+    let contact = contact.map(|contact| ContactRequest {
+        agency_id: inv.agency_id,
+        contact,
+    });
+    let invitation_id = inv.id;
+    let alert = money_alert(&state, &submission, &opened.agency_code, &opened.agency);
+    let stored = state
+        .write(move |conn| {
+            save_with_alert(
+                conn,
+                Some(invitation_id),
+                &submission,
+                contact.as_ref(),
+                alert.as_ref(),
+            )
+        })
+        .await;
+    let stored = match stored {
+        Err(e) if e.is_unavailable() => {
+            // Nothing was stored: show the form again with the citizen's answers and ask them to
+            // send it again in a moment.
+            tracing::warn!(cause = %e, "submission not stored: database unavailable");
+            let entered = Entered {
+                values: fields,
+                unavailable: true,
+                ..Entered::default()
+            };
+            let page = survey_page(&state, &opened, lang, form, &path, &entered);
+            let mut response = html(StatusCode::SERVICE_UNAVAILABLE, page);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            return Ok(response);
+        }
+        other => other?,
+    };
+    if stored == Stored::AlreadyUsed {
+        tracing::info!("repeated submit of a used invitation ignored");
+    }
+    // POST-redirect-GET: reloading the thank-you page does not post again.
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{path}?lang={}", lang.tag())))
+        .finish())
+}
+
+/// What an immediate alert needs when a response says an official asked for money.
+struct MoneyAlert {
+    settings: crate::config::Settings,
+    code: String,
+    name: String,
+}
+
+fn money_alert(
+    state: &AppState,
+    submission: &Submission,
+    code: &str,
+    name: &str,
+) -> Option<MoneyAlert> {
+    (submission.response.e7 == Some(3)).then(|| MoneyAlert {
+        settings: state.settings.clone(),
+        code: code.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// Stores a response and, in the same transaction, queues the alert it calls for.
+fn save_with_alert(
+    conn: &mut crate::db::DbConn,
+    invitation: Option<i64>,
+    submission: &Submission,
+    contact: Option<&ContactRequest>,
+    alert: Option<&MoneyAlert>,
+) -> Result<Stored, AppError> {
+    use diesel::Connection;
+    Ok(conn.transaction(|conn| {
+        let stored = store::save(conn, invitation, submission, contact)?;
+        if let (Stored::Saved, Some(a)) = (stored, alert) {
+            let now = Utc::now().naive_utc();
+            crate::mail::alert::queue(
+                conn,
+                &a.settings,
+                &a.code,
+                &a.name,
+                &crate::mail::alert::Cause::MoneyAsked,
+                now,
+            )?;
+        }
+        Ok::<_, diesel::result::Error>(stored)
+    })?)
+}
+
+/// The agency named by a poster URL, with the procedures a citizen may pick.
+async fn walk_in_agency(
+    state: &AppState,
+    code: &str,
+) -> Result<Option<(Agency, Vec<Procedure>)>, AppError> {
+    let Some(code) = Code::parse(code) else {
+        return Ok(None);
+    };
+    error::run(&state.pool, move |conn| {
+        let Some(agency) = catalog::agency_by_code(conn, code.as_str())? else {
+            return Ok(None);
+        };
+        let procedures = catalog::procedures_for_agency(conn, &agency)?;
+        Ok(Some((agency, procedures)))
+    })
+    .await
+}
+
+fn walk_in_page(
+    state: &AppState,
+    lang: Lang,
+    form: Form,
+    (agency, procedures): (&Agency, &[Procedure]),
+    entered: &Entered,
+) -> Markup {
+    let path = format!("/k/{}", agency.code);
+    views::form_page(&FormPage {
+        lang,
+        questionnaire: &state.questionnaire(),
+        form,
+        timeliness: Timeliness::Unknown,
+        agency_name: &agency.name,
+        procedure_name: None,
+        path: &path,
+        entered,
+        procedures: Some(procedures),
+    })
+}
+
+/// `GET /k/{agency}`: the questionnaire for citizens without a dossier link.
+pub async fn show_walk_in(
+    req: HttpRequest,
+    code: web::Path<String>,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let lang = language(&req, &query);
+    let Some((agency, procedures)) = walk_in_agency(&state, &code).await? else {
+        return Ok(html(
+            StatusCode::NOT_FOUND,
+            crate::web::pages::error_page(StatusCode::NOT_FOUND),
+        ));
+    };
+    if query.sent.is_some() {
+        return Ok(html(
+            StatusCode::OK,
+            views::thanks_page(lang, &format!("/k/{}", agency.code)),
+        ));
+    }
+    let form = Form::parse(query.form.as_deref());
+    let page = walk_in_page(
+        &state,
+        lang,
+        form,
+        (&agency, &procedures),
+        &Entered::default(),
+    );
+    Ok(html(StatusCode::OK, page))
+}
+
+/// `POST /k/{agency}`: store a walk-in response (rate-limited per client and agency).
+pub async fn submit_walk_in(
+    req: HttpRequest,
+    code: web::Path<String>,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let lang = language(&req, &query);
+    let Some((agency, procedures)) = walk_in_agency(&state, &code).await? else {
+        return Ok(html(
+            StatusCode::NOT_FOUND,
+            crate::web::pages::error_page(StatusCode::NOT_FOUND),
+        ));
+    };
+    let client = state.client_address(&req);
+    if !state.walkin.allows(client, agency.id, Instant::now()) {
+        return Ok(html(
+            StatusCode::TOO_MANY_REQUESTS,
+            crate::web::pages::error_page(StatusCode::TOO_MANY_REQUESTS),
+        ));
+    }
+    let Some(fields) = crate::web::form::fields(&req, &body) else {
+        return Ok(bad_request());
+    };
+    let form = Form::parse(fields.get("form").map(String::as_str));
+    let mut entered = Entered::default();
+    let procedure = fields
+        .get("procedure")
+        .and_then(|code| procedures.iter().find(|p| &p.code == code));
+    if procedure.is_none() {
+        entered.field_errors.insert(
+            "procedure",
+            lang.pick(
+                "Xin chọn thủ tục Ông/Bà đã làm.",
+                "Please choose the procedure you came for.",
+            )
+            .to_owned(),
+        );
+    }
+    let contact = contact_of(&fields, lang);
+    if let Err(m) = &contact {
+        entered.field_errors.insert("contact", m.clone());
+    }
+    let answers = parse_answers(&state.questionnaire(), form, Timeliness::Unknown, &fields);
+    let (answers, procedure, contact) = match (answers, procedure, contact) {
+        (Ok(a), Some(p), Ok(c)) => (a, p, c),
+        (answers, _, _) => {
+            entered.errors = answers.err().unwrap_or_default();
+            entered.values = fields;
+            let page = walk_in_page(&state, lang, form, (&agency, &procedures), &entered);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
+        }
+    };
+    // The citizen's own answer to E3 (3 = Trễ hẹn) stands in for the missing system dates.
+    let late = answers.choices.get("E3").map(|a| a.stored() == 3);
+    let ctx = Context {
+        agency_id: agency.id,
+        procedure_id: Some(procedure.id),
+        channel: Channel::WalkIn,
+        submitted_on: today(),
+        late,
+        days_late: None,
+    };
+    let submission = Submission::from_answers(&state.questionnaire(), ctx, &answers);
+    let contact = contact.map(|contact| ContactRequest {
+        agency_id: agency.id,
+        contact,
+    });
+    let alert = money_alert(&state, &submission, &agency.code, &agency.name);
+    state
+        .write(move |conn| {
+            save_with_alert(conn, None, &submission, contact.as_ref(), alert.as_ref())
+        })
+        .await?;
+    state.walkin.record(client, agency.id, Instant::now());
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/k/{}?lang={}&sent=1", agency.code, lang.tag()),
+        ))
+        .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn today_is_the_vietnam_calendar_day() {
+        use chrono::TimeZone;
+        let t = super::Utc.with_ymd_and_hms(2026, 3, 1, 18, 0, 0).single();
+        let day = t.map(|t| t.with_timezone(&super::vietnam()).date_naive().to_string());
+        assert_eq!(day.as_deref(), Some("2026-03-02"));
+    }
+}

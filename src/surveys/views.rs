@@ -1,0 +1,267 @@
+//! The citizen's pages: the questionnaire form, thank-you, unknown and expired links.
+
+use std::collections::BTreeMap;
+
+use maud::{Markup, html};
+
+use crate::catalog::Procedure;
+use crate::domain::Lang;
+use crate::questionnaire::{AnswerError, Condition, Form, Item, Kind, Questionnaire, Timeliness};
+use crate::web::layout::page;
+
+/// The longest contact detail a citizen may leave.
+pub const CONTACT_MAX: usize = 200;
+
+/// Everything the form page shows.
+pub struct FormPage<'a> {
+    pub lang: Lang,
+    pub questionnaire: &'a Questionnaire,
+    pub form: Form,
+    pub timeliness: Timeliness,
+    pub agency_name: &'a str,
+    pub procedure_name: Option<&'a str>,
+    /// The path the form posts to and the page lives at (`/s/{token}` or `/k/{agency}`).
+    pub path: &'a str,
+    /// What the citizen sent, when the form is shown again with errors.
+    pub entered: &'a Entered,
+    /// Walk-in only: the procedures to pick from.
+    pub procedures: Option<&'a [Procedure]>,
+}
+
+/// A rejected submission: the values to show again and what is wrong with them.
+#[derive(Debug, Default)]
+pub struct Entered {
+    /// Submitted values, by field name.
+    pub values: BTreeMap<String, String>,
+    /// Problems with questionnaire items, by item id.
+    pub errors: BTreeMap<String, AnswerError>,
+    /// Problems with the procedure or contact fields.
+    pub field_errors: BTreeMap<&'static str, String>,
+    /// The answers were valid but could not be stored (database unavailable): send again later.
+    pub unavailable: bool,
+}
+
+fn url(path: &str, lang: Lang, form: Form) -> String {
+    match form {
+        Form::Short => format!("{path}?lang={}", lang.tag()),
+        Form::Long => format!("{path}?lang={}&form=long", lang.tag()),
+    }
+}
+
+/// The questionnaire form.
+pub fn form_page(p: &FormPage<'_>) -> Markup {
+    let lang = p.lang;
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+    let switch = url(p.path, other, p.form);
+    let error_count = p.entered.errors.len() + p.entered.field_errors.len();
+    let body = html! {
+        h1 { (p.questionnaire.title.get(lang)) }
+        div.context {
+            p { strong { (p.agency_name) } }
+            @if let Some(name) = p.procedure_name { p { (name) } }
+        }
+        p { (p.questionnaire.intro.get(lang)) }
+        @if p.entered.unavailable {
+            div.alert role="alert" id="unavailable" {
+                (lang.pick("Hệ thống đang bận nên câu trả lời CHƯA được lưu. Các câu trả lời của Ông/Bà vẫn còn trên trang này; xin bấm \"Gửi ý kiến\" lại sau ít phút.",
+                           "The service is busy, so your answers have NOT been saved yet. They are still on this page; please press \"Send my answers\" again in a few minutes."))
+            }
+        }
+        @if error_count > 0 {
+            div.alert role="alert" id="errors" {
+                (lang.pick("Xin Ông/Bà xem lại các câu được đánh dấu bên dưới.", "Please check the questions marked below."))
+            }
+        }
+        form method="post" action=(url(p.path, lang, p.form)) novalidate[error_count > 0] {
+            input type="hidden" name="form" value=(p.form.as_str());
+            @if let Some(procedures) = p.procedures { (procedure_picker(lang, procedures, &p.entered.values, p.entered.field_errors.get("procedure"))) }
+            @for section in &p.questionnaire.sections {
+                @let items: Vec<&Item> = section.items.iter().filter(|i| i.shown(p.form, p.timeliness)).collect();
+                @if !items.is_empty() {
+                    section aria-labelledby=(format!("s-{}", section.id)) {
+                        h2 id=(format!("s-{}", section.id)) { (section.title.get(lang)) }
+                        @if let Some(stem) = &section.stem {
+                            @if items.iter().filter(|i| i.kind == Kind::Choice).count() > 1 { p.stem { (stem.get(lang)) } }
+                        }
+                        @for item in items { (item_field(p, item)) }
+                    }
+                }
+            }
+            (contact_field(lang, &p.entered.values, p.entered.field_errors.get("contact")))
+            button type="submit" { (lang.pick("Gửi ý kiến", "Send my answers")) }
+        }
+        @if p.form == Form::Short {
+            p.muted { a href=(url(p.path, lang, Form::Long)) { (lang.pick("Trả lời phiếu đầy đủ (khoảng 5 phút)", "Answer the full questionnaire (about 5 minutes)")) } }
+        }
+    };
+    page(
+        lang,
+        p.questionnaire.title.get(lang),
+        Some((&switch, other_label(lang))),
+        body,
+    )
+}
+
+fn other_label(lang: Lang) -> &'static str {
+    lang.pick("English", "Tiếng Việt")
+}
+
+fn item_field(p: &FormPage<'_>, item: &Item) -> Markup {
+    let lang = p.lang;
+    let error = p.entered.errors.get(&item.id);
+    let error_id = format!("e-{}", item.id);
+    let value = p
+        .entered
+        .values
+        .get(&item.id)
+        .map(String::as_str)
+        .unwrap_or("");
+    let conditional = item.when == Some(Condition::Late) && p.timeliness == Timeliness::Unknown;
+    match item.kind {
+        Kind::Text => html! {
+            div.field id=(format!("q-{}", item.id)) {
+                label.block for=(format!("f-{}", item.id)) { (item.text.get(lang)) }
+                @if let Some(hint) = &item.hint { p.hint id=(format!("h-{}", item.id)) { (hint.get(lang)) } }
+                @if let Some(e) = error { p.error id=(error_id) { (e.message(lang)) } }
+                textarea id=(format!("f-{}", item.id)) name=(item.id) maxlength=[item.max_length]
+                    aria-describedby=[item.hint.as_ref().map(|_| format!("h-{}", item.id))] { (value) }
+            }
+        },
+        Kind::Choice => html! {
+            fieldset id=(format!("q-{}", item.id)) class=[error.map(|_| "invalid")]
+                aria-describedby=[error.map(|_| error_id.clone())] {
+                legend {
+                    (item.text.get(lang))
+                    @if item.required && !conditional { " " span.req aria-hidden="true" { "*" } }
+                }
+                @if conditional {
+                    p.hint { (lang.pick("Chỉ trả lời nếu kết quả bị trễ hẹn.", "Answer only if the result was late.")) }
+                }
+                @if let Some(hint) = &item.hint { p.hint { (hint.get(lang)) } }
+                @if let Some(e) = error { p.error id=(error_id) { (e.message(lang)) } }
+                @for (i, option) in item.options.iter().enumerate() {
+                    @let v = (i + 1).to_string();
+                    label.opt {
+                        input type="radio" name=(item.id) value=(v) checked[value == v]
+                            required[item.required && !conditional];
+                        span { (option.get(lang)) }
+                    }
+                }
+                @if item.na {
+                    label.opt {
+                        input type="radio" name=(item.id) value="na" checked[value == "na"];
+                        span { (p.questionnaire.not_applicable.get(lang)) }
+                    }
+                }
+            }
+        },
+    }
+}
+
+fn procedure_picker(
+    lang: Lang,
+    procedures: &[Procedure],
+    values: &BTreeMap<String, String>,
+    error: Option<&String>,
+) -> Markup {
+    let chosen = values.get("procedure").map(String::as_str).unwrap_or("");
+    let mut fields: Vec<&str> = procedures.iter().map(|p| p.field.as_str()).collect();
+    fields.dedup();
+    html! {
+        div.field id="q-procedure" {
+            label.block for="f-procedure" {
+                (lang.pick("Ông/Bà đã làm thủ tục nào?", "Which procedure did you come for?"))
+                " " span.req aria-hidden="true" { "*" }
+            }
+            @if let Some(e) = error { p.error { (e) } }
+            select id="f-procedure" name="procedure" required {
+                option value="" { (lang.pick("— Chọn thủ tục —", "— Choose a procedure —")) }
+                @for field in fields {
+                    optgroup label=(field) {
+                        @for p in procedures.iter().filter(|p| p.field == field) {
+                            option value=(p.code) selected[chosen == p.code] { (p.name) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn contact_field(lang: Lang, values: &BTreeMap<String, String>, error: Option<&String>) -> Markup {
+    html! {
+        div.field {
+            h2 { (lang.pick("Liên hệ lại (không bắt buộc)", "Contact (optional)")) }
+            label.block for="f-contact" {
+                (lang.pick("Nếu muốn cơ quan liên hệ lại, xin để lại số điện thoại hoặc email",
+                           "If you would like to be contacted, leave a phone number or email"))
+            }
+            p.hint id="h-contact" {
+                (lang.pick("Thông tin này được lưu riêng, không gắn với câu trả lời của Ông/Bà.",
+                           "This is stored separately and is not linked to your answers."))
+            }
+            @if let Some(e) = error { p.error { (e) } }
+            input type="text" id="f-contact" name="contact" maxlength=(CONTACT_MAX) autocomplete="off"
+                aria-describedby="h-contact" value=(values.get("contact").map(String::as_str).unwrap_or(""));
+        }
+    }
+}
+
+/// Shown after a submission, and again for a link already used.
+pub fn thanks_page(lang: Lang, path: &str) -> Markup {
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+    let switch = format!("{path}?lang={}", other.tag());
+    page(
+        lang,
+        lang.pick("Cảm ơn Ông/Bà", "Thank you"),
+        Some((&switch, other_label(lang))),
+        html! {
+            div.notice role="status" {
+                p.big aria-hidden="true" { "✓" }
+                h1 { (lang.pick("Cảm ơn Ông/Bà đã tham gia khảo sát!", "Thank you for taking part in the survey!")) }
+                p { (lang.pick("Ý kiến của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ người dân tốt hơn.",
+                               "Your answers have been recorded and will help the agency serve people better.")) }
+            }
+        },
+    )
+}
+
+/// An unknown survey link (404).
+pub fn unknown_link_page(lang: Lang) -> Markup {
+    page(
+        lang,
+        lang.pick("Không tìm thấy phiếu khảo sát", "Survey not found"),
+        None,
+        html! {
+            div.notice {
+                p.big aria-hidden="true" { "?" }
+                h1 { (lang.pick("Không tìm thấy phiếu khảo sát", "We could not find this survey")) }
+                p { (lang.pick("Đường dẫn có thể bị gõ sai hoặc thiếu ký tự. Xin Ông/Bà kiểm tra lại đường dẫn, hoặc quét lại mã QR trên phiếu hẹn trả kết quả.",
+                               "The link may be mistyped or incomplete. Please check it, or scan the QR code on your result slip again.")) }
+                p { (lang.pick("Nếu vẫn không được, xin liên hệ Bộ phận một cửa nơi Ông/Bà đã nộp hồ sơ.",
+                               "If it still does not work, please contact the one-stop desk where you submitted your application.")) }
+            }
+        },
+    )
+}
+
+/// An expired survey link (410), pointing to the agency's general survey.
+pub fn expired_page(lang: Lang, walk_in_path: &str) -> Markup {
+    page(
+        lang,
+        lang.pick("Phiếu khảo sát đã hết hạn", "Survey expired"),
+        None,
+        html! {
+            div.notice {
+                p.big aria-hidden="true" { "⌛" }
+                h1 { (lang.pick("Đường dẫn khảo sát này đã hết hạn", "This survey link has expired")) }
+                p { (lang.pick("Mỗi đường dẫn chỉ dùng được trong một thời gian sau khi Ông/Bà nhận kết quả.",
+                               "Each link can only be used for a while after you receive your result.")) }
+                p { a href=(format!("{walk_in_path}?lang={}", lang.tag())) {
+                    (lang.pick("Ông/Bà vẫn có thể góp ý qua phiếu khảo sát chung của cơ quan.",
+                               "You can still give feedback through the agency's general survey."))
+                } }
+            }
+        },
+    )
+}

@@ -1,0 +1,407 @@
+//! A real phone-sized Chromium answers a survey by clicking, through chromedriver (WebDriver).
+//! Needs Debian's `chromium` and `chromium-driver` (installed by `.ci/run`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use sipas::db::schema::responses;
+
+use crate::helpers::{TestResult, spawn_app};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Session<'a> {
+    driver: &'a Driver,
+    id: String,
+}
+
+fn find_program(env: &str, candidates: &[&str]) -> Option<String> {
+    if let Ok(p) = std::env::var(env) {
+        return Some(p);
+    }
+    candidates
+        .iter()
+        .find(|c| std::path::Path::new(c).exists())
+        .map(|c| c.to_string())
+}
+
+impl Driver {
+    async fn start() -> Result<Driver, Box<dyn std::error::Error>> {
+        let program = find_program("CHROMEDRIVER", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+            .ok_or("chromedriver not found: apt-get install chromium chromium-driver (or set CHROMEDRIVER)")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if let Ok(r) = driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(driver);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("chromedriver did not start".into())
+    }
+
+    async fn session(
+        &self,
+        width: u32,
+        height: u32,
+    ) -> Result<Session<'_>, Box<dyn std::error::Error>> {
+        let chromium = find_program(
+            "CHROMIUM",
+            &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        )
+        .ok_or("chromium not found: apt-get install chromium")?;
+        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--disable-quic", "--lang=vi"],
+            "prefs": {"intl.accept_languages": "vi-VN,vi"},
+            "mobileEmulation": {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}}
+        }}}});
+        let v: Value = self
+            .http
+            .post(format!("{}/session", self.base))
+            .json(&caps)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("no session: {v}"))?
+            .to_owned();
+        Ok(Session { driver: self, id })
+    }
+}
+
+impl Session<'_> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
+        let url = format!("{}/session/{}{path}", self.driver.base, self.id);
+        let mut request = self.driver.http.request(method, url);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let v: Value = response.json().await?;
+        if !status.is_success() {
+            return Err(format!("webdriver {path}: {v}").into());
+        }
+        Ok(v["value"].clone())
+    }
+
+    async fn go(&self, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await
+            .map(|_| ())
+    }
+
+    async fn find(&self, css: &str) -> Result<String, Box<dyn std::error::Error>> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await?;
+        Ok(v[ELEMENT].as_str().ok_or("no element id")?.to_owned())
+    }
+
+    async fn click(&self, css: &str) -> Result<(), Box<dyn std::error::Error>> {
+        let id = self.find(css).await?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn type_into(&self, css: &str, text: &str) -> Result<(), Box<dyn std::error::Error>> {
+        let id = self.find(css).await?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn script(&self, js: &str) -> Result<Value, Box<dyn std::error::Error>> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": js, "args": []}),
+        )
+        .await
+    }
+
+    async fn screenshot(&self, name: &str) -> Result<(), Box<dyn std::error::Error>> {
+        use base64::Engine;
+        let v = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await?;
+        let png =
+            base64::engine::general_purpose::STANDARD.decode(v.as_str().ok_or("no screenshot")?)?;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(name), png)?;
+        Ok(())
+    }
+
+    async fn close(self) -> Result<(), Box<dyn std::error::Error>> {
+        self.call(reqwest::Method::DELETE, "", json!({}))
+            .await
+            .map(|_| ())
+    }
+}
+
+#[tokio::test]
+async fn a_citizen_answers_on_a_phone_by_clicking() -> TestResult {
+    let app = spawn_app().await?;
+    let token = app.invite("HS-PHONE", true).await?;
+    let driver = Driver::start().await?;
+    let session = driver.session(360, 740).await?;
+    session.go(&app.url(&format!("/s/{token}"))).await?;
+    let width = session
+        .script("return document.documentElement.scrollWidth")
+        .await?;
+    assert!(
+        width.as_u64().is_some_and(|w| w <= 360),
+        "no sideways scrolling at 360 px: {width}"
+    );
+    session.screenshot("survey-phone-top.png").await?;
+    for (item, option) in [
+        ("TC0", "5"),
+        ("TT0", "4"),
+        ("CC0", "4"),
+        ("KQ0", "4"),
+        ("PA0", "na"),
+        ("HL0", "4"),
+        ("E1", "2"),
+        ("E2", "1"),
+        ("E4", "2"),
+        ("E5", "1"),
+        ("E6", "1"),
+        ("E7", "1"),
+    ] {
+        // Tap the option's label, as a thumb would.
+        session
+            .click(&format!(
+                "label.opt:has(input[name='{item}'][value='{option}'])"
+            ))
+            .await?;
+    }
+    session
+        .type_into("#f-C1", "Cán bộ hướng dẫn tận tình.")
+        .await?;
+    session.screenshot("survey-phone-answered.png").await?;
+    session.click("button[type=submit]").await?;
+    let mut heading = Value::Null;
+    for _ in 0..50 {
+        heading = session
+            .script("return document.querySelector('h1').textContent")
+            .await?;
+        if heading.as_str().is_some_and(|h| h.contains("Cảm ơn")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        heading.as_str().is_some_and(|h| h.contains("Cảm ơn")),
+        "{heading}"
+    );
+    session.screenshot("survey-phone-thanks.png").await?;
+    session.close().await?;
+
+    let mut conn = app.conn()?;
+    let stored: (Option<i32>, Option<i32>, Option<i32>, Option<String>) = responses::table
+        .select((
+            responses::hl0,
+            responses::pa0,
+            responses::e5,
+            responses::comment,
+        ))
+        .first(&mut *conn)?;
+    assert_eq!(
+        stored,
+        (
+            Some(4),
+            Some(0),
+            Some(1),
+            Some("Cán bộ hướng dẫn tận tình.".to_owned())
+        )
+    );
+    Ok(())
+}
+
+/// Starts `sipas serve --demo` (the demo province) with an admin and an agency head.
+async fn demo_server(dir: &std::path::Path) -> Result<(Child, String), Box<dyn std::error::Error>> {
+    let db = dir.join("demo.db").display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sipas"));
+        c.args(args)
+            .env("SIPAS_DATABASE_URL", &db)
+            .env(
+                "SIPAS_SECURITY_SECRET_KEY",
+                "browser-test-secret-browser-test-secret",
+            )
+            .env("SIPAS_SERVER_BIND", format!("127.0.0.1:{port}"))
+            .env("SIPAS_SERVER_PUBLIC_URL", &base)
+            .env("SIPAS_USER_PASSWORD", "demo-password-123")
+            .env("RUST_LOG", "warn")
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let server = command(&["serve", "--demo"]).spawn()?;
+    let http = reqwest::Client::new();
+    for _ in 0..1200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        command(&[
+            "user",
+            "add",
+            "--email",
+            "admin@tn.gov.vn",
+            "--role",
+            "admin"
+        ])
+        .status()?
+        .success()
+    );
+    assert!(
+        command(&[
+            "user",
+            "add",
+            "--email",
+            "head@tn.gov.vn",
+            "--role",
+            "agency_head",
+            "--agency",
+            "TN-STNMT"
+        ])
+        .status()?
+        .success()
+    );
+    Ok((server, base))
+}
+
+async fn sign_in(session: &Session<'_>, base: &str, email: &str) -> TestResult {
+    session.go(&format!("{base}/admin/login")).await?;
+    session.type_into("#email", email).await?;
+    session.type_into("#password", "demo-password-123").await?;
+    session.click("button[type=submit]").await?;
+    // Wait for the sign-in's redirect to land.
+    for _ in 0..100 {
+        let path = session.script("return location.pathname").await?;
+        if path.as_str().is_some_and(|p| p != "/admin/login") {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("sign-in did not leave the sign-in page".into())
+}
+
+#[tokio::test]
+async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (mut server, base) = demo_server(dir.path()).await?;
+    let driver = Driver::start().await?;
+    for (width, height, name) in [(1280, 800, "desktop"), (360, 740, "phone")] {
+        let session = driver.session(width, height).await?;
+        sign_in(&session, &base, "admin@tn.gov.vn").await?;
+        let heading = session
+            .script("return document.querySelector('h1').textContent")
+            .await?;
+        assert_eq!(heading.as_str(), Some("Tổng quan chỉ số hài lòng"));
+        // The planted agencies head the list of agencies to watch.
+        let flagged = session
+            .script("return [...document.querySelectorAll('.flag-alarm')].length")
+            .await?;
+        assert!(flagged.as_u64().is_some_and(|n| n >= 4), "{flagged}");
+        let overflow = session
+            .script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+            .await?;
+        assert_eq!(
+            overflow,
+            Value::Bool(true),
+            "no sideways scrolling of the page at {width}px"
+        );
+        session
+            .screenshot(&format!("dashboard-overview-{name}.png"))
+            .await?;
+        session
+            .script("document.querySelector('figure.chart').scrollIntoView(); return 0")
+            .await?;
+        session
+            .screenshot(&format!("dashboard-funnel-{name}.png"))
+            .await?;
+        session
+            .go(&format!("{base}/admin/agencies/TN-STNMT"))
+            .await?;
+        session
+            .screenshot(&format!("dashboard-agency-{name}.png"))
+            .await?;
+        session.close().await?;
+    }
+    let head = driver.session(360, 740).await?;
+    sign_in(&head, &base, "head@tn.gov.vn").await?;
+    let title = head
+        .script("return document.querySelector('h1').textContent")
+        .await?;
+    assert_eq!(title.as_str(), Some("Sở Tài nguyên và Môi trường"));
+    head.screenshot("dashboard-agency-head-phone.png").await?;
+    head.close().await?;
+    server.kill()?;
+    server.wait()?;
+    Ok(())
+}

@@ -1,0 +1,796 @@
+//! The dashboard: who can reach what (the access matrix), sign-in throttling, CSRF on every form,
+//! sessions that end, and pages whose numbers come from the report.
+
+use crate::helpers::{SHORT_FORM, TestApp, TestResult, select, spawn_app, text};
+
+const PASSWORD: &str = "a-long-test-password";
+
+/// A signed-in browser: its session cookie and the CSRF token of its forms.
+pub struct SignedIn {
+    cookie: String,
+    csrf: String,
+}
+
+fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix(&format!("{name}="))
+                .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        })
+}
+
+async fn try_login(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> Result<reqwest::Response, Box<dyn std::error::Error>> {
+    let page = app.client.get(app.url("/admin/login")).send().await?;
+    let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("no login csrf cookie")?;
+    let html = scraper::Html::parse_document(&page.text().await?);
+    let csrf = select(&html, "input[name=csrf]")
+        .first()
+        .and_then(|e| e.value().attr("value"))
+        .ok_or("no csrf")?
+        .to_owned();
+    let body = serde_urlencoded::to_string([
+        ("csrf", csrf.as_str()),
+        ("email", email),
+        ("password", password),
+    ])?;
+    Ok(app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Cookie", format!("sipas_login_csrf={csrf_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?)
+}
+
+async fn login(app: &TestApp, email: &str) -> Result<SignedIn, Box<dyn std::error::Error>> {
+    let response = try_login(app, email, PASSWORD).await?;
+    assert_eq!(response.status().as_u16(), 303, "sign-in of {email}");
+    let cookie = cookie_value(&response, "sipas_session").ok_or("no session cookie")?;
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let page = app
+        .client
+        .get(app.url("/admin/agencies/me"))
+        .header("Cookie", format!("sipas_session={cookie}"))
+        .send()
+        .await?;
+    let page = if page.status().as_u16() == 404 {
+        app.client
+            .get(app.url("/admin"))
+            .header("Cookie", format!("sipas_session={cookie}"))
+            .send()
+            .await?
+    } else {
+        page
+    };
+    let html = scraper::Html::parse_document(&page.text().await?);
+    let csrf = select(&html, "input[name=csrf]")
+        .first()
+        .and_then(|e| e.value().attr("value"))
+        .ok_or("no csrf on pages")?
+        .to_owned();
+    Ok(SignedIn { cookie, csrf })
+}
+
+async fn get(
+    app: &TestApp,
+    who: Option<&SignedIn>,
+    path: &str,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let mut request = app.client.get(app.url(path));
+    if let Some(s) = who {
+        request = request.header("Cookie", format!("sipas_session={}", s.cookie));
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// Posts a dashboard form (with the session's CSRF token unless `csrf` overrides it); returns
+/// the status and the page.
+async fn submit(
+    app: &TestApp,
+    who: &SignedIn,
+    path: &str,
+    fields: &[(&str, &str)],
+    csrf: Option<&str>,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let mut all = fields.to_vec();
+    let token = csrf.unwrap_or(&who.csrf).to_owned();
+    all.push(("csrf", &token));
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("Cookie", format!("sipas_session={}", who.cookie))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&all)?)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// Posts a dashboard form; returns the status.
+async fn post(
+    app: &TestApp,
+    who: &SignedIn,
+    path: &str,
+    fields: &[(&str, &str)],
+    csrf: Option<&str>,
+) -> Result<u16, Box<dyn std::error::Error>> {
+    Ok(submit(app, who, path, fields, csrf).await?.0)
+}
+
+async fn with_users() -> Result<TestApp, Box<dyn std::error::Error>> {
+    let app = spawn_app().await?;
+    {
+        let mut conn = app.conn()?;
+        let now = crate::helpers::now();
+        for (email, role, agency) in [
+            ("admin@test.vn", "admin", None),
+            ("reviewer@test.vn", "reviewer", None),
+            ("head@test.vn", "agency_head", Some("T-HUYEN")),
+        ] {
+            sipas::accounts::users::create(&mut conn, email, role, agency, PASSWORD, now)?;
+        }
+    }
+    // Some responses so that pages have numbers.
+    for i in 0..6 {
+        let token = app.invite(&format!("DASH-{i}"), false).await?;
+        app.post_form(&format!("/s/{token}"), &SHORT_FORM).await?;
+    }
+    Ok(app)
+}
+
+#[tokio::test]
+async fn each_role_reaches_exactly_what_it_should() -> TestResult {
+    let app = with_users().await?;
+    let admin = login(&app, "admin@test.vn").await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let head = login(&app, "head@test.vn").await?;
+    // (path, anonymous, admin, reviewer, agency head of T-HUYEN)
+    let matrix: [(&str, u16, u16, u16, u16); 14] = [
+        ("/admin", 303, 200, 200, 303),
+        ("/admin/agencies/T-SO", 303, 200, 200, 404),
+        ("/admin/agencies/T-HUYEN", 303, 200, 200, 200),
+        ("/admin/agencies/T-XA", 303, 200, 200, 200),
+        ("/admin/agencies/NOPE", 303, 404, 404, 404),
+        ("/admin/users", 303, 200, 403, 403),
+        ("/admin/agencies/T-XA/poster", 303, 200, 200, 200),
+        ("/admin/agencies/T-SO/poster", 303, 200, 200, 404),
+        ("/admin/cases", 303, 200, 200, 403),
+        ("/admin/export/report.csv", 303, 200, 200, 403),
+        ("/admin/export/responses.csv", 303, 200, 403, 403),
+        ("/admin/mail", 303, 200, 403, 403),
+        ("/admin/catalog", 303, 200, 403, 403),
+        ("/admin/questionnaires", 303, 200, 403, 403),
+    ];
+    for (path, anon, a, r, h) in matrix {
+        assert_eq!(get(&app, None, path).await?.0, anon, "anonymous {path}");
+        assert_eq!(get(&app, Some(&admin), path).await?.0, a, "admin {path}");
+        assert_eq!(
+            get(&app, Some(&reviewer), path).await?.0,
+            r,
+            "reviewer {path}"
+        );
+        assert_eq!(
+            get(&app, Some(&head), path).await?.0,
+            h,
+            "agency head {path}"
+        );
+    }
+    let (_, poster) = get(&app, Some(&head), "/admin/agencies/T-XA/poster").await?;
+    assert!(
+        poster.contains("<svg")
+            && poster.contains("https://khaosat.test/k/T-XA")
+            && poster.contains("Quét mã QR")
+    );
+    // Changes: only admins.
+    let invite = [
+        ("email", "new@test.vn"),
+        ("role", "reviewer"),
+        ("agency", ""),
+    ];
+    assert_eq!(
+        post(&app, &reviewer, "/admin/users", &invite, None).await?,
+        403
+    );
+    assert_eq!(post(&app, &head, "/admin/users", &invite, None).await?, 403);
+    assert_eq!(
+        post(&app, &admin, "/admin/users", &invite, None).await?,
+        200
+    );
+    assert_eq!(app.count("users WHERE email = 'new@test.vn'")?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() -> TestResult {
+    let app = with_users().await?;
+    let admin = login(&app, "admin@test.vn").await?;
+    let invite = [("email", "csrf@test.vn"), ("role", "reviewer")];
+    assert_eq!(
+        post(&app, &admin, "/admin/users", &invite, Some("forged")).await?,
+        403
+    );
+    assert_eq!(
+        post(&app, &admin, "/admin/logout", &[], Some("")).await?,
+        403
+    );
+    assert_eq!(app.count("users WHERE email = 'csrf@test.vn'")?, 0);
+    // The sign-in form needs its cookie too.
+    let response = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("csrf=x&email=admin%40test.vn&password=a-long-test-password")
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled_and_audited() -> TestResult {
+    let app = with_users().await?;
+    for _ in 0..5 {
+        assert_eq!(
+            try_login(&app, "admin@test.vn", "wrong-password-here")
+                .await?
+                .status()
+                .as_u16(),
+            401
+        );
+    }
+    // Locked: even the right password is refused for now.
+    let locked = try_login(&app, "admin@test.vn", PASSWORD).await?;
+    assert_eq!(locked.status().as_u16(), 429);
+    assert!(locked.text().await?.contains("tạm khóa"));
+    // Unknown emails take the same path.
+    assert_eq!(
+        try_login(&app, "nobody@test.vn", PASSWORD)
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(app.count("audit_log WHERE action = 'login.failed'")?, 6);
+    assert_eq!(app.count("audit_log WHERE action = 'login.throttled'")?, 1);
+    // Another account is not affected.
+    login(&app, "reviewer@test.vn").await?;
+    assert_eq!(app.count("audit_log WHERE action = 'login'")?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn sessions_end_on_sign_out_idle_time_and_disabling() -> TestResult {
+    let app = with_users().await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    assert_eq!(
+        post(&app, &reviewer, "/admin/logout", &[], None).await?,
+        303
+    );
+    assert_eq!(
+        get(&app, Some(&reviewer), "/admin").await?.0,
+        303,
+        "signed out"
+    );
+
+    let idle = login(&app, "reviewer@test.vn").await?;
+    {
+        use diesel::prelude::*;
+        use sipas::db::schema::sessions;
+        let mut conn = app.conn()?;
+        let long_ago = crate::helpers::now() - chrono::Duration::minutes(31);
+        diesel::update(sessions::table)
+            .set(sessions::last_seen_at.eq(long_ago))
+            .execute(&mut *conn)?;
+    }
+    assert_eq!(
+        get(&app, Some(&idle), "/admin").await?.0,
+        303,
+        "idle session ended"
+    );
+
+    let admin = login(&app, "admin@test.vn").await?;
+    let head = login(&app, "head@test.vn").await?;
+    let id: i64 = {
+        use diesel::prelude::*;
+        use sipas::db::schema::users;
+        let mut conn = app.conn()?;
+        users::table
+            .filter(users::email.eq("head@test.vn"))
+            .select(users::id)
+            .first(&mut *conn)?
+    };
+    assert_eq!(
+        post(
+            &app,
+            &admin,
+            &format!("/admin/users/{id}/disabled"),
+            &[("disabled", "true")],
+            None
+        )
+        .await?,
+        303
+    );
+    assert_eq!(
+        get(&app, Some(&head), "/admin/agencies/me").await?.0,
+        303,
+        "disabled user signed out"
+    );
+    assert_eq!(
+        try_login(&app, "head@test.vn", PASSWORD)
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(app.count("audit_log WHERE action = 'user.disable'")?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn pages_show_the_report_and_agency_heads_see_no_free_text() -> TestResult {
+    let app = with_users().await?;
+    // A comment with personal data on T-SO.
+    let token = app.invite("DASH-C", false).await?;
+    let mut answers = SHORT_FORM.to_vec();
+    answers.push(("C1", "Cán bộ tốt, gọi tôi 0912 345 678"));
+    app.post_form(&format!("/s/{token}"), &answers).await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let (status, body) = get(&app, Some(&reviewer), "/admin").await?;
+    assert_eq!(status, 200);
+    let html = scraper::Html::parse_document(&body);
+    assert!(text(&html).contains("Chỉ số SIPAS"));
+    assert_eq!(
+        select(&html, "svg.chart-funnel").len(),
+        2,
+        "two funnel plots"
+    );
+    assert_eq!(select(&html, "svg.chart-trend").len(), 1);
+    let (_, agency) = get(&app, Some(&reviewer), "/admin/agencies/T-SO").await?;
+    assert!(
+        agency.contains("Cán bộ tốt, gọi tôi ***"),
+        "comment shown masked to reviewers"
+    );
+    assert!(!agency.contains("0912 345 678"));
+    // The agency head of T-HUYEN: own subtree only, no comments.
+    let head = login(&app, "head@test.vn").await?;
+    let (status, own) = get(&app, Some(&head), "/admin/agencies/me").await?;
+    assert_eq!(status, 200);
+    assert!(own.contains("UBND huyện Đại Từ"));
+    assert!(!own.contains("Ý kiến của người dân"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
+    let app = with_users().await?;
+    // A citizen of T-SO says an official asked for money.
+    let token = app.invite("DASH-MONEY", false).await?;
+    let mut answers: Vec<(&str, &str)> = SHORT_FORM
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "E7")
+        .collect();
+    answers.push(("E7", "3"));
+    app.post_form(&format!("/s/{token}"), &answers).await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    assert_eq!(get(&app, Some(&reviewer), "/admin").await?.0, 200);
+    assert_eq!(get(&app, Some(&reviewer), "/admin").await?.0, 200);
+    assert_eq!(
+        app.count("cases")?,
+        1,
+        "one case, however often the overview is viewed"
+    );
+    let (status, list) = get(&app, Some(&reviewer), "/admin/cases").await?;
+    assert_eq!(status, 200);
+    let html = scraper::Html::parse_document(&list);
+    let link = select(&html, "a[href^='/admin/cases/']")
+        .first()
+        .and_then(|a| a.value().attr("href"))
+        .ok_or("no case link")?
+        .to_owned();
+    assert!(text(&html).contains("Yêu cầu chi thêm tiền") && text(&html).contains("Mới"));
+    // Unfounded needs a reason; forward moves and notes are logged.
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "status"), ("to", "unfounded"), ("reason", "")],
+            None
+        )
+        .await?,
+        422
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "status"), ("to", "acknowledged")],
+            None
+        )
+        .await?,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "due"), ("due", "2020-01-01")],
+            None
+        )
+        .await?,
+        303
+    );
+    let (_, overdue) = get(&app, Some(&reviewer), "/admin/cases").await?;
+    assert!(overdue.contains("Quá hạn"), "past its due date");
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "note"), ("note", "Đã làm việc với cơ quan")],
+            None
+        )
+        .await?,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "status"), ("to", "new")],
+            None
+        )
+        .await?,
+        422,
+        "no going back"
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "status"), ("to", "resolved")],
+            None
+        )
+        .await?,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[("action", "note"), ("note", "x")],
+            Some("forged")
+        )
+        .await?,
+        403
+    );
+    let (_, page) = get(&app, Some(&reviewer), &link).await?;
+    let page = scraper::Html::parse_document(&page);
+    let log = text(&page);
+    assert!(
+        log.contains("Mới → Đã tiếp nhận")
+            && log.contains("Đã làm việc với cơ quan")
+            && log.contains("Đã tiếp nhận → Đã khắc phục")
+    );
+    assert!(log.contains("reviewer@test.vn"), "who did it");
+    assert_eq!(app.count("case_events")?, 5);
+    // The agency head sees no case pages.
+    let head = login(&app, "head@test.vn").await?;
+    assert_eq!(get(&app, Some(&head), "/admin/cases").await?.0, 403);
+    assert_eq!(get(&app, Some(&head), &link).await?.0, 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn exports_read_back_as_csv_and_xlsx() -> TestResult {
+    use std::io::Read;
+    let app = with_users().await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let cookie = format!("sipas_session={}", reviewer.cookie);
+    let csv = app
+        .client
+        .get(app.url("/admin/export/report.csv"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(csv.status().as_u16(), 200);
+    let bytes = csv.bytes().await?;
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 with BOM for Excel");
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header = reader.headers()?.clone();
+    assert_eq!(&header[0], "code");
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let so = rows
+        .iter()
+        .find(|r| &r[0] == "T-SO")
+        .ok_or("T-SO in the export")?;
+    assert_eq!(&so[4], "6", "its responses");
+
+    let xlsx = app
+        .client
+        .get(app.url("/admin/export/report.xlsx"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(xlsx.status().as_u16(), 200);
+    let mut book = zip::ZipArchive::new(std::io::Cursor::new(xlsx.bytes().await?.to_vec()))?;
+    let mut strings = String::new();
+    book.by_name("xl/sharedStrings.xml")?
+        .read_to_string(&mut strings)?;
+    assert!(strings.contains("Cơ quan") && strings.contains("Sở Tư pháp"));
+    let mut sheet = String::new();
+    book.by_name("xl/worksheets/sheet1.xml")?
+        .read_to_string(&mut sheet)?;
+    assert_eq!(
+        sheet.matches("<row ").count(),
+        1 + rows.len(),
+        "a header and one row per agency"
+    );
+
+    // The raw export: admins only, streamed, and readable by `sipas import responses`.
+    assert_eq!(
+        get(&app, Some(&reviewer), "/admin/export/responses.csv")
+            .await?
+            .0,
+        403
+    );
+    let admin = login(&app, "admin@test.vn").await?;
+    let raw = app
+        .client
+        .get(app.url("/admin/export/responses.csv"))
+        .header("Cookie", format!("sipas_session={}", admin.cookie))
+        .send()
+        .await?;
+    assert_eq!(raw.status().as_u16(), 200);
+    let raw = raw.bytes().await?;
+    let text = String::from_utf8(raw[3..].to_vec())?;
+    assert_eq!(text.lines().count(), 7, "a header and six responses");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|h| h.starts_with("agency_code,submitted_at"))
+    );
+    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    let mut conn = app.conn()?;
+    assert_eq!(
+        sipas::responses::import::import_responses(&mut conn, &q, text.as_bytes(), |_| {})?,
+        6
+    );
+    assert_eq!(app.count("responses")?, 12);
+    Ok(())
+}
+
+#[tokio::test]
+async fn admins_manage_keys_and_the_catalog() -> TestResult {
+    let app = with_users().await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    assert_eq!(get(&app, Some(&reviewer), "/admin/catalog").await?.0, 403);
+    let admin = login(&app, "admin@test.vn").await?;
+    let (status, page) = submit(
+        &app,
+        &admin,
+        "/admin/catalog/keys",
+        &[("owner", "T-XA"), ("kind", "agency")],
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    let html = scraper::Html::parse_document(&page);
+    let key = select(&html, "[role=status] code")
+        .first()
+        .map(|c| c.text().collect::<String>())
+        .ok_or("key shown once")?;
+    let send = |key: String| {
+        app.client
+            .post(app.url("/api/v1/dossiers"))
+            .bearer_auth(key)
+            .json(&crate::helpers::dossier("KEY-1", "T-XA", false))
+            .send()
+    };
+    assert_eq!(send(key.clone()).await?.status().as_u16(), 201);
+    let prefix = &key[..12];
+    assert_eq!(
+        submit(
+            &app,
+            &admin,
+            "/admin/catalog/keys/revoke",
+            &[("prefix", prefix)],
+            None
+        )
+        .await?
+        .0,
+        303
+    );
+    assert_eq!(
+        send(key.clone()).await?.status().as_u16(),
+        401,
+        "a revoked key stops at once"
+    );
+    assert_eq!(
+        submit(
+            &app,
+            &admin,
+            "/admin/catalog/keys",
+            &[("owner", "NOPE"), ("kind", "agency")],
+            None
+        )
+        .await?
+        .0,
+        422
+    );
+
+    let bad = "code,name,field,level\nQ-1,Tên,Lĩnh vực,xa\nQ-2,Tên,,xa\n";
+    let (status, page) = submit(
+        &app,
+        &admin,
+        "/admin/catalog/import",
+        &[("what", "procedures"), ("csv", bad)],
+        None,
+    )
+    .await?;
+    assert_eq!(status, 422);
+    assert!(page.contains("dòng 3"), "the bad line is named");
+    assert_eq!(
+        app.count("procedures WHERE code = 'Q-1'")?,
+        0,
+        "nothing imported"
+    );
+    let good = "code,name,field,level\nQ-1,Cấp giấy phép,Xây dựng,huyen\n";
+    assert_eq!(
+        submit(
+            &app,
+            &admin,
+            "/admin/catalog/import",
+            &[("what", "procedures"), ("csv", good)],
+            None
+        )
+        .await?
+        .0,
+        200
+    );
+    assert_eq!(app.count("procedures WHERE code = 'Q-1'")?, 1);
+    assert_eq!(
+        app.count(
+            "audit_log WHERE action IN ('apikey.create', 'apikey.revoke', 'catalog.import')"
+        )?,
+        3
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_published_questionnaire_version_is_answered_and_counted() -> TestResult {
+    let app = with_users().await?;
+    let admin = login(&app, "admin@test.vn").await?;
+    let v2 = sipas::questionnaire::BUILT_IN
+        .replacen("\"version\": 1", "\"version\": 2", 1)
+        .replacen("Nhìn chung, Ông/Bà hài lòng thế nào với sự phục vụ của cơ quan khi giải quyết hồ sơ này?", "Ông/Bà hài lòng với cơ quan đến mức nào?", 1);
+    let (status, _) = submit(
+        &app,
+        &admin,
+        "/admin/questionnaires",
+        &[("json", "{ not json")],
+        None,
+    )
+    .await?;
+    assert_eq!(status, 422);
+    let (status, page) = submit(
+        &app,
+        &admin,
+        "/admin/questionnaires",
+        &[("json", &v2)],
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        submit(
+            &app,
+            &admin,
+            "/admin/questionnaires",
+            &[("json", &v2)],
+            None
+        )
+        .await?
+        .0,
+        422,
+        "not newer"
+    );
+    // Citizens now get version 2, and their responses say so.
+    let token = app.invite("V2-1", false).await?;
+    let (_, form) = app.get_html(&format!("/s/{token}")).await?;
+    assert!(text(&form).contains("Ông/Bà hài lòng với cơ quan đến mức nào?"));
+    assert_eq!(
+        app.post_form(&format!("/s/{token}"), &SHORT_FORM)
+            .await?
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(app.count("responses WHERE questionnaire_version = 2")?, 1);
+    let (_, listing) = get(&app, Some(&admin), "/admin/questionnaires").await?;
+    let html = scraper::Html::parse_document(&listing);
+    let rows: Vec<String> = select(&html, "tbody tr")
+        .iter()
+        .map(|r| r.text().collect::<Vec<_>>().join("|"))
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.contains("sipas-2640-post|1|6")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("sipas-2640-post|2|1")),
+        "{rows:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_can_read_the_dashboard_in_english() -> TestResult {
+    let app = with_users().await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    assert_eq!(
+        post(&app, &reviewer, "/admin/lang", &[("lang", "en")], None).await?,
+        303
+    );
+    let (_, overview) = get(&app, Some(&reviewer), "/admin").await?;
+    let html = scraper::Html::parse_document(&overview);
+    assert_eq!(select(&html, "html")[0].value().attr("lang"), Some("en"));
+    assert!(
+        text(&html).contains("Satisfaction overview") && text(&html).contains("The five factors")
+    );
+    let (_, agency) = get(&app, Some(&reviewer), "/admin/agencies/T-SO").await?;
+    assert!(agency.contains("SIPAS index") && agency.contains("Month by month"));
+    let (_, cases) = get(&app, Some(&reviewer), "/admin/cases").await?;
+    assert!(cases.contains("Follow-up of flags"));
+    let admin = login(&app, "admin@test.vn").await?;
+    assert_eq!(
+        post(&app, &admin, "/admin/lang", &[("lang", "en")], None).await?,
+        303
+    );
+    for (path, words) in [
+        ("/admin/users", "Invite a new user"),
+        ("/admin/catalog", "Catalog and API keys"),
+        ("/admin/questionnaires", "Publish a new version"),
+        ("/admin/mail", "Digests and alerts"),
+    ] {
+        let (status, page) = get(&app, Some(&admin), path).await?;
+        assert!(status == 200 && page.contains(words), "{path}");
+    }
+    // And back.
+    assert_eq!(
+        post(&app, &reviewer, "/admin/lang", &[("lang", "vi")], None).await?,
+        303
+    );
+    let (_, again) = get(&app, Some(&reviewer), "/admin").await?;
+    assert!(again.contains("Tổng quan chỉ số hài lòng"));
+    Ok(())
+}

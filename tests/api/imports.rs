@@ -1,0 +1,239 @@
+//! CSV imports: catalog, dossiers and responses — good files land whole, bad files land nothing.
+
+use diesel::prelude::*;
+use sipas::catalog::import::{import_agencies, import_links, import_procedures};
+use sipas::csvfile::ImportError;
+use sipas::db::schema::{agencies, responses};
+use sipas::responses::import::import_responses;
+
+use crate::helpers::{TestResult, spawn_app};
+
+fn lines(result: Result<impl std::fmt::Debug, ImportError>) -> Vec<u64> {
+    match result {
+        Err(ImportError::Lines(errors)) => errors.iter().map(|e| e.line).collect(),
+        other => panic!("expected line errors, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn agencies_import_whole_or_not_at_all() -> TestResult {
+    let app = spawn_app().await?;
+    let mut conn = app.conn()?;
+    let before = app.count("agencies")?;
+    let good = "code,name,level,province_code,parent_code\n\
+                N-XA2,UBND xã Mới,xa,TT,N-H2\n\
+                N-H2,\"UBND huyện Mới, tỉnh TT\",huyen,TT,\n";
+    assert_eq!(
+        import_agencies(&mut conn, good.as_bytes())?,
+        2,
+        "a parent may come after its child"
+    );
+    let parent: Option<i64> = agencies::table
+        .filter(agencies::code.eq("N-XA2"))
+        .select(agencies::parent_id)
+        .first(&mut *conn)?;
+    assert!(parent.is_some());
+    assert_eq!(app.count("agencies")?, before + 2);
+
+    let bad = "code,name,level,province_code,parent_code\n\
+               N-OK,UBND xã Tốt,xa,TT,\n\
+               N-BAD,UBND xã Xấu,commune,TT,\n\
+               ,Không mã,xa,TT,\n\
+               N-ORPHAN,UBND xã Mồ côi,xa,TT,NOT-THERE\n\
+               N-OK,Trùng mã,xa,TT,\n";
+    assert_eq!(lines(import_agencies(&mut conn, bad.as_bytes())), [3, 4, 6]);
+    let orphan =
+        "code,name,level,province_code,parent_code\nN-ORPHAN,UBND xã Mồ côi,xa,TT,NOT-THERE\n";
+    assert_eq!(lines(import_agencies(&mut conn, orphan.as_bytes())), [2]);
+    let cycle = "code,name,level,province_code,parent_code\nC-A,A,xa,TT,C-B\nC-B,B,xa,TT,C-A\n";
+    assert_eq!(lines(import_agencies(&mut conn, cycle.as_bytes())), [2, 3]);
+    let other_province = "code,name,level,province_code,parent_code\nC-X,X,xa,NEWP,T-HUYEN\n";
+    assert_eq!(
+        lines(import_agencies(&mut conn, other_province.as_bytes())),
+        [2]
+    );
+    assert_eq!(
+        app.count("agencies")?,
+        before + 2,
+        "nothing from a bad file"
+    );
+    assert_eq!(app.count("provinces WHERE code = 'NEWP'")?, 0);
+    let missing_column = "code,name,level\nX,Y,xa\n";
+    assert_eq!(
+        lines(import_agencies(&mut conn, missing_column.as_bytes())),
+        [1]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn procedures_and_links_import() -> TestResult {
+    let app = spawn_app().await?;
+    let mut conn = app.conn()?;
+    let good = "code,name,field,level\nQ-1,Cấp giấy phép xây dựng,Xây dựng,huyen\nP-KS,Đăng ký khai sinh (sửa),Hộ tịch,xa\n";
+    assert_eq!(import_procedures(&mut conn, good.as_bytes())?, 2);
+    assert_eq!(
+        app.count("procedures")?,
+        4,
+        "an existing code is updated, not duplicated"
+    );
+    let bad = "code,name,field,level\nQ-2,Tên,,xa\nQ-3,Tên,Lĩnh vực,province\n";
+    assert_eq!(lines(import_procedures(&mut conn, bad.as_bytes())), [2, 3]);
+    assert_eq!(app.count("procedures")?, 4);
+    let links = "agency_code,procedure_code\nT-HUYEN,Q-1\nT-HUYEN,NOPE\n";
+    assert_eq!(lines(import_links(&mut conn, links.as_bytes())), [3]);
+    assert_eq!(
+        import_links(
+            &mut conn,
+            "agency_code,procedure_code\nT-HUYEN,Q-1\n".as_bytes()
+        )?,
+        1
+    );
+    Ok(())
+}
+
+const RESPONSES: &str = "agency_code,submitted_at,procedure_code,channel,late,questionnaire,HL0,TC0,PA0,E1,E6,E7,TC1,C1\n\
+T-SO,2026-02-01,P-LLTP,counter,0,sipas-2640-post,5,4,NA,1,1,1,3,Tốt\n\
+T-XA,2026-02-02T09:30:00+07:00,,,1,,2,,,3,2,3,,\n\
+T-HUYEN,2026-01-31T20:00:00Z,P-DD,online,,,4,4,4,2,1,1,,\n";
+
+#[tokio::test]
+async fn responses_import_with_positions_na_and_extra_items() -> TestResult {
+    let app = spawn_app().await?;
+    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    let mut conn = app.conn()?;
+    assert_eq!(
+        import_responses(&mut conn, &q, RESPONSES.as_bytes(), |_| {})?,
+        3
+    );
+    type Row = (
+        String,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<bool>,
+        chrono::NaiveDate,
+    );
+    let rows: Vec<Row> = responses::table
+        .order(responses::id)
+        .select((
+            responses::channel,
+            responses::hl0,
+            responses::pa0,
+            responses::e7,
+            responses::late,
+            responses::submitted_on,
+        ))
+        .load(&mut *conn)?;
+    assert_eq!(rows[0].0, "counter");
+    assert_eq!(
+        (rows[0].1, rows[0].2),
+        (Some(5), Some(0)),
+        "NA is stored as 0"
+    );
+    assert_eq!(rows[1].0, "paper", "the default channel");
+    assert_eq!((rows[1].3, rows[1].4), (Some(3), Some(true)));
+    assert_eq!(
+        rows[2].5.to_string(),
+        "2026-02-01",
+        "UTC evening is the next Vietnam day"
+    );
+    assert_eq!(
+        app.count("response_answers WHERE item = 'TC1' AND value = 3")?,
+        1
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_response_file_with_errors_imports_nothing() -> TestResult {
+    let app = spawn_app().await?;
+    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    let mut conn = app.conn()?;
+    let mut bad = String::from(RESPONSES);
+    bad.push_str("NOPE,2026-02-01,,,,,5,,,,,,,\n");
+    bad.push_str("T-SO,01/02/2026,,,,,5,,,,,,,\n");
+    bad.push_str("T-SO,2026-02-01,,,2,,6,NA,,5,,,,\n");
+    bad.push_str("T-SO,2026-02-01,,fax,,other-q,,,,,,,,\n");
+    let result = import_responses(&mut conn, &q, bad.as_bytes(), |_| {});
+    assert_eq!(lines(result), [5, 6, 7, 7, 7, 7, 8, 8]);
+    assert_eq!(app.count("responses")?, 0);
+    let unknown_column = "agency_code,submitted_at,HL9\nT-SO,2026-02-01,5\n";
+    assert_eq!(
+        lines(import_responses(
+            &mut conn,
+            &q,
+            unknown_column.as_bytes(),
+            |_| {}
+        )),
+        [1]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_command_line_imports_and_reports_bad_lines() -> TestResult {
+    let app = spawn_app().await?;
+    let dir = tempfile::tempdir()?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .args(args)
+            .env("SIPAS_DATABASE_URL", &app.db.url)
+            .env(
+                "SIPAS_SECURITY_SECRET_KEY",
+                "test-secret-test-secret-test-secret-00",
+            )
+            .env("SIPAS_SERVER_PUBLIC_URL", "https://khaosat.test")
+            .current_dir(dir.path())
+            .output()
+    };
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "code,name,level,province_code,parent_code\nZ-1,Tên,tinh,TT,\nZ-2,Tên,quan,TT,\n",
+    )?;
+    let out = run(&["import", "agencies", bad.to_str().ok_or("path")?])?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("nothing was imported"),
+        "{stderr}"
+    );
+
+    let dossiers = dir.path().join("dossiers.csv");
+    std::fs::write(
+        &dossiers,
+        "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at,citizen_email\n\
+         CSV-1,T-SO,P-LLTP,counter,2026-01-05,2026-01-10,2026-01-12,\n\
+         CSV-2,T-XA,P-KS,online,2026-01-05,,2026-01-06,a@b.vn\n",
+    )?;
+    let out = run(&["import", "dossiers", dossiers.to_str().ok_or("path")?])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stdout.contains("CSV-1,T-SO,created,https://khaosat.test/s/"));
+    let again = run(&["import", "dossiers", dossiers.to_str().ok_or("path")?])?;
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(again.contains("CSV-1,T-SO,existing"));
+    let first_link = stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(3))
+        .ok_or("no link")?;
+    assert!(again.contains(first_link), "the same link again");
+
+    let key = run(&["apikey", "create", "--agency", "T-SO"])?;
+    assert!(key.status.success());
+    assert!(
+        String::from_utf8_lossy(&key.stdout)
+            .trim()
+            .starts_with("sipas_")
+    );
+    let unknown = run(&["apikey", "create", "--agency", "NOPE"])?;
+    assert!(!unknown.status.success());
+    Ok(())
+}

@@ -1,0 +1,639 @@
+//! Digests through a real SMTP server on loopback (a small SMTP sink run by the test): the right
+//! recipients, subject, both parts and numbers; no free text and nothing from small groups; an
+//! SMTP outage loses and duplicates nothing; two workers deliver each message once.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::{Duration, Utc};
+use sipas::config::{MailSettings, MailTransport, Settings, SmtpTls};
+use sipas::mail::digest::{self, Period};
+use sipas::mail::{Mailer, outbox};
+
+use crate::helpers::{TestApp, TestResult, spawn_app};
+
+/// One received message: its envelope recipients and raw data.
+#[derive(Debug, Clone)]
+struct Received {
+    rcpt: Vec<String>,
+    data: String,
+}
+
+/// A minimal SMTP server: enough of RFC 5321 for a client to deliver messages.
+struct Sink {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+fn serve(mut stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    stream.write_all(b"220 sink ESMTP\r\n")?;
+    let mut rcpt = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            stream.write_all(b"250-sink\r\n250 8BITMIME\r\n")?;
+        } else if upper.starts_with("MAIL FROM") {
+            rcpt.clear();
+            stream.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("RCPT TO") {
+            rcpt.push(
+                line.trim()
+                    .trim_start_matches("RCPT TO:")
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_owned(),
+            );
+            stream.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("DATA") {
+            stream.write_all(b"354 go on\r\n")?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 || line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            inbox
+                .lock()
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+                .push(Received {
+                    rcpt: rcpt.clone(),
+                    data,
+                });
+            stream.write_all(b"250 queued\r\n")?;
+        } else if upper.starts_with("QUIT") {
+            stream.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            stream.write_all(b"250 OK\r\n")?;
+        }
+    }
+}
+
+impl Sink {
+    fn start(port: u16, inbox: Arc<Mutex<Vec<Received>>>) -> std::io::Result<Sink> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, messages) = (stop.clone(), inbox.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(s) = stream {
+                    let _ = serve(s, &messages);
+                }
+            }
+        });
+        Ok(Sink {
+            port,
+            stop,
+            thread: Some(thread),
+            inbox,
+        })
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+fn mail_settings(port: u16) -> MailSettings {
+    MailSettings {
+        transport: MailTransport::Smtp,
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: port,
+        smtp_tls: SmtpTls::None,
+        from: "SIPAS <khaosat@test.vn>".into(),
+        reform_office: vec!["office@test.vn".into()],
+        ..MailSettings::default()
+    }
+}
+
+/// Twelve responses for T-SO last week (one with a personal comment), two for T-XA, an agency
+/// head for each.
+async fn last_week(app: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
+    let window = Period::Weekly.window(today());
+    let mut csv = String::from("agency_code,submitted_at,procedure_code,HL0,TC0,E6,E7,C1\n");
+    for i in 0..12 {
+        let comment = if i == 0 {
+            "BÍ MẬT gọi 0912345678"
+        } else {
+            ""
+        };
+        csv.push_str(&format!(
+            "T-SO,{},P-LLTP,{},4,1,1,{comment}\n",
+            window.from + Duration::days(i % 7),
+            if i < 10 { 5 } else { 2 }
+        ));
+    }
+    csv.push_str(&format!(
+        "T-XA,{},,5,5,1,1,\nT-XA,{},,4,4,1,1,\n",
+        window.from, window.to
+    ));
+    let mut conn = app.conn()?;
+    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    sipas::responses::import::import_responses(&mut conn, &q, csv.as_bytes(), |_| {})?;
+    let now = Utc::now().naive_utc();
+    sipas::accounts::users::create(
+        &mut conn,
+        "head.so@test.vn",
+        "agency_head",
+        Some("T-SO"),
+        "a-long-test-password",
+        now,
+    )?;
+    sipas::accounts::users::create(
+        &mut conn,
+        "head.xa@test.vn",
+        "agency_head",
+        Some("T-XA"),
+        "a-long-test-password",
+        now,
+    )?;
+    Ok(())
+}
+
+fn today() -> chrono::NaiveDate {
+    Utc::now()
+        .with_timezone(&sipas::invitations::dossier::vietnam())
+        .date_naive()
+}
+
+fn settings_for(app: &TestApp, port: u16) -> Result<Settings, Box<dyn std::error::Error>> {
+    let mut s = Settings::load(None, Vec::new())?;
+    s.database.url = app.db.url.clone();
+    s.server.public_url = "https://khaosat.test".into();
+    s.mail = mail_settings(port);
+    Ok(s)
+}
+
+#[tokio::test]
+async fn weekly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let settings = settings_for(&app, sink.port)?;
+    let mailer = Mailer::new(&settings.mail)?;
+    let mut conn = app.conn()?;
+    let now = Utc::now().naive_utc();
+    assert_eq!(
+        digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?,
+        3
+    );
+    assert_eq!(
+        digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?,
+        0,
+        "queued once per period"
+    );
+    let round = outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())?;
+    assert_eq!(round.sent, 3);
+    let messages = sink.messages();
+    let to = |who: &str| {
+        messages
+            .iter()
+            .find(|m| m.rcpt.iter().any(|r| r == who))
+            .cloned()
+    };
+    let head = to("head.so@test.vn").ok_or("the head of T-SO got a digest")?;
+    assert!(
+        head.data.contains("multipart/alternative")
+            && head.data.contains("text/plain")
+            && head.data.contains("text/html")
+    );
+    let text = decoded(&head.data);
+    assert!(text.contains("Số phiếu trả lời: 12"), "{text}");
+    assert!(
+        text.contains("Chỉ số SIPAS: 83,3%"),
+        "10 of 12 satisfied: {text}"
+    );
+    assert!(text.contains("https://khaosat.test/admin/agencies/T-SO"));
+    assert!(
+        !text.contains("BÍ MẬT") && !text.contains("0912345678"),
+        "no free text in a digest"
+    );
+    // T-XA had 2 responses: no numbers at all.
+    let small = decoded(&to("head.xa@test.vn").ok_or("T-XA digest")?.data);
+    assert!(
+        small.contains("chưa đủ dữ liệu") && !small.contains("Chỉ số SIPAS:"),
+        "{small}"
+    );
+    let office = decoded(&to("office@test.vn").ok_or("the reform office digest")?.data);
+    assert!(office.contains("Tổng hợp khảo sát") && office.contains("Số phiếu trả lời: 14"));
+    // Nothing more to send.
+    assert_eq!(
+        outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())?.sent,
+        0
+    );
+    assert_eq!(sink.messages().len(), 3);
+    sink.stop();
+    Ok(())
+}
+
+/// The message text with quoted-printable and base64 parts decoded enough to search.
+fn decoded(data: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut in_base64 = false;
+    for part in data.split("\r\n\r\n") {
+        if in_base64 {
+            let joined: String = part.lines().take_while(|l| !l.starts_with("--")).collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined.trim()) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        in_base64 = part
+            .to_ascii_lowercase()
+            .contains("content-transfer-encoding: base64");
+        if !in_base64 {
+            out.push_str(&quoted_printable(part));
+        }
+    }
+    out
+}
+
+fn quoted_printable(s: &str) -> String {
+    let soft = s.replace("=\r\n", "");
+    let bytes = soft.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&soft[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink::start(0, inbox.clone())?;
+    let port = sink.port;
+    sink.stop();
+    let settings = settings_for(&app, port)?;
+    let mailer = Mailer::new(&settings.mail)?;
+    let mut conn = app.conn()?;
+    let now = Utc::now().naive_utc();
+    digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?;
+    let down = outbox::deliver_due(&mut conn, &mailer, 6, || now)?;
+    assert_eq!((down.sent, down.retrying), (0, 3), "all kept for a retry");
+    assert_eq!(
+        outbox::deliver_due(&mut conn, &mailer, 6, || now)?.sent,
+        0,
+        "not before the backoff"
+    );
+    // The server comes back; after the backoff everything goes, once.
+    let sink = Sink::start(port, inbox)?;
+    let later = now + Duration::minutes(10);
+    assert_eq!(
+        outbox::deliver_due(&mut conn, &mailer, 6, || later)?.sent,
+        3
+    );
+    assert_eq!(
+        outbox::deliver_due(&mut conn, &mailer, 6, || later + Duration::hours(1))?.sent,
+        0
+    );
+    assert_eq!(sink.messages().len(), 3);
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_deliver_each_message_once() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let settings = settings_for(&app, sink.port)?;
+    let mailer = Mailer::new(&settings.mail)?;
+    {
+        let mut conn = app.conn()?;
+        digest::queue(
+            &mut conn,
+            &settings,
+            Period::Weekly,
+            None,
+            today(),
+            Utc::now().naive_utc(),
+        )?;
+        digest::queue(
+            &mut conn,
+            &settings,
+            Period::Monthly,
+            None,
+            today(),
+            Utc::now().naive_utc(),
+        )?;
+    }
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, mailer) = (app.pool.clone(), mailer.clone());
+            std::thread::spawn(move || -> Result<usize, String> {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())
+                    .map(|r| r.sent)
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for w in workers {
+        sent += w.join().map_err(|_| "worker panicked")??;
+    }
+    let queued = app.count("outbox")? as usize;
+    assert_eq!(sent, queued);
+    assert_eq!(
+        sink.messages().len(),
+        queued,
+        "each message delivered exactly once"
+    );
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_report_of_money_asked_alerts_the_reform_office_once_per_hour() -> TestResult {
+    let out = tempfile::tempdir()?;
+    let dir = out.path().to_owned();
+    let app = crate::helpers::spawn_app_with(move |s| {
+        s.mail = MailSettings {
+            transport: MailTransport::File,
+            file_dir: dir,
+            alert_agency_heads: true,
+            ..mail_settings(25)
+        };
+    })
+    .await?;
+    {
+        let mut conn = app.conn()?;
+        let now = Utc::now().naive_utc();
+        sipas::accounts::users::create(
+            &mut conn,
+            "head.so@test.vn",
+            "agency_head",
+            Some("T-SO"),
+            "a-long-test-password",
+            now,
+        )?;
+    }
+    let mut answers: Vec<(&str, &str)> = crate::helpers::SHORT_FORM
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "E7")
+        .collect();
+    answers.push(("E7", "3"));
+    for i in 0..3 {
+        let token = app.invite(&format!("MONEY-{i}"), false).await?;
+        assert_eq!(
+            app.post_form(&format!("/s/{token}"), &answers)
+                .await?
+                .status()
+                .as_u16(),
+            303
+        );
+    }
+    assert_eq!(
+        app.count("outbox WHERE kind = 'alert' AND recipient = 'office@test.vn'")?,
+        1,
+        "a burst sends one alert"
+    );
+    assert_eq!(
+        app.count("outbox WHERE kind = 'alert' AND recipient = 'head.so@test.vn'")?,
+        1,
+        "and to the agency's head"
+    );
+    // The server's mail thread delivers them to the file transport.
+    for _ in 0..200 {
+        if std::fs::read_dir(out.path())?.count() > 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let files: Vec<_> = std::fs::read_dir(out.path())?.collect::<Result<_, _>>()?;
+    assert_eq!(files.len(), 2, "one .eml per recipient");
+    let all: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+        .collect();
+    assert!(all.contains("office@test.vn") && all.contains("head.so@test.vn"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn unsubscribed_addresses_and_extra_recipients_are_honoured() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let settings = settings_for(&app, 25)?;
+    let mut conn = app.conn()?;
+    let now = Utc::now().naive_utc();
+    let so: i64 = {
+        use diesel::prelude::*;
+        use sipas::db::schema::agencies;
+        agencies::table
+            .filter(agencies::code.eq("T-SO"))
+            .select(agencies::id)
+            .first(&mut *conn)?
+    };
+    sipas::mail::recipients::add(&mut conn, "head.xa@test.vn", None, false, now)?;
+    sipas::mail::recipients::add(&mut conn, "deputy.so@test.vn", Some(so), true, now)?;
+    let emails = digest::compose(&mut conn, &settings, Period::Weekly, None, today())?;
+    let to: Vec<&str> = emails.iter().map(|(e, _, _)| e.to.as_str()).collect();
+    assert!(!to.contains(&"head.xa@test.vn"), "unsubscribed");
+    assert!(
+        to.contains(&"deputy.so@test.vn")
+            && to.contains(&"head.so@test.vn")
+            && to.contains(&"office@test.vn")
+    );
+    let one = digest::compose(&mut conn, &settings, Period::Weekly, Some("T-SO"), today())?;
+    assert_eq!(
+        one.len(),
+        2,
+        "--agency T-SO: its head and its extra recipient only"
+    );
+    Ok(())
+}
+
+/// Replaces the dates and week number of `window` with placeholders.
+fn normalise(text: &str, window: &digest::Window) -> String {
+    let mut out = text.to_owned();
+    for (date, name) in [(window.from, "FROM"), (window.to, "TO")] {
+        for format in ["%Y-%m-%d", "%d/%m/%Y", "%d/%m"] {
+            out = out.replace(&date.format(format).to_string(), &format!("<{name}>"));
+        }
+    }
+    use chrono::Datelike;
+    let week = window.from.iso_week();
+    out.replace(
+        &format!("tuần {}/{}", week.week(), week.year()),
+        "tuần <W>/<Y>",
+    )
+}
+
+/// Compares with the stored snapshot; `SIPAS_UPDATE_SNAPSHOTS=1` rewrites it.
+fn snapshot(name: &str, actual: &str) -> TestResult {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/api/snapshots")
+        .join(name);
+    if std::env::var("SIPAS_UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(&path, actual)?;
+    }
+    let expected = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (run with SIPAS_UPDATE_SNAPSHOTS=1)",
+            path.display()
+        )
+    })?;
+    assert_eq!(actual, expected, "{name} differs from its snapshot");
+    Ok(())
+}
+
+#[tokio::test]
+async fn digests_match_their_snapshots() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let settings = settings_for(&app, 25)?;
+    let mut conn = app.conn()?;
+    let window = Period::Weekly.window(today());
+    let emails = digest::compose(&mut conn, &settings, Period::Weekly, None, today())?;
+    let find = |to: &str| {
+        emails
+            .iter()
+            .find(|(e, _, _)| e.to == to)
+            .map(|(e, _, _)| e.clone())
+            .ok_or(format!("no digest for {to}"))
+    };
+    let head = find("head.so@test.vn")?;
+    snapshot(
+        "agency_digest.txt",
+        &normalise(
+            &format!("Subject: {}\n\n{}", head.subject, head.text),
+            &window,
+        ),
+    )?;
+    snapshot("agency_digest.html", &normalise(&head.html, &window))?;
+    let office = find("office@test.vn")?;
+    snapshot(
+        "office_digest.txt",
+        &normalise(
+            &format!("Subject: {}\n\n{}", office.subject, office.text),
+            &window,
+        ),
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sipas_digest_send_delivers_through_smtp_from_the_command_line() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let dir = tempfile::tempdir()?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+            .args(args)
+            .env("SIPAS_DATABASE_URL", &app.db.url)
+            .env(
+                "SIPAS_SECURITY_SECRET_KEY",
+                "digest-test-secret-digest-test-secret",
+            )
+            .env("SIPAS_SERVER_PUBLIC_URL", "https://khaosat.test")
+            .env("SIPAS_MAIL_TRANSPORT", "smtp")
+            .env("SIPAS_MAIL_SMTP_HOST", "127.0.0.1")
+            .env("SIPAS_MAIL_SMTP_PORT", sink.port.to_string())
+            .env("SIPAS_MAIL_SMTP_TLS", "none")
+            .env("SIPAS_MAIL_FROM", "SIPAS <khaosat@test.vn>")
+            .env("SIPAS_MAIL_REFORM_OFFICE", "office@test.vn, cchc@test.vn")
+            .current_dir(dir.path())
+            .output()
+    };
+    let dry = run(&["digest", "send", "--period", "weekly", "--dry-run"])?;
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(String::from_utf8(dry.stdout)?.contains("To: head.so@test.vn"));
+    assert!(sink.messages().is_empty(), "a dry run sends nothing");
+    let sent = run(&["digest", "send", "--period", "weekly"])?;
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8(sent.stdout)?.contains("4 digest(s) queued; sent 4"));
+    let again = run(&["digest", "send", "--period", "weekly"])?;
+    assert!(
+        String::from_utf8(again.stdout)?.contains("0 digest(s) queued; sent 0"),
+        "never twice"
+    );
+    assert_eq!(sink.messages().len(), 4);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(["digest", "send", "--period", "weekly"])
+        .env("SIPAS_DATABASE_URL", &app.db.url)
+        .env("SIPAS_MAIL_TRANSPORT", "smtp")
+        .env("SIPAS_MAIL_FROM", "not an address")
+        .current_dir(dir.path())
+        .output()?;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("[mail] from"));
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_head_who_prefers_english_gets_the_digest_in_english() -> TestResult {
+    let app = spawn_app().await?;
+    last_week(&app).await?;
+    let settings = settings_for(&app, 25)?;
+    let mut conn = app.conn()?;
+    let head =
+        sipas::accounts::users::find_by_email(&mut conn, "head.so@test.vn")?.ok_or("head")?;
+    sipas::accounts::users::set_lang(&mut conn, head.id, sipas::domain::Lang::En)?;
+    let emails = digest::compose(&mut conn, &settings, Period::Weekly, Some("T-SO"), today())?;
+    let english = emails
+        .iter()
+        .find(|(e, _, _)| e.to == "head.so@test.vn")
+        .map(|(e, _, _)| e.clone())
+        .ok_or("digest")?;
+    assert!(
+        english.subject.contains("satisfaction index 83.3%"),
+        "{}",
+        english.subject
+    );
+    assert!(
+        english.text.contains("Dear head of Sở Tư pháp")
+            && english.text.contains("Responses: 12")
+            && english.text.contains("95% CI")
+    );
+    assert!(english.html.contains("<html lang=\"en\">"));
+    Ok(())
+}

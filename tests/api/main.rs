@@ -1,0 +1,16 @@
+//! Integration tests: the real application on a real database (SQLite by default, PostgreSQL
+//! when TEST_DATABASE_URL is set), over real HTTP. One test binary.
+
+mod api;
+mod backup;
+mod browser;
+mod crash;
+mod dashboard;
+mod helpers;
+mod imports;
+mod mail;
+mod migrations;
+mod report;
+mod robustness;
+mod survey;
+mod walkin;
