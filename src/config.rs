@@ -4,6 +4,7 @@
 //! section and a key: `SIPAS_DATABASE_URL` sets `[database] url`, `SIPAS_SURVEY_INVITATION_TTL_DAYS`
 //! sets `[survey] invitation_ttl_days`.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -146,6 +147,13 @@ pub struct SecuritySettings {
     pub secret_key: Option<String>,
     /// Where the generated secret is kept when `secret_key` is unset.
     pub secret_key_file: PathBuf,
+    /// Requests for survey links that do not exist accepted from one client address within
+    /// `link_miss_window_minutes`; beyond that the client gets 429 (token guessing).
+    pub link_miss_limit: u32,
+    pub link_miss_window_minutes: u32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client for rate limits
+    /// (e.g. `127.0.0.1` when nginx runs on the same host). Empty: the peer address is the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for SecuritySettings {
@@ -153,6 +161,9 @@ impl Default for SecuritySettings {
         SecuritySettings {
             secret_key: None,
             secret_key_file: "sipas.key".into(),
+            link_miss_limit: 30,
+            link_miss_window_minutes: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -304,6 +315,11 @@ impl Settings {
         }
         if self.walkin.max_per_window == 0 || self.walkin.window_minutes == 0 {
             return fail("[walkin] max_per_window and window_minutes must be at least 1");
+        }
+        if self.security.link_miss_limit == 0 || self.security.link_miss_window_minutes == 0 {
+            return fail(
+                "[security] link_miss_limit and link_miss_window_minutes must be at least 1",
+            );
         }
         let d = &self.dashboard;
         if d.session_idle_minutes == 0

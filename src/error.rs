@@ -15,6 +15,8 @@ use crate::web::pages;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    #[error("too many requests")]
+    TooManyRequests,
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -56,6 +58,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,7 +66,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AppError::NotFound => {}
+            AppError::NotFound | AppError::TooManyRequests => {}
             AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
             AppError::Internal(cause) => tracing::error!(%cause, "request failed"),
         }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{
     Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
@@ -19,8 +19,9 @@ use crate::db::{self, Backend, DbConn, DbPool};
 use crate::domain::TokenSecret;
 use crate::error::AppError;
 use crate::invitations::api;
+use crate::mail::worker::MailWorker;
 use crate::questionnaire::Questionnaire;
-use crate::surveys::ratelimit::WalkinLimiter;
+use crate::surveys::ratelimit::{LinkMissLimiter, WalkinLimiter};
 use crate::surveys::routes as surveys;
 use crate::web::{assets, pages};
 
@@ -32,6 +33,8 @@ pub struct AppState {
     questionnaire: RwLock<Arc<Questionnaire>>,
     pub secret: TokenSecret,
     pub walkin: WalkinLimiter,
+    /// Unknown survey links asked for, per client (token guessing).
+    pub link_misses: LinkMissLimiter,
     mailer: crate::mail::Mailer,
     /// SQLite only: write transactions take turns here instead of in SQLite's busy handler,
     /// which sleeps and retries (profiled: it set the p99 of submissions under load).
@@ -63,6 +66,10 @@ impl AppState {
             settings.walkin.max_per_window,
             Duration::from_secs(u64::from(settings.walkin.window_minutes) * 60),
         );
+        let link_misses = LinkMissLimiter::new(
+            settings.security.link_miss_limit,
+            Duration::from_secs(u64::from(settings.security.link_miss_window_minutes) * 60),
+        );
         let writer = Backend::from_url(&settings.database.url)
             .is_sqlite()
             .then(|| Arc::new(Mutex::new(())));
@@ -73,6 +80,7 @@ impl AppState {
             questionnaire,
             secret,
             walkin,
+            link_misses,
             mailer,
             writer,
         })
@@ -116,11 +124,23 @@ impl AppState {
         .await
     }
 
-    /// The client address used for rate limits (never stored).
+    /// The client address used for rate limits (never stored): the peer, or, when the peer is a
+    /// trusted proxy, the last address that proxy appended to `X-Forwarded-For`.
     pub fn client_address(&self, req: &HttpRequest) -> IpAddr {
-        req.peer_addr()
+        let peer = req
+            .peer_addr()
             .map(|a| a.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if !self.settings.security.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back()
+            .unwrap_or(peer)
     }
 }
 
@@ -173,6 +193,8 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
+    mail: Option<MailWorker>,
 }
 
 impl Application {
@@ -183,10 +205,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server_settings = state.settings.server.clone();
         let state = web::Data::new(state);
-        crate::mail::worker::spawn(state.clone());
+        let mail = crate::mail::worker::spawn(state.clone().into_inner());
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(server_settings.max_body_bytes))
                 .wrap(ErrorHandlers::new().default_handler(render_bare_errors))
                 .wrap(security_headers())
@@ -205,6 +228,8 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            state,
+            mail,
         })
     }
 
@@ -213,9 +238,35 @@ impl Application {
         self.port
     }
 
-    /// Runs until stopped (SIGINT/SIGTERM finish in-flight requests first).
+    /// A handle to stop the server from elsewhere (tests, embedding).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The state shared by the workers; it is released once [`Application::run_until_stopped`]
+    /// has returned and every worker has let go of it.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs until stopped. SIGINT/SIGTERM (or [`ServerHandle::stop`]) first let in-flight
+    /// requests finish (up to `shutdown_timeout_secs`), then the mail thread's current round.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Application {
+            server,
+            state,
+            mail,
+            ..
+        } = self;
+        let result = server.await;
+        drop(state);
+        if let Some(mail) = mail {
+            actix_web::rt::task::spawn_blocking(move || mail.stop())
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        tracing::info!("sipas stopped");
+        result
     }
 }
 

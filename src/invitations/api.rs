@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
@@ -319,9 +320,15 @@ pub async fn openapi() -> HttpResponse {
 
 /// `GET /q/{token}.svg` and `.png`: the QR code of a survey link.
 pub async fn show_qr(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    // Unknown codes count against the client like unknown survey links (token guessing).
+    let client = state.client_address(&req);
+    if !state.link_misses.allows(client, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
     let file = path.into_inner();
     let (token, svg) = match (file.strip_suffix(".svg"), file.strip_suffix(".png")) {
         (Some(t), _) => (t, true),
@@ -335,6 +342,7 @@ pub async fn show_qr(
     })
     .await?;
     if found.is_none() {
+        state.link_misses.record(client, Instant::now());
         return Err(AppError::NotFound);
     }
     let url = format!("{}/s/{}", state.settings.public_url(), token.as_str());

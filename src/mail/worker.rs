@@ -1,7 +1,9 @@
-//! The server's mail thread (until the server stops): delivers the outbox every 5 seconds and queues the weekly digest
+//! The server's mail thread (stopped and joined after the HTTP server): delivers the outbox every 5 seconds and queues the weekly digest
 //! (Mondays) and the monthly one (the 1st) from `send_hour`, Vietnam time. Queueing is
 //! idempotent, so restarts and several servers are harmless.
 
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
 use chrono::{Datelike, Timelike, Utc};
@@ -11,28 +13,47 @@ use super::outbox;
 use crate::invitations::dossier::vietnam;
 use crate::startup::AppState;
 
-/// Starts the thread (nothing happens when mail is off).
-pub fn spawn(state: actix_web::web::Data<AppState>) {
-    if !state.mailer().is_on() {
-        return;
+/// The running mail thread; [`MailWorker::stop`] lets its current round finish, then joins it.
+pub struct MailWorker {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl MailWorker {
+    /// Asks the thread to stop and waits until its current round (and any send in it) is done.
+    pub fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::error!("the mail thread panicked");
+        }
     }
-    let state: std::sync::Arc<AppState> = state.into_inner();
-    std::thread::spawn(move || {
+}
+
+/// Starts the thread (`None` when mail is off).
+pub fn spawn(state: Arc<AppState>) -> Option<MailWorker> {
+    if !state.mailer().is_on() {
+        return None;
+    }
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
         let mut queued: Vec<String> = Vec::new();
-        // The thread ends once the server has let go of the shared state (it stopped).
-        while std::sync::Arc::strong_count(&state) > 1 {
+        loop {
             if let Err(e) = tick(&state, &mut queued) {
                 tracing::warn!(error = %e, "mail round failed; retrying in a while");
             }
-            for _ in 0..20 {
-                if std::sync::Arc::strong_count(&state) <= 1 {
-                    break;
-                }
-                std::thread::sleep(StdDuration::from_millis(250));
+            // Sleeps between rounds; the sender being dropped wakes it at once.
+            match stopped.recv_timeout(ROUND) {
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
+        tracing::info!("mail thread stopped");
     });
+    Some(MailWorker { stop, thread })
 }
+
+/// Time between two delivery rounds.
+const ROUND: StdDuration = StdDuration::from_secs(5);
 
 fn tick(state: &AppState, queued: &mut Vec<String>) -> anyhow::Result<()> {
     let mut conn = state.pool.get()?;

@@ -83,7 +83,26 @@ fn survey_page(
     })
 }
 
-async fn open(state: &AppState, token: &str) -> Result<Option<Opened>, AppError> {
+/// Opens the invitation of `token`, or `None` for an unknown link. Unknown links count against the
+/// client ([`super::ratelimit::LinkMissLimiter`]); past its limit every lookup is refused with 429, so tokens cannot
+/// be guessed (the lookup is by keyed hash, so its timing says nothing about a token either).
+async fn open(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<Option<Opened>, AppError> {
+    let client = state.client_address(req);
+    if !state.link_misses.allows(client, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
+    let opened = lookup(state, token).await?;
+    if opened.is_none() {
+        state.link_misses.record(client, Instant::now());
+    }
+    Ok(opened)
+}
+
+async fn lookup(state: &AppState, token: &str) -> Result<Option<Opened>, AppError> {
     let Some(token) = SurveyToken::parse(token) else {
         return Ok(None);
     };
@@ -119,7 +138,7 @@ pub async fn show_survey(
 ) -> Result<HttpResponse, AppError> {
     let lang = language(&req, &query);
     let path = format!("/s/{token}");
-    let Some(opened) = open(&state, &token).await? else {
+    let Some(opened) = open(&state, &req, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
     };
     if opened.invitation.used {
@@ -165,7 +184,7 @@ pub async fn submit_survey(
 ) -> Result<HttpResponse, AppError> {
     let lang = language(&req, &query);
     let path = format!("/s/{token}");
-    let Some(opened) = open(&state, &token).await? else {
+    let Some(opened) = open(&state, &req, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
     };
     if opened.invitation.used {
@@ -386,7 +405,7 @@ pub async fn submit_walk_in(
         ));
     };
     let client = state.client_address(&req);
-    if !state.walkin.allows(client, agency.id, Instant::now()) {
+    if !state.walkin.allows((client, agency.id), Instant::now()) {
         return Ok(html(
             StatusCode::TOO_MANY_REQUESTS,
             crate::web::pages::error_page(StatusCode::TOO_MANY_REQUESTS),
@@ -445,7 +464,7 @@ pub async fn submit_walk_in(
             save_with_alert(conn, None, &submission, contact.as_ref(), alert.as_ref())
         })
         .await?;
-    state.walkin.record(client, agency.id, Instant::now());
+    state.walkin.record((client, agency.id), Instant::now());
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,

@@ -1,6 +1,8 @@
 //! `spawn_app()`: a fresh database, the real application on port 0, and typed helpers.
 
-use std::sync::Once;
+use std::sync::{Arc, Once, Weak};
+
+use actix_web::dev::ServerHandle;
 
 use diesel::prelude::*;
 use sipas::config::Settings;
@@ -106,7 +108,32 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub api_key: String,
+    server: Option<RunningServer>,
     _keys: tempfile::TempDir,
+}
+
+/// The server's own thread (with its own actix system), so that dropping a test stops it and
+/// waits: no thread of a finished test may still use the database when the process exits
+/// (libpq and OpenSSL tear down at exit under any thread still inside them).
+struct RunningServer {
+    handle: ServerHandle,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    state: Weak<AppState>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            // The stop command is sent when `stop` is called; the thread ends once it is done.
+            drop(server.handle.stop(true));
+            let _ = server.thread.join();
+            // Workers drop their copy of the state just after they report stopping.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while server.state.strong_count() > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
 }
 
 /// Starts the application on a fresh database with the small catalog and an API key for T-SO's
@@ -143,9 +170,17 @@ pub async fn spawn_app_with(
     };
     let app = Application::build(state)?;
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let server = RunningServer {
+        handle: app.handle(),
+        state: Arc::downgrade(&app.state().into_inner()),
+        thread: std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(app.run_until_stopped())
+        }),
+    };
+    // No idle keep-alive connections: a graceful stop would wait for them.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .build()?;
     Ok(TestApp {
         address,
@@ -153,6 +188,7 @@ pub async fn spawn_app_with(
         client,
         db,
         api_key,
+        server: Some(server),
         _keys: keys,
     })
 }
