@@ -14,7 +14,8 @@ use crate::helpers::{AGENCIES, PROCEDURES, SHORT_FORM, TestDb, TestResult};
 
 const SECRET: &str = "crash-test-secret-crash-test-secret-00";
 
-fn sipas(db: &TestDb, dir: &Path) -> Command {
+/// The `sipas` binary on `db`, run in `dir`.
+pub fn sipas(db: &TestDb, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sipas"));
     c.env("SIPAS_DATABASE_URL", &db.url)
         .env("SIPAS_SECURITY_SECRET_KEY", SECRET)
@@ -25,8 +26,19 @@ fn sipas(db: &TestDb, dir: &Path) -> Command {
 }
 
 async fn start(db: &TestDb, dir: &Path, port: u16) -> Result<Child, Box<dyn std::error::Error>> {
+    start_with(db, dir, port, &[]).await
+}
+
+/// Starts `sipas serve` with extra environment variables and waits until it answers.
+pub async fn start_with(
+    db: &TestDb,
+    dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Result<Child, Box<dyn std::error::Error>> {
     let child = sipas(db, dir)
         .args(["serve"])
+        .envs(env.iter().copied())
         .env("SIPAS_SERVER_BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

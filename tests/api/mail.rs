@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -17,20 +17,34 @@ use crate::helpers::{TestApp, TestResult, spawn_app};
 
 /// One received message: its envelope recipients and raw data.
 #[derive(Debug, Clone)]
-struct Received {
-    rcpt: Vec<String>,
-    data: String,
+pub struct Received {
+    pub rcpt: Vec<String>,
+    pub data: String,
 }
 
 /// A minimal SMTP server: enough of RFC 5321 for a client to deliver messages.
-struct Sink {
-    port: u16,
+pub struct Sink {
+    pub port: u16,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     inbox: Arc<Mutex<Vec<Received>>>,
+    /// Messages whose data has started to arrive (accepted or not yet).
+    pub started: Arc<AtomicUsize>,
 }
 
-fn serve(mut stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+/// How the sink answers.
+#[derive(Clone)]
+struct Behaviour {
+    /// Waits this long after a message's data before accepting it (a slow server).
+    accept_delay: std::time::Duration,
+    started: Arc<AtomicUsize>,
+}
+
+fn serve(
+    mut stream: TcpStream,
+    inbox: &Mutex<Vec<Received>>,
+    behaviour: &Behaviour,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     stream.write_all(b"220 sink ESMTP\r\n")?;
     let mut rcpt = Vec::new();
@@ -56,6 +70,7 @@ fn serve(mut stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result
             stream.write_all(b"250 OK\r\n")?;
         } else if upper.starts_with("DATA") {
             stream.write_all(b"354 go on\r\n")?;
+            behaviour.started.fetch_add(1, Ordering::SeqCst);
             let mut data = String::new();
             loop {
                 line.clear();
@@ -71,6 +86,7 @@ fn serve(mut stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result
                     rcpt: rcpt.clone(),
                     data,
                 });
+            std::thread::sleep(behaviour.accept_delay);
             stream.write_all(b"250 queued\r\n")?;
         } else if upper.starts_with("QUIT") {
             stream.write_all(b"221 bye\r\n")?;
@@ -82,10 +98,24 @@ fn serve(mut stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result
 }
 
 impl Sink {
-    fn start(port: u16, inbox: Arc<Mutex<Vec<Received>>>) -> std::io::Result<Sink> {
+    pub fn start(port: u16, inbox: Arc<Mutex<Vec<Received>>>) -> std::io::Result<Sink> {
+        Sink::start_slow(port, inbox, std::time::Duration::ZERO)
+    }
+
+    /// A sink that takes `accept_delay` to accept each message.
+    pub fn start_slow(
+        port: u16,
+        inbox: Arc<Mutex<Vec<Received>>>,
+        accept_delay: std::time::Duration,
+    ) -> std::io::Result<Sink> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicUsize::new(0));
+        let behaviour = Behaviour {
+            accept_delay,
+            started: started.clone(),
+        };
         let (flag, messages) = (stop.clone(), inbox.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -93,7 +123,7 @@ impl Sink {
                     break;
                 }
                 if let Ok(s) = stream {
-                    let _ = serve(s, &messages);
+                    let _ = serve(s, &messages, &behaviour);
                 }
             }
         });
@@ -102,10 +132,11 @@ impl Sink {
             stop,
             thread: Some(thread),
             inbox,
+            started,
         })
     }
 
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
@@ -113,7 +144,7 @@ impl Sink {
         }
     }
 
-    fn messages(&self) -> Vec<Received> {
+    pub fn messages(&self) -> Vec<Received> {
         self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }

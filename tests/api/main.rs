@@ -12,5 +12,6 @@ mod mail;
 mod migrations;
 mod report;
 mod robustness;
+mod shutdown;
 mod survey;
 mod walkin;

@@ -158,3 +158,83 @@ async fn unknown_routes_methods_and_asset_paths_get_clean_errors() -> TestResult
     assert_eq!(r.text().await?, "ok");
     Ok(())
 }
+
+#[tokio::test]
+async fn guessing_survey_links_is_cut_off_per_client() -> TestResult {
+    let app = spawn_app_with(|s| {
+        s.security.link_miss_limit = 5;
+        s.security.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+    })
+    .await?;
+    let valid = app.invite("GUESS-1", false).await?;
+    let get = |path: String, client: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("X-Forwarded-For", client);
+        async move { request.send().await.map(|r| r.status().as_u16()) }
+    };
+    // Well-formed but unknown tokens, malformed ones and unknown QR codes all count.
+    let guesses = [
+        format!("/s/{}", "A".repeat(valid.len())),
+        "/s/not-a-token".to_owned(),
+        format!("/q/{}.svg", "B".repeat(valid.len())),
+        format!("/s/{}", "C".repeat(valid.len())),
+        format!("/q/{}.png", "D".repeat(valid.len())),
+    ];
+    for path in guesses {
+        assert_eq!(get(path, "203.0.113.7").await?, 404);
+    }
+    // Past the limit even a real link is refused to that client, so a guess cannot be confirmed.
+    let page = app
+        .client
+        .get(app.url(&format!("/s/{valid}")))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await?;
+    assert_eq!(page.status().as_u16(), 429);
+    assert!(page.text().await?.contains("quá nhiều yêu cầu"));
+    assert_eq!(get(format!("/q/{valid}.svg"), "203.0.113.7").await?, 429);
+    let post = app
+        .client
+        .post(app.url(&format!("/s/{valid}")))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .form(&SHORT_FORM)
+        .send()
+        .await?;
+    assert_eq!(post.status().as_u16(), 429);
+    assert_eq!(
+        app.count("responses")?,
+        0,
+        "nothing stored through a refused request"
+    );
+    // Another citizen behind the same proxy is not affected.
+    assert_eq!(get(format!("/s/{valid}"), "198.51.100.20").await?, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_ignored_unless_the_proxy_is_trusted() -> TestResult {
+    let app = spawn_app_with(|s| s.security.link_miss_limit = 2).await?;
+    let valid = app.invite("GUESS-2", false).await?;
+    // A client cannot escape the limit by inventing X-Forwarded-For headers.
+    for forged in ["192.0.2.1", "192.0.2.2"] {
+        let status = app
+            .client
+            .get(app.url("/s/not-a-token"))
+            .header("X-Forwarded-For", forged)
+            .send()
+            .await?
+            .status();
+        assert_eq!(status.as_u16(), 404);
+    }
+    let status = app
+        .client
+        .get(app.url(&format!("/s/{valid}")))
+        .header("X-Forwarded-For", "192.0.2.3")
+        .send()
+        .await?
+        .status();
+    assert_eq!(status.as_u16(), 429);
+    Ok(())
+}
