@@ -167,6 +167,25 @@ fn contact_of(fields: &BTreeMap<String, String>, lang: Lang) -> Result<Option<St
     }
 }
 
+/// 503 with the citizen's answers kept in a form that sends them again (Retry-After: 30).
+fn keep_for_later(
+    cause: &AppError,
+    lang: Lang,
+    path: &str,
+    fields: &BTreeMap<String, String>,
+) -> HttpResponse {
+    tracing::warn!(%cause, "submission not stored: database unavailable");
+    let action = format!("{path}?lang={}", lang.tag());
+    let mut response = html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        views::resend_page(lang, &action, fields),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+    response
+}
+
 fn bad_request() -> HttpResponse {
     html(
         StatusCode::BAD_REQUEST,
@@ -184,7 +203,14 @@ pub async fn submit_survey(
 ) -> Result<HttpResponse, AppError> {
     let lang = language(&req, &query);
     let path = format!("/s/{token}");
-    let Some(opened) = open(&state, &req, &token).await? else {
+    let Some(fields) = crate::web::form::fields(&req, &body) else {
+        return Ok(bad_request());
+    };
+    let opened = match open(&state, &req, &token).await {
+        Err(e) if e.is_unavailable() => return Ok(keep_for_later(&e, lang, &path, &fields)),
+        other => other?,
+    };
+    let Some(opened) = opened else {
         return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
     };
     if opened.invitation.used {
@@ -196,9 +222,6 @@ pub async fn submit_survey(
             views::expired_page(lang, &format!("/k/{}", opened.agency_code)),
         ));
     }
-    let Some(fields) = crate::web::form::fields(&req, &body) else {
-        return Ok(bad_request());
-    };
     let form = Form::parse(fields.get("form").map(String::as_str));
     let timeliness = Timeliness::from_late(opened.invitation.late);
     let answers = parse_answers(&state.questionnaire(), form, timeliness, &fields);
@@ -398,7 +421,14 @@ pub async fn submit_walk_in(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let lang = language(&req, &query);
-    let Some((agency, procedures)) = walk_in_agency(&state, &code).await? else {
+    let agency = match walk_in_agency(&state, &code).await {
+        Err(e) if e.is_unavailable() => {
+            let fields = crate::web::form::fields(&req, &body).unwrap_or_default();
+            return Ok(keep_for_later(&e, lang, &format!("/k/{code}"), &fields));
+        }
+        other => other?,
+    };
+    let Some((agency, procedures)) = agency else {
         return Ok(html(
             StatusCode::NOT_FOUND,
             crate::web::pages::error_page(StatusCode::NOT_FOUND),

@@ -1,4 +1,5 @@
-//! The citizen's pages: the questionnaire form, thank-you, unknown and expired links.
+//! The citizen's pages: the questionnaire form, thank-you, unknown and expired links, and the
+//! page that holds answers the database could not take.
 
 use std::collections::BTreeMap;
 
@@ -221,6 +222,32 @@ pub fn thanks_page(lang: Lang, path: &str) -> Markup {
                 h1 { (lang.pick("Cảm ơn Ông/Bà đã tham gia khảo sát!", "Thank you for taking part in the survey!")) }
                 p { (lang.pick("Ý kiến của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ người dân tốt hơn.",
                                "Your answers have been recorded and will help the agency serve people better.")) }
+            }
+        },
+    )
+}
+
+/// The database could not be reached before the survey was even opened (503): the answers are
+/// kept as hidden fields of a form that sends them again, unchanged, to the same address.
+pub fn resend_page(lang: Lang, action: &str, fields: &BTreeMap<String, String>) -> Markup {
+    page(
+        lang,
+        lang.pick("Chưa lưu được câu trả lời", "Answers not saved yet"),
+        None,
+        html! {
+            div.notice {
+                p.big aria-hidden="true" { "…" }
+                h1 { (lang.pick("Hệ thống đang bận", "The service is busy")) }
+                div.alert role="alert" id="unavailable" {
+                    (lang.pick("Câu trả lời của Ông/Bà CHƯA được lưu, nhưng vẫn được giữ trên trang này. Xin bấm \"Gửi lại\" sau ít phút; không cần trả lời lại.",
+                               "Your answers have NOT been saved yet, but they are kept on this page. Please press \"Send again\" in a few minutes; there is no need to answer again."))
+                }
+                form method="post" action=(action) {
+                    @for (name, value) in fields {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                    button type="submit" { (lang.pick("Gửi lại", "Send again")) }
+                }
             }
         },
     )

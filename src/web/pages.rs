@@ -17,8 +17,8 @@ pub fn error_page(status: StatusCode) -> Markup {
             "Too many requests from this device. Please try again in a few minutes.",
         ),
         503 => (
-            "Hệ thống đang bận hoặc tạm gián đoạn. Xin Ông/Bà quay lại trang trước và gửi lại sau ít phút; câu trả lời chưa được lưu.",
-            "The service is busy or briefly unavailable. Please go back and send again in a few minutes; your answers were not saved.",
+            "Hệ thống đang bận hoặc tạm gián đoạn. Xin Ông/Bà thử lại sau ít phút (tải lại trang này).",
+            "The service is busy or briefly unavailable. Please try again in a few minutes (reload this page).",
         ),
         _ => (
             "Đã có lỗi xảy ra. Xin Ông/Bà thử lại sau.",

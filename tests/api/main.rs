@@ -10,6 +10,7 @@ mod helpers;
 mod imports;
 mod mail;
 mod migrations;
+mod outage;
 mod report;
 mod robustness;
 mod shutdown;
