@@ -794,3 +794,59 @@ async fn a_user_can_read_the_dashboard_in_english() -> TestResult {
     assert!(again.contains("Tổng quan chỉ số hài lòng"));
     Ok(())
 }
+
+#[tokio::test]
+async fn planted_sessions_and_borrowed_csrf_tokens_are_useless() -> TestResult {
+    let app = with_users().await?;
+    // Session fixation: a session id planted in the victim's browser before sign-in is neither
+    // kept nor honoured; sign-in always issues a fresh one.
+    let planted = "attacker-chosen-session-id-0000000000000000";
+    let page = app.client.get(app.url("/admin/login")).send().await?;
+    let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("no login csrf cookie")?;
+    let html = scraper::Html::parse_document(&page.text().await?);
+    let csrf = select(&html, "input[name=csrf]")
+        .first()
+        .and_then(|e| e.value().attr("value"))
+        .ok_or("no csrf")?
+        .to_owned();
+    let signed_in = app
+        .client
+        .post(app.url("/admin/login"))
+        .header(
+            "Cookie",
+            format!("sipas_login_csrf={csrf_cookie}; sipas_session={planted}"),
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([
+            ("csrf", csrf.as_str()),
+            ("email", "admin@test.vn"),
+            ("password", PASSWORD),
+        ])?)
+        .send()
+        .await?;
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let issued = cookie_value(&signed_in, "sipas_session").ok_or("no session issued")?;
+    assert_ne!(issued, planted);
+    let planted_visit = SignedIn {
+        cookie: planted.to_owned(),
+        csrf: String::new(),
+    };
+    assert_eq!(get(&app, Some(&planted_visit), "/admin").await?.0, 303);
+
+    // A CSRF token belongs to its session: another user's token does not work.
+    let admin = login(&app, "admin@test.vn").await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let invite = [("email", "borrowed@test.vn"), ("role", "reviewer")];
+    assert_eq!(
+        post(&app, &admin, "/admin/users", &invite, Some(&reviewer.csrf)).await?,
+        403
+    );
+    // A signed-out session's token and cookie are dead.
+    assert_eq!(post(&app, &admin, "/admin/logout", &[], None).await?, 303);
+    assert_ne!(
+        post(&app, &admin, "/admin/users", &invite, None).await?,
+        200
+    );
+    assert_eq!(app.count("users WHERE email = 'borrowed@test.vn'")?, 0);
+    Ok(())
+}

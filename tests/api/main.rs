@@ -6,6 +6,7 @@ mod backup;
 mod browser;
 mod crash;
 mod dashboard;
+mod fuzz;
 mod helpers;
 mod imports;
 mod mail;

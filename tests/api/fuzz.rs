@@ -1,0 +1,359 @@
+//! Fuzzing over HTTP and the importers: generated inputs (proptest strategies, a fixed seed so a
+//! failure is reproducible; `FUZZ_CASES` and `FUZZ_SEED` for longer campaigns, see
+//! docs/reliability.md) sent to the running server. Whatever comes in, the answer is a 2xx/3xx or
+//! a clear 4xx, never a 5xx or a dropped connection; importers reject bad files whole.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::helpers::{SHORT_FORM, TestApp, TestResult, dossier, spawn_app};
+
+fn cases(default: u32) -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
+fn runner() -> TestRunner {
+    let seed: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5195_2026);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    )
+}
+
+/// Draws one value of `strategy`.
+fn draw<S: Strategy>(runner: &mut TestRunner, strategy: &S) -> Result<S::Value, String> {
+    Ok(strategy
+        .new_tree(runner)
+        .map_err(|r| r.to_string())?
+        .current())
+}
+
+/// Strings that have broken parsers elsewhere: empty, huge, control characters, markup, SQL,
+/// other scripts, lone surrogates written as escapes, numbers at the edges.
+fn nasty_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,40}",
+        "[0-9:+TZ .-]{0,30}",
+        Just(String::new()),
+        Just("x".repeat(100_000)),
+        Just("'; DROP TABLE responses; --".to_owned()),
+        Just("<script>alert(1)</script>".to_owned()),
+        Just("\u{0}\u{1b}[31m\r\n".to_owned()),
+        Just("9999-99-99T99:99:99+99:99".to_owned()),
+        Just("-170141183460469231731687303715884105728".to_owned()),
+        Just("NaN".to_owned()),
+        Just("Đăng ký khai sinh 👶🏽".to_owned()),
+    ]
+}
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        nasty_string().prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(
+                "\\PC{0,12}|dossier_code|agency_code|channel|due_at",
+                inner,
+                0..8
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A valid dossier report with some fields replaced or removed.
+fn mutated_dossier() -> impl Strategy<Value = serde_json::Value> {
+    let fields = [
+        "dossier_code",
+        "agency_code",
+        "procedure_code",
+        "channel",
+        "received_at",
+        "due_at",
+        "returned_at",
+        "citizen_email",
+    ];
+    (
+        "[A-Z0-9-]{1,12}",
+        proptest::collection::vec((0..fields.len(), proptest::option::of(any_json())), 0..4),
+    )
+        .prop_map(move |(code, changes)| {
+            let mut d = dossier(&format!("FZ-{code}"), "T-SO", false);
+            for (i, value) in changes {
+                match (d.as_object_mut(), value) {
+                    (Some(o), Some(v)) => {
+                        o.insert(fields[i].to_owned(), v);
+                    }
+                    (Some(o), None) => {
+                        o.remove(fields[i]);
+                    }
+                    _ => {}
+                }
+            }
+            d
+        })
+}
+
+async fn must_not_fail(app: &TestApp, what: &str, response: reqwest::Response) -> TestResult {
+    let status = response.status();
+    let body = response.bytes().await?;
+    assert!(
+        status.is_success() || status.is_redirection() || status.is_client_error(),
+        "{what}: {status} {}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    if status.is_client_error() {
+        assert!(!body.is_empty(), "{what}: a {status} explains itself");
+    }
+    let _ = app;
+    Ok(())
+}
+
+#[tokio::test]
+async fn generated_dossier_reports_get_clear_answers() -> TestResult {
+    let app = spawn_app().await?;
+    let mut runner = runner();
+    let single = prop_oneof![mutated_dossier(), any_json()];
+    let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+    for case in 0..cases(150) {
+        let body = if case % 5 == 4 {
+            serde_json::Value::from(draw(
+                &mut runner,
+                &proptest::collection::vec(single.clone(), 0..5),
+            )?)
+        } else {
+            draw(&mut runner, &single)?
+        };
+        let response = app.post_dossiers(&body).await?;
+        let status = response.status().as_u16();
+        *seen.entry(status).or_default() += 1;
+        let what = format!("case {case}: {body:.300}");
+        if status == 400 || status == 422 {
+            let json: serde_json::Value = response.json().await?;
+            assert!(
+                json.get("error").is_some() || json.get("errors").is_some(),
+                "{what}: {json}"
+            );
+        } else {
+            must_not_fail(&app, &what, response).await?;
+        }
+    }
+    // The generator reaches both acceptance and rejection.
+    assert!(
+        seen.keys().any(|s| *s < 300) && seen.keys().any(|s| *s >= 400),
+        "{seen:?}"
+    );
+    // Raw bytes with assorted content types.
+    let bytes = proptest::collection::vec(any::<u8>(), 0..300);
+    let types = prop_oneof![
+        Just("application/json"),
+        Just("text/plain"),
+        Just("application/x-www-form-urlencoded"),
+        Just("multipart/form-data; boundary=x"),
+        Just(""),
+    ];
+    for case in 0..cases(60) {
+        let (body, ty) = (draw(&mut runner, &bytes)?, draw(&mut runner, &types)?);
+        let response = app
+            .client
+            .post(app.url("/api/v1/dossiers"))
+            .bearer_auth(&app.api_key)
+            .header("Content-Type", ty)
+            .body(body)
+            .send()
+            .await?;
+        must_not_fail(&app, &format!("raw case {case} ({ty})"), response).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn generated_survey_forms_get_clear_answers() -> TestResult {
+    let app = spawn_app().await?;
+    let mut runner = runner();
+    let names = prop_oneof![
+        Just("form".to_owned()),
+        "TC[0-9]|TT[0-9]|CC[0-9]|KQ[0-9]|PA[0-9]|HL0|E[0-9]|C[0-9]",
+        Just("contact".to_owned()),
+        Just("comment".to_owned()),
+        "\\PC{0,8}",
+    ];
+    let values = prop_oneof![
+        "[0-9]{1,2}",
+        Just("na".to_owned()),
+        Just("long".to_owned()),
+        nasty_string(),
+    ];
+    let fields = proptest::collection::vec((names, values), 0..25);
+    let mut token = app.invite("FORM-0", false).await?;
+    let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+    for case in 0..cases(150) {
+        let mut form: Vec<(String, String)> = Vec::new();
+        if case % 3 == 0 {
+            // Start from a valid form so some cases go deep into validation and storage.
+            form.extend(
+                SHORT_FORM
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+        }
+        form.extend(draw(&mut runner, &fields)?);
+        let body = serde_urlencoded::to_string(&form)?;
+        let response = app
+            .client
+            .post(app.url(&format!("/s/{token}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        *seen.entry(status).or_default() += 1;
+        must_not_fail(&app, &format!("form case {case}: {form:?}"), response).await?;
+        if status == 303 {
+            token = app
+                .invite(&format!("FORM-AFTER-{case}"), case % 2 == 0)
+                .await?;
+        }
+    }
+    assert!(
+        seen.contains_key(&303) && seen.contains_key(&422),
+        "{seen:?}"
+    );
+    // Percent-encoded bytes that are not UTF-8, and bodies that are not forms at all.
+    let raw = proptest::collection::vec(any::<u8>(), 0..200).prop_map(|b| {
+        b.iter()
+            .map(|x| {
+                if x % 7 == 0 {
+                    format!("%{x:02X}")
+                } else {
+                    char::from(x % 94 + 33).to_string()
+                }
+            })
+            .collect::<String>()
+    });
+    for case in 0..cases(60) {
+        let body = draw(&mut runner, &raw)?;
+        let response = app
+            .client
+            .post(app.url(&format!("/s/{token}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        must_not_fail(&app, &format!("raw form case {case}"), response).await?;
+    }
+    // Everything stored went through validation: each response is one used invitation.
+    assert_eq!(
+        app.count("responses")?,
+        app.count("invitations WHERE used")?
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
+    let app = spawn_app().await?;
+    let mut runner = runner();
+    let cell = prop_oneof![
+        "[A-Z0-9-]{0,8}",
+        Just("tinh".to_owned()),
+        Just("xa".to_owned()),
+        Just("TT".to_owned()),
+        Just("T-SO".to_owned()),
+        Just("P-KS".to_owned()),
+        Just("2026-01-05".to_owned()),
+        Just("\"quoted, \"\"cell\"\"\"".to_owned()),
+        "\\PC{0,10}",
+    ];
+    let line = proptest::collection::vec(cell, 0..8).prop_map(|cells| cells.join(","));
+    let headers = [
+        "code,name,level,province_code,parent_code",
+        "code,name,field,level",
+        "agency_code,procedure_code",
+        "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at",
+        "agency_code,submitted_at,procedure_code,channel,TC0,TT0,CC0,KQ0,HL0,E1,E2,E6,E7",
+    ];
+    let file = (0..headers.len(), proptest::collection::vec(line, 0..6));
+    let questionnaire = sipas::questionnaire::Questionnaire::built_in()?;
+    let secret = sipas::domain::TokenSecret::new(b"fuzz-secret-fuzz-secret-fuzz-secret!");
+    let tables = [
+        "agencies",
+        "procedures",
+        "agency_procedures",
+        "invitations",
+        "responses",
+    ];
+    let (mut accepted, mut rejected) = (0, 0);
+    for case in 0..cases(200) {
+        let (kind, lines) = draw(&mut runner, &file)?;
+        let mut text = format!("{}\n", headers[kind]);
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let before: Vec<i64> = tables
+            .iter()
+            .map(|t| app.count(t))
+            .collect::<Result<_, _>>()?;
+        let mut conn = app.conn()?;
+        let imported = match kind {
+            0 => sipas::catalog::import::import_agencies(&mut conn, text.as_bytes())
+                .map(|n| n as u64),
+            1 => sipas::catalog::import::import_procedures(&mut conn, text.as_bytes())
+                .map(|n| n as u64),
+            2 => sipas::catalog::import::import_links(&mut conn, text.as_bytes()).map(|n| n as u64),
+            3 => {
+                let issuer = sipas::invitations::queries::Issuer {
+                    secret: &secret,
+                    ttl_days: 30,
+                    now: crate::helpers::now(),
+                };
+                sipas::invitations::import::import_dossiers(&mut conn, &issuer, text.as_bytes())
+                    .map(|v| v.len() as u64)
+            }
+            _ => sipas::responses::import::import_responses(
+                &mut conn,
+                &questionnaire,
+                text.as_bytes(),
+                |_| {},
+            ),
+        };
+        drop(conn);
+        let after: Vec<i64> = tables
+            .iter()
+            .map(|t| app.count(t))
+            .collect::<Result<_, _>>()?;
+        match imported {
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                rejected += 1;
+                assert_eq!(
+                    before, after,
+                    "case {case}: a rejected file changes nothing\n{text}"
+                );
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+    assert!(
+        accepted > 0 && rejected > 0,
+        "{accepted} accepted, {rejected} rejected"
+    );
+    Ok(())
+}
