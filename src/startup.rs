@@ -124,6 +124,14 @@ impl AppState {
         .await
     }
 
+    /// The turn to write, held for the length of a write transaction by code already on a
+    /// database thread (SQLite only; `None` on PostgreSQL, whose writers need no turns).
+    pub fn write_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.writer
+            .as_ref()
+            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The client address used for rate limits (never stored): the peer, or, when the peer is a
     /// trusted proxy, the last address that proxy appended to `X-Forwarded-For`.
     pub fn client_address(&self, req: &HttpRequest) -> IpAddr {

@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::views::{self, CONTACT_MAX, Entered, FormPage};
 use crate::catalog::{Agency, Procedure, queries as catalog};
-use crate::db::schema::{agencies, procedures};
+use crate::db::schema::{agencies, invitations, procedures};
 use crate::domain::{Channel, Code, Lang, SurveyToken};
 use crate::error::{self, AppError};
+use crate::invitations::Invitation;
 use crate::invitations::dossier::vietnam;
-use crate::invitations::{Invitation, queries as invitations};
 use crate::questionnaire::{Form, Timeliness, parse_answers};
 use crate::responses::store::{self, ContactRequest, Stored};
 use crate::responses::{Context, Submission};
@@ -85,7 +85,7 @@ fn survey_page(
 
 /// Opens the invitation of `token`, or `None` for an unknown link. Unknown links count against the
 /// client ([`super::ratelimit::LinkMissLimiter`]); past its limit every lookup is refused with 429, so tokens cannot
-/// be guessed (the lookup is by keyed hash, so its timing says nothing about a token either).
+/// be guessed (the lookup is by the token's hash, so its timing says nothing about a token either).
 async fn open(
     state: &AppState,
     req: &HttpRequest,
@@ -106,27 +106,39 @@ async fn lookup(state: &AppState, token: &str) -> Result<Option<Opened>, AppErro
     let Some(token) = SurveyToken::parse(token) else {
         return Ok(None);
     };
-    error::run(&state.pool, move |conn| {
-        use diesel::prelude::*;
-        let Some(invitation) = invitations::find_by_token(conn, &token)? else {
-            return Ok(None);
-        };
-        let (agency, agency_code): (String, String) = agencies::table
-            .find(invitation.agency_id)
-            .select((agencies::name, agencies::code))
-            .first(conn)?;
-        let procedure: String = procedures::table
-            .find(invitation.procedure_id)
-            .select(procedures::name)
-            .first(conn)?;
-        Ok(Some(Opened {
+    error::run(&state.pool, move |conn| Ok(find_opened(conn, &token)?)).await
+}
+
+/// The invitation of `token` and the names its page shows, in one query.
+fn find_opened(
+    conn: &mut crate::db::DbConn,
+    token: &SurveyToken,
+) -> diesel::QueryResult<Option<Opened>> {
+    use diesel::prelude::*;
+    // Profiled on SQLite: the statement was parsed again on every call. `first()` binds its
+    // LIMIT as a parameter, and SQLite re-prepares a statement whenever a LIMIT parameter is
+    // bound again. The token hash is unique, so no LIMIT is needed.
+    let found = crate::on_backend!(conn, c => invitations::table
+        .inner_join(agencies::table)
+        .inner_join(procedures::table)
+        .filter(invitations::token_hash.eq(token.hash()))
+        .select((
+            Invitation::as_select(),
+            agencies::name,
+            agencies::code,
+            procedures::name,
+        ))
+        .load::<(Invitation, String, String, String)>(c))?
+    .into_iter()
+    .next();
+    Ok(
+        found.map(|(invitation, agency, agency_code, procedure)| Opened {
             invitation,
             agency,
             agency_code,
             procedure,
-        }))
-    })
-    .await
+        }),
+    )
 }
 
 /// `GET /s/{token}`: the questionnaire, or the page explaining why it cannot be answered.
@@ -206,26 +218,113 @@ pub async fn submit_survey(
     let Some(fields) = crate::web::form::fields(&req, &body) else {
         return Ok(bad_request());
     };
-    let opened = match open(&state, &req, &token).await {
-        Err(e) if e.is_unavailable() => return Ok(keep_for_later(&e, lang, &path, &fields)),
-        other => other?,
-    };
-    let Some(opened) = opened else {
+    let client = state.client_address(&req);
+    if !state.link_misses.allows(client, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
+    let Some(token) = SurveyToken::parse(&token) else {
+        state.link_misses.record(client, Instant::now());
         return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
     };
+    // Everything from the lookup to the commit happens in one trip to a database thread
+    // (profiled: handing each request to a blocking thread twice cost more than the queries).
+    let shared = state.clone();
+    let (submitted, fields) = match web::block(move || {
+        let result = submit(&shared, &token, lang, &fields);
+        (result, fields)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let form = Form::parse(fields.get("form").map(String::as_str));
+    match submitted {
+        Err(e) if e.is_unavailable() => Ok(keep_for_later(&e, lang, &path, &fields)),
+        Err(e) => Err(e),
+        Ok(Submitted::Unknown) => {
+            state.link_misses.record(client, Instant::now());
+            Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)))
+        }
+        Ok(Submitted::AlreadyUsed) => Ok(html(StatusCode::OK, views::thanks_page(lang, &path))),
+        Ok(Submitted::Expired { agency_code }) => Ok(html(
+            StatusCode::GONE,
+            views::expired_page(lang, &format!("/k/{agency_code}")),
+        )),
+        Ok(Submitted::Invalid(opened, mut entered)) => {
+            entered.values = fields;
+            let page = survey_page(&state, &opened, lang, form, &path, &entered);
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Ok(Submitted::NotStored(opened, cause)) => {
+            // Nothing was stored: show the form again with the citizen's answers and ask them to
+            // send it again in a moment.
+            tracing::warn!(%cause, "submission not stored: database unavailable");
+            let entered = Entered {
+                values: fields,
+                unavailable: true,
+                ..Entered::default()
+            };
+            let page = survey_page(&state, &opened, lang, form, &path, &entered);
+            let mut response = html(StatusCode::SERVICE_UNAVAILABLE, page);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            Ok(response)
+        }
+        Ok(Submitted::Stored(stored)) => {
+            if stored == Stored::AlreadyUsed {
+                tracing::info!("repeated submit of a used invitation ignored");
+            }
+            // POST-redirect-GET: reloading the thank-you page does not post again.
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("{path}?lang={}", lang.tag())))
+                .finish())
+        }
+    }
+}
+
+/// What became of a submission.
+enum Submitted {
+    Unknown,
+    AlreadyUsed,
+    Expired {
+        agency_code: String,
+    },
+    /// Answers to correct (values are filled in by the caller).
+    Invalid(Opened, Entered),
+    /// Valid, but the database could not take it now.
+    NotStored(Opened, AppError),
+    Stored(Stored),
+}
+
+/// Looks the link up, validates the answers and stores them (on a database thread).
+fn submit(
+    state: &AppState,
+    token: &SurveyToken,
+    lang: Lang,
+    fields: &BTreeMap<String, String>,
+) -> Result<Submitted, AppError> {
+    let mut conn = state
+        .pool
+        .get()
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let Some(opened) = find_opened(&mut conn, token)? else {
+        return Ok(Submitted::Unknown);
+    };
     if opened.invitation.used {
-        return Ok(html(StatusCode::OK, views::thanks_page(lang, &path)));
+        return Ok(Submitted::AlreadyUsed);
     }
     if opened.invitation.expires_at < now() {
-        return Ok(html(
-            StatusCode::GONE,
-            views::expired_page(lang, &format!("/k/{}", opened.agency_code)),
-        ));
+        return Ok(Submitted::Expired {
+            agency_code: opened.agency_code,
+        });
     }
+    let questionnaire = state.questionnaire();
     let form = Form::parse(fields.get("form").map(String::as_str));
     let timeliness = Timeliness::from_late(opened.invitation.late);
-    let answers = parse_answers(&state.questionnaire(), form, timeliness, &fields);
-    let contact = contact_of(&fields, lang);
+    let answers = parse_answers(&questionnaire, form, timeliness, fields);
+    let contact = contact_of(fields, lang);
     let (answers, contact) = match (answers, contact) {
         (Ok(a), Ok(c)) => (a, c),
         (answers, contact) => {
@@ -236,9 +335,7 @@ pub async fn submit_survey(
             if let Err(m) = contact {
                 entered.field_errors.insert("contact", m);
             }
-            entered.values = fields;
-            let page = survey_page(&state, &opened, lang, form, &path, &entered);
-            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page));
+            return Ok(Submitted::Invalid(opened, entered));
         }
     };
     let inv = &opened.invitation;
@@ -250,50 +347,27 @@ pub async fn submit_survey(
         late: inv.late,
         days_late: inv.days_late,
     };
-    let submission = Submission::from_answers(&state.questionnaire(), ctx, &answers);
+    let submission = Submission::from_answers(&questionnaire, ctx, &answers);
     let contact = contact.map(|contact| ContactRequest {
         agency_id: inv.agency_id,
         contact,
     });
-    let invitation_id = inv.id;
-    let alert = money_alert(&state, &submission, &opened.agency_code, &opened.agency);
-    let stored = state
-        .write(move |conn| {
-            save_with_alert(
-                conn,
-                Some(invitation_id),
-                &submission,
-                contact.as_ref(),
-                alert.as_ref(),
-            )
-        })
-        .await;
-    let stored = match stored {
-        Err(e) if e.is_unavailable() => {
-            // Nothing was stored: show the form again with the citizen's answers and ask them to
-            // send it again in a moment.
-            tracing::warn!(cause = %e, "submission not stored: database unavailable");
-            let entered = Entered {
-                values: fields,
-                unavailable: true,
-                ..Entered::default()
-            };
-            let page = survey_page(&state, &opened, lang, form, &path, &entered);
-            let mut response = html(StatusCode::SERVICE_UNAVAILABLE, page);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
-            return Ok(response);
-        }
-        other => other?,
+    let alert = money_alert(state, &submission, &opened.agency_code, &opened.agency);
+    let stored = {
+        let _turn = state.write_turn();
+        save_with_alert(
+            &mut conn,
+            Some(inv.id),
+            &submission,
+            contact.as_ref(),
+            alert.as_ref(),
+        )
     };
-    if stored == Stored::AlreadyUsed {
-        tracing::info!("repeated submit of a used invitation ignored");
+    match stored {
+        Ok(stored) => Ok(Submitted::Stored(stored)),
+        Err(e) if e.is_unavailable() => Ok(Submitted::NotStored(opened, e)),
+        Err(e) => Err(e),
     }
-    // POST-redirect-GET: reloading the thank-you page does not post again.
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("{path}?lang={}", lang.tag())))
-        .finish())
 }
 
 /// What an immediate alert needs when a response says an official asked for money.
@@ -325,9 +399,13 @@ fn save_with_alert(
     alert: Option<&MoneyAlert>,
 ) -> Result<Stored, AppError> {
     use diesel::Connection;
+    let Some(alert) = alert else {
+        // Without an alert, the response's own transaction is all there is.
+        return Ok(store::save(conn, invitation, submission, contact)?);
+    };
     Ok(conn.transaction(|conn| {
         let stored = store::save(conn, invitation, submission, contact)?;
-        if let (Stored::Saved, Some(a)) = (stored, alert) {
+        if let (Stored::Saved, a) = (stored, alert) {
             let now = Utc::now().naive_utc();
             crate::mail::alert::queue(
                 conn,
