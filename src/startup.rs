@@ -15,12 +15,14 @@ use anyhow::Context as _;
 use crate::config::Settings;
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::db::group_commit::{GroupCommitter, Work};
 use crate::db::{self, Backend, DbConn, DbPool};
 use crate::domain::TokenSecret;
 use crate::error::AppError;
 use crate::invitations::api;
 use crate::mail::worker::MailWorker;
 use crate::questionnaire::Questionnaire;
+use crate::responses::store::Stored;
 use crate::surveys::ratelimit::{LinkMissLimiter, WalkinLimiter};
 use crate::surveys::routes as surveys;
 use crate::web::{assets, pages};
@@ -39,6 +41,8 @@ pub struct AppState {
     /// SQLite only: write transactions take turns here instead of in SQLite's busy handler,
     /// which sleeps and retries (profiled: it set the p99 of submissions under load).
     writer: Option<Arc<Mutex<()>>>,
+    /// SQLite only: commits web responses in groups (see [`crate::db::group_commit`]).
+    committer: Option<GroupCommitter<Stored>>,
 }
 
 impl AppState {
@@ -73,6 +77,13 @@ impl AppState {
         let writer = Backend::from_url(&settings.database.url)
             .is_sqlite()
             .then(|| Arc::new(Mutex::new(())));
+        let committer = match &writer {
+            Some(turn) => Some(
+                GroupCommitter::start(db::open_connection(&settings.database)?, turn.clone())
+                    .context("cannot start the commit thread")?,
+            ),
+            None => None,
+        };
         let mailer = crate::mail::Mailer::new(&settings.mail).context("cannot set up mail")?;
         Ok(AppState {
             settings,
@@ -83,6 +94,7 @@ impl AppState {
             link_misses,
             mailer,
             writer,
+            committer,
         })
     }
 
@@ -124,12 +136,21 @@ impl AppState {
         .await
     }
 
-    /// The turn to write, held for the length of a write transaction by code already on a
-    /// database thread (SQLite only; `None` on PostgreSQL, whose writers need no turns).
-    pub fn write_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        self.writer
-            .as_ref()
-            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Commits a response's write (call from a database thread): on SQLite through the group
+    /// committer, together with the writes waiting beside it; on PostgreSQL in its own
+    /// transaction on `conn`. Returns once the write is committed.
+    pub fn commit_response(
+        &self,
+        conn: &mut DbConn,
+        work: Work<Stored>,
+    ) -> Result<Stored, AppError> {
+        match &self.committer {
+            Some(committer) => committer.commit(work),
+            None => {
+                use diesel::Connection;
+                Ok(conn.transaction(|c| work(c))?)
+            }
+        }
     }
 
     /// The client address used for rate limits (never stored): the peer, or, when the peer is a

@@ -4,6 +4,7 @@
 //! `sqlite://PATH` or a bare path → SQLite), never by trial connection: SQLite accepts any string.
 
 pub mod backup;
+pub mod group_commit;
 pub mod migrations;
 pub mod schema;
 
@@ -136,6 +137,8 @@ pub enum DbError {
         #[source]
         source: diesel::ConnectionError,
     },
+    #[error("cannot connect to the database at {url}: {message}")]
+    Connect { url: String, message: String },
     #[error("cannot run database migrations: {0}")]
     Migrate(String),
 }
@@ -160,19 +163,30 @@ pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
                 source,
             })?;
     }
-    let manager = Manager {
-        busy_timeout_ms: settings.lock_timeout_ms,
-        synchronous: settings.sqlite_synchronous.pragma().to_owned(),
-        backend,
-    };
     Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .build(manager)
+        .build(manager(settings))
         .map_err(|source| DbError::Open {
             url: redact(&settings.url),
             source,
         })
+}
+
+/// One connection outside the pool, with the same settings (the SQLite commit thread's own).
+pub fn open_connection(settings: &DatabaseSettings) -> Result<DbConn, DbError> {
+    manager(settings).connect().map_err(|e| DbError::Connect {
+        url: redact(&settings.url),
+        message: e.to_string(),
+    })
+}
+
+fn manager(settings: &DatabaseSettings) -> Manager {
+    Manager {
+        busy_timeout_ms: settings.lock_timeout_ms,
+        synchronous: settings.sqlite_synchronous.pragma().to_owned(),
+        backend: Backend::from_url(&settings.url),
+    }
 }
 
 /// Hides a password in a database URL before it is logged or shown.

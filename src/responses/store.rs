@@ -36,24 +36,32 @@ pub fn save(
     submission: &Submission,
     contact: Option<&ContactRequest>,
 ) -> QueryResult<Stored> {
-    conn.transaction(|conn| {
-        if let Some(id) = invitation_id
-            && !invitations::mark_used(conn, id)?
-        {
-            return Ok(Stored::AlreadyUsed);
-        }
-        insert_batch(conn, std::slice::from_ref(submission))?;
-        if let Some(c) = contact {
-            diesel::insert_into(contact_requests::table)
-                .values((
-                    contact_requests::agency_id.eq(c.agency_id),
-                    contact_requests::created_on.eq(submission.response.submitted_on),
-                    contact_requests::contact.eq(&c.contact),
-                ))
-                .execute(conn)?;
-        }
-        Ok(Stored::Saved)
-    })
+    conn.transaction(|conn| save_within(conn, invitation_id, submission, contact))
+}
+
+/// [`save`] inside a transaction the caller holds (a group commit, or one with other writes).
+pub fn save_within(
+    conn: &mut DbConn,
+    invitation_id: Option<i64>,
+    submission: &Submission,
+    contact: Option<&ContactRequest>,
+) -> QueryResult<Stored> {
+    if let Some(id) = invitation_id
+        && !invitations::mark_used(conn, id)?
+    {
+        return Ok(Stored::AlreadyUsed);
+    }
+    insert_batch(conn, std::slice::from_ref(submission))?;
+    if let Some(c) = contact {
+        diesel::insert_into(contact_requests::table)
+            .values((
+                contact_requests::agency_id.eq(c.agency_id),
+                contact_requests::created_on.eq(submission.response.submitted_on),
+                contact_requests::contact.eq(&c.contact),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Stored::Saved)
 }
 
 /// Inserts rows with one multi-row INSERT and returns their ids in order.

@@ -353,16 +353,19 @@ fn submit(
         contact,
     });
     let alert = money_alert(state, &submission, &opened.agency_code, &opened.agency);
-    let stored = {
-        let _turn = state.write_turn();
-        save_with_alert(
-            &mut conn,
-            Some(inv.id),
-            &submission,
-            contact.as_ref(),
-            alert.as_ref(),
-        )
-    };
+    let invitation = inv.id;
+    let stored = state.commit_response(
+        &mut conn,
+        Box::new(move |c| {
+            save_with_alert(
+                c,
+                Some(invitation),
+                &submission,
+                contact.as_ref(),
+                alert.as_ref(),
+            )
+        }),
+    );
     match stored {
         Ok(stored) => Ok(Submitted::Stored(stored)),
         Err(e) if e.is_unavailable() => Ok(Submitted::NotStored(opened, e)),
@@ -390,34 +393,27 @@ fn money_alert(
     })
 }
 
-/// Stores a response and, in the same transaction, queues the alert it calls for.
+/// Stores a response and queues the alert it calls for, inside the caller's transaction (so
+/// both are stored or neither).
 fn save_with_alert(
     conn: &mut crate::db::DbConn,
     invitation: Option<i64>,
     submission: &Submission,
     contact: Option<&ContactRequest>,
     alert: Option<&MoneyAlert>,
-) -> Result<Stored, AppError> {
-    use diesel::Connection;
-    let Some(alert) = alert else {
-        // Without an alert, the response's own transaction is all there is.
-        return Ok(store::save(conn, invitation, submission, contact)?);
-    };
-    Ok(conn.transaction(|conn| {
-        let stored = store::save(conn, invitation, submission, contact)?;
-        if let (Stored::Saved, a) = (stored, alert) {
-            let now = Utc::now().naive_utc();
-            crate::mail::alert::queue(
-                conn,
-                &a.settings,
-                &a.code,
-                &a.name,
-                &crate::mail::alert::Cause::MoneyAsked,
-                now,
-            )?;
-        }
-        Ok::<_, diesel::result::Error>(stored)
-    })?)
+) -> diesel::QueryResult<Stored> {
+    let stored = store::save_within(conn, invitation, submission, contact)?;
+    if let (Stored::Saved, Some(a)) = (stored, alert) {
+        crate::mail::alert::queue(
+            conn,
+            &a.settings,
+            &a.code,
+            &a.name,
+            &crate::mail::alert::Cause::MoneyAsked,
+            Utc::now().naive_utc(),
+        )?;
+    }
+    Ok(stored)
 }
 
 /// The agency named by a poster URL, with the procedures a citizen may pick.
@@ -567,11 +563,20 @@ pub async fn submit_walk_in(
         contact,
     });
     let alert = money_alert(&state, &submission, &agency.code, &agency.name);
-    state
+    let stored = state
         .write(move |conn| {
-            save_with_alert(conn, None, &submission, contact.as_ref(), alert.as_ref())
+            use diesel::Connection;
+            Ok(conn.transaction(|c| {
+                save_with_alert(c, None, &submission, contact.as_ref(), alert.as_ref())
+            })?)
         })
-        .await?;
+        .await;
+    match stored {
+        Err(e) if e.is_unavailable() => {
+            return Ok(keep_for_later(&e, lang, &format!("/k/{code}"), &fields));
+        }
+        other => other?,
+    };
     state.walkin.record((client, agency.id), Instant::now());
     Ok(HttpResponse::SeeOther()
         .insert_header((
