@@ -17,7 +17,7 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 "$bin" import agencies "$root/assets/demo/agencies.csv" >/dev/null
 "$bin" import procedures "$root/assets/demo/procedures.csv" >/dev/null
 # Enough single-use links for the whole run.
-python3 - "$work/dossiers.csv" "${LINKS:-60000}" <<'PY'
+python3 - "$work/dossiers.csv" "${LINKS:-200000}" <<'PY'
 import sys, time
 n = int(sys.argv[2])
 stamp = int(time.time())
@@ -27,6 +27,9 @@ with open(sys.argv[1], "w") as f:
         f.write(f"B{stamp}-{i},TN-STP,TP-LLTP,counter,2026-11-01,2026-11-20,2026-11-10\n")
 PY
 "$bin" import dossiers "$work/dossiers.csv" | tail -n +2 | cut -d, -f4 | sed 's|.*/s/||' > "$work/tokens.txt"
+# The first link is kept for the page benchmark; the submitters take the others.
+page=$(head -1 "$work/tokens.txt")
+sed -i 1d "$work/tokens.txt"
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:18090/healthz >/dev/null && break; sleep 0.2; done
@@ -51,6 +54,13 @@ function request()
   return wrk.format(nil, "/s/" .. t)
 end
 LUA
+# The questionnaire page: GET of one link (a GET does not use it up), and its size on the wire.
+echo "GET /s/{token}:"
+wrk -t4 -c"$conns" -d"${secs}s" --latency -H "Accept-Encoding: gzip" "http://127.0.0.1:18090/s/$page" | grep -E "Requests/sec|50%|99%|Non-2xx"
+plain=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:18090/s/$page")
+gzipped=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "http://127.0.0.1:18090/s/$page")
+echo "page bytes: $plain plain, $gzipped gzip"
+echo "POST /s/{token}:"
 wrk -t4 -c"$conns" -d"${secs}s" --latency -s "$work/submit.lua" http://127.0.0.1:18090 | tee "$work/wrk.txt"
 today=$(TZ=Asia/Ho_Chi_Minh date +%F)
 stored=$("$bin" report --format json --from "$today" --to "$today" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["responses"])')

@@ -15,7 +15,7 @@ use crate::helpers::{AGENCIES, PROCEDURES, SHORT_FORM, TestDb, TestResult};
 const SECRET: &str = "crash-test-secret-crash-test-secret-00";
 
 /// The `sipas` binary on `db`, run in `dir`.
-pub fn sipas(db: &TestDb, dir: &Path) -> Command {
+fn sipas(db: &TestDb, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sipas"));
     c.env("SIPAS_DATABASE_URL", &db.url)
         .env("SIPAS_SECURITY_SECRET_KEY", SECRET)
@@ -58,15 +58,52 @@ pub async fn start_with(
     Err("the server did not start".into())
 }
 
+/// Imports the small catalog and `dossiers` (CSV lines without the header) with the command
+/// line, in `dir`; returns the survey tokens issued, in order.
+pub fn import_links(
+    db: &TestDb,
+    dir: &Path,
+    dossiers: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    std::fs::write(dir.join("agencies.csv"), AGENCIES)?;
+    std::fs::write(dir.join("procedures.csv"), PROCEDURES)?;
+    std::fs::write(
+        dir.join("dossiers.csv"),
+        format!(
+            "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n{dossiers}"
+        ),
+    )?;
+    for (what, file) in [
+        ("agencies", "agencies.csv"),
+        ("procedures", "procedures.csv"),
+    ] {
+        assert!(
+            sipas(db, dir)
+                .args(["import", what, file])
+                .status()?
+                .success()
+        );
+    }
+    let out = sipas(db, dir)
+        .args(["import", "dossiers", "dossiers.csv"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(3)?.rsplit('/').next().map(str::to_owned))
+        .collect())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_and_duplicates_nothing() -> TestResult {
     let db = TestDb::new()?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("agencies.csv"), AGENCIES)?;
-    std::fs::write(dir.path().join("procedures.csv"), PROCEDURES)?;
-    let mut dossiers = String::from(
-        "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n",
-    );
+    let mut dossiers = String::new();
     for i in 0..1000 {
         let late = if i % 5 == 0 {
             "2026-01-02"
@@ -77,36 +114,7 @@ async fn a_killed_server_loses_and_duplicates_nothing() -> TestResult {
             "K-{i},T-SO,P-LLTP,counter,2026-01-01,{late},2026-01-10\n"
         ));
     }
-    std::fs::write(dir.path().join("dossiers.csv"), dossiers)?;
-    for (what, file) in [
-        ("agencies", "agencies.csv"),
-        ("procedures", "procedures.csv"),
-    ] {
-        assert!(
-            sipas(&db, dir.path())
-                .args(["import", what, file])
-                .status()?
-                .success()
-        );
-    }
-    let out = sipas(&db, dir.path())
-        .args(["import", "dossiers", "dossiers.csv"])
-        .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tokens: Vec<String> = String::from_utf8(out.stdout)?
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            l.split(',')
-                .nth(3)
-                .and_then(|u| u.rsplit('/').next())
-                .map(str::to_owned)
-        })
-        .collect();
+    let tokens = import_links(&db, dir.path(), &dossiers)?;
     assert_eq!(tokens.len(), 1000);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")?

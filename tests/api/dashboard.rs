@@ -28,6 +28,16 @@ async fn try_login(
     email: &str,
     password: &str,
 ) -> Result<reqwest::Response, Box<dyn std::error::Error>> {
+    try_login_with_cookies(app, email, password, "").await
+}
+
+/// Signs in through the form; `more_cookies` (`; name=value…`) are sent along with the form's.
+async fn try_login_with_cookies(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    more_cookies: &str,
+) -> Result<reqwest::Response, Box<dyn std::error::Error>> {
     let page = app.client.get(app.url("/admin/login")).send().await?;
     let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("no login csrf cookie")?;
     let html = scraper::Html::parse_document(&page.text().await?);
@@ -44,7 +54,10 @@ async fn try_login(
     Ok(app
         .client
         .post(app.url("/admin/login"))
-        .header("Cookie", format!("sipas_login_csrf={csrf_cookie}"))
+        .header(
+            "Cookie",
+            format!("sipas_login_csrf={csrf_cookie}{more_cookies}"),
+        )
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
@@ -801,29 +814,13 @@ async fn planted_sessions_and_borrowed_csrf_tokens_are_useless() -> TestResult {
     // Session fixation: a session id planted in the victim's browser before sign-in is neither
     // kept nor honoured; sign-in always issues a fresh one.
     let planted = "attacker-chosen-session-id-0000000000000000";
-    let page = app.client.get(app.url("/admin/login")).send().await?;
-    let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("no login csrf cookie")?;
-    let html = scraper::Html::parse_document(&page.text().await?);
-    let csrf = select(&html, "input[name=csrf]")
-        .first()
-        .and_then(|e| e.value().attr("value"))
-        .ok_or("no csrf")?
-        .to_owned();
-    let signed_in = app
-        .client
-        .post(app.url("/admin/login"))
-        .header(
-            "Cookie",
-            format!("sipas_login_csrf={csrf_cookie}; sipas_session={planted}"),
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string([
-            ("csrf", csrf.as_str()),
-            ("email", "admin@test.vn"),
-            ("password", PASSWORD),
-        ])?)
-        .send()
-        .await?;
+    let signed_in = try_login_with_cookies(
+        &app,
+        "admin@test.vn",
+        PASSWORD,
+        &format!("; sipas_session={planted}"),
+    )
+    .await?;
     assert_eq!(signed_in.status().as_u16(), 303);
     let issued = cookie_value(&signed_in, "sipas_session").ok_or("no session issued")?;
     assert_ne!(issued, planted);

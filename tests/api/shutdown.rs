@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use crate::crash::{sipas, start_with};
-use crate::helpers::{AGENCIES, PROCEDURES, SHORT_FORM, TestDb, TestResult};
+use crate::crash::{import_links, start_with};
+use crate::helpers::{SHORT_FORM, TestDb, TestResult};
 use crate::mail::Sink;
 
 fn terminate(child: &Child) -> TestResult {
@@ -41,34 +41,12 @@ async fn wait_exit(child: &mut Child, limit: Duration) -> Result<bool, Box<dyn s
 async fn sigterm_finishes_requests_and_mail_in_flight() -> TestResult {
     let db = TestDb::new()?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("agencies.csv"), AGENCIES)?;
-    std::fs::write(dir.path().join("procedures.csv"), PROCEDURES)?;
-    std::fs::write(
-        dir.path().join("dossiers.csv"),
-        "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n\
-         T-1,T-SO,P-LLTP,counter,2026-01-01,2026-01-20,2026-01-10\n\
+    let tokens = import_links(
+        &db,
+        dir.path(),
+        "T-1,T-SO,P-LLTP,counter,2026-01-01,2026-01-20,2026-01-10\n\
          T-2,T-SO,P-LLTP,counter,2026-01-01,2026-01-20,2026-01-10\n",
     )?;
-    for (what, file) in [
-        ("agencies", "agencies.csv"),
-        ("procedures", "procedures.csv"),
-    ] {
-        assert!(
-            sipas(&db, dir.path())
-                .args(["import", what, file])
-                .status()?
-                .success()
-        );
-    }
-    let out = sipas(&db, dir.path())
-        .args(["import", "dossiers", "dossiers.csv"])
-        .output()?;
-    assert!(out.status.success());
-    let tokens: Vec<String> = String::from_utf8(out.stdout)?
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').nth(3)?.rsplit('/').next().map(str::to_owned))
-        .collect();
     let [money, slow] = tokens.as_slice() else {
         return Err(format!("expected two links, got {tokens:?}").into());
     };
