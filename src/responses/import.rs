@@ -54,139 +54,141 @@ pub fn import_responses(
         }
     }
     header.into_result()?;
-    conn.transaction(|conn| -> Result<u64, ImportError> {
-        let mut problems = Problems::default();
-        let mut batch: Vec<Submission> = Vec::with_capacity(IMPORT_BATCH);
-        let mut count = 0u64;
-        while let Some(row) = rows.next_row() {
-            let row = match row {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(e);
-                    continue;
-                }
-            };
-            let line = row.line;
-            let mut bad = |m: String| problems.add(line, m);
-            let agency_id = agencies.get(row.get("agency_code")).copied();
-            if agency_id.is_none() {
-                bad(format!("unknown agency_code {:?}", row.get("agency_code")));
-            }
-            let submitted_on = submitted_on(row.get("submitted_at"));
-            if submitted_on.is_none() {
-                bad(format!(
-                    "submitted_at {:?} is not RFC 3339 or YYYY-MM-DD",
-                    row.get("submitted_at")
-                ));
-            }
-            let procedure_id = match row.get("procedure_code") {
-                "" => Some(None),
-                code => procedures.get(code).map(|id| Some(*id)),
-            };
-            if procedure_id.is_none() {
-                bad(format!(
-                    "unknown procedure_code {:?}",
-                    row.get("procedure_code")
-                ));
-            }
-            let channel = match row.get("channel") {
-                "" => Some(Channel::Paper),
-                c => Channel::parse(c),
-            };
-            if channel.is_none() {
-                bad(format!(
-                    "channel {:?} is not counter, online, postal, walk_in or paper",
-                    row.get("channel")
-                ));
-            }
-            let late = match row.get("late") {
-                "" => Some(None),
-                "0" => Some(Some(false)),
-                "1" => Some(Some(true)),
-                _ => None,
-            };
-            if late.is_none() {
-                bad(format!("late {:?} must be 0, 1 or empty", row.get("late")));
-            }
-            match row.get("questionnaire") {
-                "" => {}
-                q if q == questionnaire.id => {}
-                q => bad(format!(
-                    "questionnaire {q:?} is not the active questionnaire {}",
-                    questionnaire.id
-                )),
-            }
-            let mut answers: Vec<(&str, i32)> = Vec::new();
-            let mut comment = None;
-            for (column, value) in row.columns_where(|c| !FIXED.contains(&c)) {
-                if value.is_empty() {
-                    continue;
-                }
-                if column == COMMENT_ITEM {
-                    comment = Some(value.to_owned());
-                    continue;
-                }
-                let Some(item) = questionnaire.item(column) else {
-                    continue;
+    crate::db::with_import_cache(conn, |conn| {
+        conn.transaction(|conn| -> Result<u64, ImportError> {
+            let mut problems = Problems::default();
+            let mut batch: Vec<Submission> = Vec::with_capacity(IMPORT_BATCH);
+            let mut count = 0u64;
+            while let Some(row) = rows.next_row() {
+                let row = match row {
+                    Ok(r) => r,
+                    Err(e) => {
+                        problems.push(e);
+                        continue;
+                    }
                 };
-                let stored = if value.eq_ignore_ascii_case("NA") {
-                    item.na.then_some(0)
-                } else {
-                    value
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|v| *v >= 1 && *v as usize <= item.options.len())
+                let line = row.line;
+                let mut bad = |m: String| problems.add(line, m);
+                let agency_id = agencies.get(row.get("agency_code")).copied();
+                if agency_id.is_none() {
+                    bad(format!("unknown agency_code {:?}", row.get("agency_code")));
+                }
+                let submitted_on = submitted_on(row.get("submitted_at"));
+                if submitted_on.is_none() {
+                    bad(format!(
+                        "submitted_at {:?} is not RFC 3339 or YYYY-MM-DD",
+                        row.get("submitted_at")
+                    ));
+                }
+                let procedure_id = match row.get("procedure_code") {
+                    "" => Some(None),
+                    code => procedures.get(code).map(|id| Some(*id)),
                 };
-                match stored {
-                    Some(v) => answers.push((column, v)),
-                    None => bad(format!(
-                        "{column} = {value:?}: expected 1–{}{}",
-                        item.options.len(),
-                        if item.na { " or NA" } else { "" }
+                if procedure_id.is_none() {
+                    bad(format!(
+                        "unknown procedure_code {:?}",
+                        row.get("procedure_code")
+                    ));
+                }
+                let channel = match row.get("channel") {
+                    "" => Some(Channel::Paper),
+                    c => Channel::parse(c),
+                };
+                if channel.is_none() {
+                    bad(format!(
+                        "channel {:?} is not counter, online, postal, walk_in or paper",
+                        row.get("channel")
+                    ));
+                }
+                let late = match row.get("late") {
+                    "" => Some(None),
+                    "0" => Some(Some(false)),
+                    "1" => Some(Some(true)),
+                    _ => None,
+                };
+                if late.is_none() {
+                    bad(format!("late {:?} must be 0, 1 or empty", row.get("late")));
+                }
+                match row.get("questionnaire") {
+                    "" => {}
+                    q if q == questionnaire.id => {}
+                    q => bad(format!(
+                        "questionnaire {q:?} is not the active questionnaire {}",
+                        questionnaire.id
                     )),
                 }
+                let mut answers: Vec<(&str, i32)> = Vec::new();
+                let mut comment = None;
+                for (column, value) in row.columns_where(|c| !FIXED.contains(&c)) {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if column == COMMENT_ITEM {
+                        comment = Some(value.to_owned());
+                        continue;
+                    }
+                    let Some(item) = questionnaire.item(column) else {
+                        continue;
+                    };
+                    let stored = if value.eq_ignore_ascii_case("NA") {
+                        item.na.then_some(0)
+                    } else {
+                        value
+                            .parse::<i32>()
+                            .ok()
+                            .filter(|v| *v >= 1 && *v as usize <= item.options.len())
+                    };
+                    match stored {
+                        Some(v) => answers.push((column, v)),
+                        None => bad(format!(
+                            "{column} = {value:?}: expected 1–{}{}",
+                            item.options.len(),
+                            if item.na { " or NA" } else { "" }
+                        )),
+                    }
+                }
+                let (
+                    Some(agency_id),
+                    Some(submitted_on),
+                    Some(procedure_id),
+                    Some(channel),
+                    Some(late),
+                ) = (agency_id, submitted_on, procedure_id, channel, late)
+                else {
+                    continue;
+                };
+                if !problems.is_empty() {
+                    // Keep validating to report every bad line, but write nothing more.
+                    continue;
+                }
+                let ctx = Context {
+                    agency_id,
+                    procedure_id,
+                    channel,
+                    submitted_on,
+                    late,
+                    days_late: None,
+                };
+                let mut submission = Submission::new(questionnaire, ctx);
+                for (item, value) in answers {
+                    submission.set(item, value);
+                }
+                if let Some(comment) = &comment {
+                    submission.set_comment(comment);
+                }
+                batch.push(submission);
+                count += 1;
+                if batch.len() == IMPORT_BATCH {
+                    insert_batch(conn, &batch)?;
+                    batch.clear();
+                    progress(count);
+                }
             }
-            let (
-                Some(agency_id),
-                Some(submitted_on),
-                Some(procedure_id),
-                Some(channel),
-                Some(late),
-            ) = (agency_id, submitted_on, procedure_id, channel, late)
-            else {
-                continue;
-            };
-            if !problems.is_empty() {
-                // Keep validating to report every bad line, but write nothing more.
-                continue;
-            }
-            let ctx = Context {
-                agency_id,
-                procedure_id,
-                channel,
-                submitted_on,
-                late,
-                days_late: None,
-            };
-            let mut submission = Submission::new(questionnaire, ctx);
-            for (item, value) in answers {
-                submission.set(item, value);
-            }
-            if let Some(comment) = &comment {
-                submission.set_comment(comment);
-            }
-            batch.push(submission);
-            count += 1;
-            if batch.len() == IMPORT_BATCH {
-                insert_batch(conn, &batch)?;
-                batch.clear();
-                progress(count);
-            }
-        }
-        problems.into_result()?;
-        insert_batch(conn, &batch)?;
-        progress(count);
-        Ok(count)
+            problems.into_result()?;
+            insert_batch(conn, &batch)?;
+            progress(count);
+            Ok(count)
+        })
     })
 }
 
