@@ -11,7 +11,7 @@ use crate::db::{DbConn, DbPool};
 use crate::web::pages;
 
 /// An error a page handler may return.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
     NotFound,

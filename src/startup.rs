@@ -243,7 +243,11 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(render_bare_errors))
                 .wrap(security_headers())
                 .wrap(Compress::default())
-                .wrap(Logger::new("%r %s %b %Dms").exclude("/healthz"))
+                .wrap(
+                    Logger::new("%{request}xi %s %b %Dms")
+                        .custom_request_replace("request", loggable_request)
+                        .exclude("/healthz"),
+                )
                 .configure(routes)
         })
         // Compressed pages go out in several writes; with Nagle's algorithm the last one waited
@@ -300,6 +304,26 @@ impl Application {
         tracing::info!("sipas stopped");
         result
     }
+}
+
+/// The request as the access log shows it: method and path, with survey tokens masked (a token
+/// is a key to a citizen's survey) and no query string.
+fn loggable_request(req: &actix_web::dev::ServiceRequest) -> String {
+    format!("{} {}", req.method(), mask_token(req.path()))
+}
+
+/// `/s/{token}` and `/q/{token}.svg` become `/s/…` and `/q/….svg`; other paths are kept.
+fn mask_token(path: &str) -> String {
+    for prefix in ["/s/", "/q/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let extension = [".svg", ".png"]
+                .into_iter()
+                .find(|e| rest.ends_with(e))
+                .unwrap_or("");
+            return format!("{prefix}…{extension}");
+        }
+    }
+    path.to_owned()
 }
 
 /// Every route of the application.
@@ -372,4 +396,18 @@ fn render_bare_errors<B>(
     Ok(ErrorHandlerResponse::Response(
         actix_web::dev::ServiceResponse::new(req, response).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_token;
+
+    #[test]
+    fn tokens_never_reach_the_access_log() {
+        assert_eq!(mask_token("/s/AbC-123_x"), "/s/…");
+        assert_eq!(mask_token("/q/AbC-123_x.svg"), "/q/….svg");
+        assert_eq!(mask_token("/q/AbC-123_x.png"), "/q/….png");
+        assert_eq!(mask_token("/admin/agencies/T-SO"), "/admin/agencies/T-SO");
+        assert_eq!(mask_token("/k/T-SO"), "/k/T-SO");
+    }
 }

@@ -92,26 +92,13 @@ fn commit_batch<T>(conn: &mut DbConn, batch: &[Job<T>]) -> Vec<Result<T, AppErro
         Err(e) => {
             let error = AppError::from(e);
             if batch.len() == 1 || error.is_unavailable() {
-                let message = error.to_string();
-                return batch
-                    .iter()
-                    .map(|_| Err(same_kind(&error, &message)))
-                    .collect();
+                return batch.iter().map(|_| Err(error.clone())).collect();
             }
             batch
                 .iter()
                 .map(|job| conn.transaction(|c| (job.work)(c)).map_err(AppError::from))
                 .collect()
         }
-    }
-}
-
-fn same_kind(error: &AppError, message: &str) -> AppError {
-    match error {
-        AppError::Unavailable(_) => AppError::Unavailable(message.to_owned()),
-        AppError::NotFound => AppError::NotFound,
-        AppError::TooManyRequests => AppError::TooManyRequests,
-        AppError::Internal(_) => AppError::Internal(message.to_owned()),
     }
 }
 

@@ -3,4 +3,5 @@
 
 pub mod ratelimit;
 pub mod routes;
+mod submission;
 pub mod views;

@@ -12,10 +12,10 @@ use diesel::prelude::*;
 
 use crate::helpers::{AGENCIES, PROCEDURES, SHORT_FORM, TestDb, TestResult};
 
-const SECRET: &str = "crash-test-secret-crash-test-secret-00";
+pub const SECRET: &str = "crash-test-secret-crash-test-secret-00";
 
 /// The `sipas` binary on `db`, run in `dir`.
-fn sipas(db: &TestDb, dir: &Path) -> Command {
+pub fn sipas(db: &TestDb, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sipas"));
     c.env("SIPAS_DATABASE_URL", &db.url)
         .env("SIPAS_SECURITY_SECRET_KEY", SECRET)
@@ -36,12 +36,23 @@ pub async fn start_with(
     port: u16,
     env: &[(&str, &str)],
 ) -> Result<Child, Box<dyn std::error::Error>> {
+    start_logging(db, dir, port, env, Stdio::null()).await
+}
+
+/// Like [`start_with`], the server's log (stderr) going to `log`.
+pub async fn start_logging(
+    db: &TestDb,
+    dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    log: impl Into<Stdio>,
+) -> Result<Child, Box<dyn std::error::Error>> {
     let child = sipas(db, dir)
         .args(["serve"])
         .envs(env.iter().copied())
         .env("SIPAS_SERVER_BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()?;
     let client = reqwest::Client::new();
     for _ in 0..100 {

@@ -9,6 +9,7 @@ mod dashboard;
 mod fuzz;
 mod helpers;
 mod imports;
+mod logs;
 mod mail;
 mod migrations;
 mod outage;

@@ -15,7 +15,7 @@ use crate::crash::{import_links, start_with};
 use crate::helpers::{SHORT_FORM, TestDb, TestResult};
 use crate::mail::Sink;
 
-fn terminate(child: &Child) -> TestResult {
+pub fn terminate(child: &Child) -> TestResult {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -24,7 +24,10 @@ fn terminate(child: &Child) -> TestResult {
 }
 
 /// Waits for the process to end by itself (at most `limit`).
-async fn wait_exit(child: &mut Child, limit: Duration) -> Result<bool, Box<dyn std::error::Error>> {
+pub async fn wait_exit(
+    child: &mut Child,
+    limit: Duration,
+) -> Result<bool, Box<dyn std::error::Error>> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
