@@ -847,3 +847,36 @@ async fn planted_sessions_and_borrowed_csrf_tokens_are_useless() -> TestResult {
     assert_eq!(app.count("users WHERE email = 'borrowed@test.vn'")?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn hostile_comments_are_shown_as_text() -> TestResult {
+    let app = with_users().await?;
+    let hostile =
+        "<script>alert('x')</script><img src=x onerror=alert(1)>'; DROP TABLE responses; --";
+    let before = app.count("responses")?;
+    let token = app.invite("DASH-XSS", false).await?;
+    let mut answers = SHORT_FORM.to_vec();
+    answers.push(("C1", hostile));
+    assert_eq!(
+        app.post_form(&format!("/s/{token}"), &answers)
+            .await?
+            .status()
+            .as_u16(),
+        303
+    );
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let (status, page) = get(&app, Some(&reviewer), "/admin/agencies/T-SO").await?;
+    assert_eq!(status, 200);
+    let html = scraper::Html::parse_document(&page);
+    // The comment is on the page as text, not as markup.
+    assert!(text(&html).contains("<script>alert('x')</script>"));
+    assert!(select(&html, "script").is_empty(), "no script element");
+    assert!(select(&html, "img").is_empty(), "no injected element");
+    assert!(page.contains("&lt;script&gt;"));
+    assert_eq!(
+        app.count("responses")?,
+        before + 1,
+        "the SQL in it was only text"
+    );
+    Ok(())
+}
