@@ -148,7 +148,7 @@ pub struct SecuritySettings {
     /// Where the generated secret is kept when `secret_key` is unset.
     pub secret_key_file: PathBuf,
     /// Requests for survey links that do not exist accepted from one client address within
-    /// `link_miss_window_minutes`; beyond that the client gets 429 (token guessing).
+    /// `link_miss_window_minutes`; beyond that its unknown links get 429 (token guessing).
     pub link_miss_limit: u32,
     pub link_miss_window_minutes: u32,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client for rate limits

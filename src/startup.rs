@@ -78,10 +78,16 @@ impl AppState {
             .is_sqlite()
             .then(|| Arc::new(Mutex::new(())));
         let committer = match &writer {
-            Some(turn) => Some(
-                GroupCommitter::start(db::open_connection(&settings.database)?, turn.clone())
-                    .context("cannot start the commit thread")?,
-            ),
+            Some(turn) => {
+                let database = settings.database.clone();
+                let connect = move || {
+                    db::open_connection(&database).map_err(|e| AppError::Unavailable(e.to_string()))
+                };
+                Some(
+                    GroupCommitter::start(connect, turn.clone())
+                        .context("cannot start the commit thread")?,
+                )
+            }
             None => None,
         };
         let mailer = crate::mail::Mailer::new(&settings.mail).context("cannot set up mail")?;
@@ -137,15 +143,19 @@ impl AppState {
     }
 
     /// Commits a response's write (call from a database thread): on SQLite through the group
-    /// committer, together with the writes waiting beside it; on PostgreSQL in its own
-    /// transaction on `conn`. Returns once the write is committed.
+    /// committer, together with the writes waiting beside it (the pooled connection goes back
+    /// to the pool first, for the pages served meanwhile); on PostgreSQL in its own transaction
+    /// on `conn`. Returns once the write is committed.
     pub fn commit_response(
         &self,
-        conn: &mut DbConn,
+        mut conn: db::PooledConn,
         work: Work<Stored>,
     ) -> Result<Stored, AppError> {
         match &self.committer {
-            Some(committer) => committer.commit(work),
+            Some(committer) => {
+                drop(conn);
+                committer.commit(work)
+            }
             None => {
                 use diesel::Connection;
                 Ok(conn.transaction(|c| work(c))?)
@@ -153,23 +163,47 @@ impl AppState {
         }
     }
 
-    /// The client address used for rate limits (never stored): the peer, or, when the peer is a
-    /// trusted proxy, the last address that proxy appended to `X-Forwarded-For`.
+    /// The client address used for rate limits (never stored). Behind trusted proxies it is the
+    /// nearest untrusted address in `X-Forwarded-For`, read from the right (each proxy appends
+    /// the address it saw); an entry that is not an address stops the walk at the last trusted
+    /// hop. IPv6 clients count per /64 (one subscriber's network), so rotating addresses within
+    /// it does not escape a limit.
     pub fn client_address(&self, req: &HttpRequest) -> IpAddr {
         let peer = req
             .peer_addr()
-            .map(|a| a.ip())
+            .map(|a| a.ip().to_canonical())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        if !self.settings.security.trusted_proxies.contains(&peer) {
-            return peer;
+        let trusted = &self.settings.security.trusted_proxies;
+        let mut client = peer;
+        if trusted.contains(&peer) {
+            let hops: Vec<&str> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect();
+            for hop in hops.iter().rev() {
+                match hop.parse::<IpAddr>() {
+                    Ok(ip) => {
+                        client = ip.to_canonical();
+                        if !trusted.contains(&client) {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
         }
-        req.headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .next_back()
-            .unwrap_or(peer)
+        per_subscriber(client)
+    }
+}
+
+/// An IPv6 address reduced to its /64 network; IPv4 addresses as they are.
+fn per_subscriber(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -400,7 +434,24 @@ fn render_bare_errors<B>(
 
 #[cfg(test)]
 mod tests {
-    use super::mask_token;
+    use super::{mask_token, per_subscriber};
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into());
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into());
+        let other: std::net::IpAddr = "2001:db8:1:3::1"
+            .parse()
+            .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into());
+        assert_eq!(per_subscriber(a), per_subscriber(b));
+        assert_ne!(per_subscriber(a), per_subscriber(other));
+        let v4: std::net::IpAddr = [203, 0, 113, 7].into();
+        assert_eq!(per_subscriber(v4), v4);
+    }
 
     #[test]
     fn tokens_never_reach_the_access_log() {

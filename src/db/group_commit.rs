@@ -9,6 +9,7 @@
 //! costs another its place; a database that is unavailable (locked) fails the whole batch at
 //! once, without retries that would multiply the wait.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -35,13 +36,20 @@ pub struct GroupCommitter<T> {
 }
 
 impl<T: Send + 'static> GroupCommitter<T> {
-    /// Starts the committer thread on its own connection. `turn` is the lock every other SQLite
-    /// writer holds for its transaction; the committer holds it for each batch.
-    pub fn start(conn: DbConn, turn: Arc<Mutex<()>>) -> std::io::Result<GroupCommitter<T>> {
+    /// Starts the committer thread on a connection of its own, made by `connect` (again after a
+    /// write panicked, since the connection's transaction state is then unknown). `turn` is the
+    /// lock every other SQLite writer holds for its transaction; the committer holds it for each
+    /// batch.
+    pub fn start<C>(connect: C, turn: Arc<Mutex<()>>) -> Result<GroupCommitter<T>, AppError>
+    where
+        C: Fn() -> Result<DbConn, AppError> + Send + 'static,
+    {
+        let conn = connect()?;
         let (jobs, queue) = mpsc::channel::<Job<T>>();
         std::thread::Builder::new()
             .name("sipas-commit".into())
-            .spawn(move || run(conn, &queue, &turn))?;
+            .spawn(move || run(conn, connect, &queue, &turn))
+            .map_err(|e| AppError::Internal(format!("cannot start the commit thread: {e}")))?;
         Ok(GroupCommitter { jobs })
     }
 
@@ -58,7 +66,10 @@ impl<T: Send + 'static> GroupCommitter<T> {
     }
 }
 
-fn run<T>(mut conn: DbConn, queue: &Receiver<Job<T>>, turn: &Mutex<()>) {
+fn run<T, C>(mut conn: DbConn, connect: C, queue: &Receiver<Job<T>>, turn: &Mutex<()>)
+where
+    C: Fn() -> Result<DbConn, AppError>,
+{
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -67,12 +78,30 @@ fn run<T>(mut conn: DbConn, queue: &Receiver<Job<T>>, turn: &Mutex<()>) {
                 Err(_) => break,
             }
         }
-        let results = {
+        let outcome = {
             let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
-            commit_batch(&mut conn, &batch)
+            std::panic::catch_unwind(AssertUnwindSafe(|| commit_batch(&mut conn, &batch)))
+        };
+        let results = match outcome {
+            Ok(results) => results,
+            Err(_) => {
+                // Nothing of the batch was committed; the connection may still be inside its
+                // transaction, so it is replaced.
+                tracing::error!(
+                    "a write panicked; its batch is refused and the connection renewed"
+                );
+                match connect() {
+                    Ok(fresh) => conn = fresh,
+                    Err(e) => tracing::error!(error = %e, "cannot renew the commit connection"),
+                }
+                batch
+                    .iter()
+                    .map(|_| Err(AppError::Internal("a write failed unexpectedly".into())))
+                    .collect()
+            }
         };
         for (job, result) in batch.into_iter().zip(results) {
-            // A request that gave up waiting has nothing to tell; its write stands.
+            // Fails only if the waiting thread is gone; the outcome stands either way.
             let _ = job.reply.send(result);
         }
     }
@@ -94,10 +123,23 @@ fn commit_batch<T>(conn: &mut DbConn, batch: &[Job<T>]) -> Vec<Result<T, AppErro
             if batch.len() == 1 || error.is_unavailable() {
                 return batch.iter().map(|_| Err(error.clone())).collect();
             }
-            batch
-                .iter()
-                .map(|job| conn.transaction(|c| (job.work)(c)).map_err(AppError::from))
-                .collect()
+            // One transaction each; once the database is unavailable, the rest fail at once
+            // instead of each waiting out the lock timeout.
+            let mut results = Vec::with_capacity(batch.len());
+            let mut unavailable: Option<AppError> = None;
+            for job in batch {
+                let result = match &unavailable {
+                    Some(e) => Err(e.clone()),
+                    None => conn.transaction(|c| (job.work)(c)).map_err(AppError::from),
+                };
+                if let Err(e) = &result
+                    && e.is_unavailable()
+                {
+                    unavailable = Some(e.clone());
+                }
+                results.push(result);
+            }
+            results
         }
     }
 }
@@ -163,8 +205,13 @@ mod tests {
         setup.batch_execute(
             "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL UNIQUE)",
         )?;
+        let url = path.clone();
         let committer = Arc::new(GroupCommitter::start(
-            DbConn::Sqlite(diesel::SqliteConnection::establish(&path)?),
+            move || {
+                diesel::SqliteConnection::establish(&url)
+                    .map(DbConn::Sqlite)
+                    .map_err(|e| AppError::Unavailable(e.to_string()))
+            },
             Arc::new(Mutex::new(())),
         )?);
         let threads: Vec<_> = (0..8)

@@ -318,32 +318,39 @@ pub async fn openapi() -> HttpResponse {
         .body(OPENAPI)
 }
 
+/// An unknown QR code counts against the client like an unknown survey link: 404, or 429 past
+/// the limit.
+fn unknown_code(state: &AppState, req: &HttpRequest) -> AppError {
+    let client = state.client_address(req);
+    if state.link_misses.record_over(client, Instant::now()) {
+        AppError::TooManyRequests
+    } else {
+        AppError::NotFound
+    }
+}
+
 /// `GET /q/{token}.svg` and `.png`: the QR code of a survey link.
 pub async fn show_qr(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    // Unknown codes count against the client like unknown survey links (token guessing).
-    let client = state.client_address(&req);
-    if !state.link_misses.allows(client, Instant::now()) {
-        return Err(AppError::TooManyRequests);
-    }
     let file = path.into_inner();
     let (token, svg) = match (file.strip_suffix(".svg"), file.strip_suffix(".png")) {
         (Some(t), _) => (t, true),
         (_, Some(t)) => (t, false),
         _ => return Err(AppError::NotFound),
     };
-    let token = SurveyToken::parse(token).ok_or(AppError::NotFound)?;
+    let Some(token) = SurveyToken::parse(token) else {
+        return Err(unknown_code(&state, &req));
+    };
     let lookup = token.clone();
     let found = error::run(&state.pool, move |conn| {
         Ok(queries::find_by_token(conn, &lookup)?)
     })
     .await?;
     if found.is_none() {
-        state.link_misses.record(client, Instant::now());
-        return Err(AppError::NotFound);
+        return Err(unknown_code(&state, &req));
     }
     let url = format!("{}/s/{}", state.settings.public_url(), token.as_str());
     let response = if svg {

@@ -1,4 +1,5 @@
-//! The server's mail thread (stopped and joined after the HTTP server): delivers the outbox every 5 seconds and queues the weekly digest
+//! The server's mail thread (stopped and joined after the HTTP server): delivers the outbox
+//! every 5 seconds and queues the weekly digest
 //! (Mondays) and the monthly one (the 1st) from `send_hour`, Vietnam time. Queueing is
 //! idempotent, so restarts and several servers are harmless.
 

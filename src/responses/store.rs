@@ -64,12 +64,13 @@ pub fn save_within(
     Ok(Stored::Saved)
 }
 
-/// Inserts rows with one multi-row INSERT and returns their ids in order.
+/// Inserts rows and returns their ids in order: one row with `INSERT … RETURNING` (a web
+/// submission), several with one multi-row INSERT.
 ///
-/// PostgreSQL returns them (`RETURNING`). SQLite does not use `RETURNING` here: on a large
-/// transaction it makes every statement's savepoint release slow (profiled: 45% of an import).
-/// Inside our write transaction SQLite is the only writer and gives an `INTEGER PRIMARY KEY`
-/// table's new rows consecutive rowids ending at `last_insert_rowid()`.
+/// For several rows PostgreSQL returns the ids (`RETURNING`). SQLite does not use `RETURNING`
+/// there: on a large transaction it makes every statement's savepoint release slow (profiled:
+/// 45% of an import). Inside our write transaction SQLite is the only writer and gives an
+/// `INTEGER PRIMARY KEY` table's new rows consecutive rowids ending at `last_insert_rowid()`.
 fn insert_rows(conn: &mut DbConn, rows: Vec<&NewResponse>) -> QueryResult<Vec<i64>> {
     let count = rows.len() as i64;
     if let [row] = rows.as_slice() {

@@ -67,22 +67,27 @@ fn survey_page(
 }
 
 /// Opens the invitation of `token`, or `None` for an unknown link. Unknown links count against the
-/// client ([`super::ratelimit::LinkMissLimiter`]); past its limit every lookup is refused with 429, so tokens cannot
-/// be guessed (the lookup is by the token's hash, so its timing says nothing about a token either).
+/// client ([`super::ratelimit::LinkMissLimiter`]): past its limit they get 429. The lookup is by
+/// the token's hash, so its timing says nothing about how close a guess was.
 async fn open(
     state: &AppState,
     req: &HttpRequest,
     token: &str,
 ) -> Result<Option<Opened>, AppError> {
-    let client = state.client_address(req);
-    if !state.link_misses.allows(client, Instant::now()) {
-        return Err(AppError::TooManyRequests);
-    }
     let opened = lookup(state, token).await?;
     if opened.is_none() {
-        state.link_misses.record(client, Instant::now());
+        unknown_link(state, req)?;
     }
     Ok(opened)
+}
+
+/// Counts an unknown link against the client: `Err(TooManyRequests)` past the limit.
+fn unknown_link(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+    let client = state.client_address(req);
+    if state.link_misses.record_over(client, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
+    Ok(())
 }
 
 async fn lookup(state: &AppState, token: &str) -> Result<Option<Opened>, AppError> {
@@ -157,12 +162,8 @@ pub async fn submit_survey(
     let Some(fields) = crate::web::form::fields(&req, &body) else {
         return Ok(bad_request());
     };
-    let client = state.client_address(&req);
-    if !state.link_misses.allows(client, Instant::now()) {
-        return Err(AppError::TooManyRequests);
-    }
     let Some(token) = SurveyToken::parse(&token) else {
-        state.link_misses.record(client, Instant::now());
+        unknown_link(&state, &req)?;
         return Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)));
     };
     // Everything from the lookup to the commit happens in one trip to a database thread
@@ -182,7 +183,7 @@ pub async fn submit_survey(
         Err(e) if e.is_unavailable() => Ok(keep_for_later(&e, lang, &path, &fields)),
         Err(e) => Err(e),
         Ok(Submitted::Unknown) => {
-            state.link_misses.record(client, Instant::now());
+            unknown_link(&state, &req)?;
             Ok(html(StatusCode::NOT_FOUND, views::unknown_link_page(lang)))
         }
         Ok(Submitted::AlreadyUsed) => Ok(html(StatusCode::OK, views::thanks_page(lang, &path))),

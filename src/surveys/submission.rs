@@ -150,7 +150,7 @@ pub(super) fn submit(
     let alert = money_alert(state, &submission, &opened.agency_code, &opened.agency);
     let invitation = inv.id;
     let stored = state.commit_response(
-        &mut conn,
+        conn,
         Box::new(move |c| {
             save_with_alert(
                 c,
