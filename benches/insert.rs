@@ -8,10 +8,11 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use diesel::Connection;
 use sipas::config::DatabaseSettings;
 use sipas::domain::Channel;
 use sipas::questionnaire::Questionnaire;
-use sipas::responses::store::save;
+use sipas::responses::record::{Entry, record};
 use sipas::responses::{Context, Submission};
 
 fn main() -> anyhow::Result<()> {
@@ -56,9 +57,10 @@ fn main() -> anyhow::Result<()> {
     ] {
         submission.set(item, value);
     }
+    let entry = [Entry::plain(submission)];
     let start = Instant::now();
     for _ in 0..count {
-        save(&mut conn, None, &submission, None)?;
+        conn.transaction(|c| record(c, &entry))?;
     }
     let secs = start.elapsed().as_secs_f64();
     println!("database: {}", sipas::db::redact(&url));

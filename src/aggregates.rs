@@ -283,13 +283,10 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
             diesel::sql_query(upsert_sql(grain, "1 = 1")).execute(conn)?;
         }
         // The Vietnam calendar day of a UTC timestamp: the one backend-specific expression.
-        let day = match conn {
-            DbConn::Sqlite(_) => "DATE(returned_at, '+7 hours')",
-            DbConn::Pg(_) => "DATE(returned_at + INTERVAL '7 hours')",
-        };
+        let day = crate::clock::sql_local_day("returned_at", matches!(conn, DbConn::Sqlite(_)));
         let month = format!("SUBSTR(CAST({day} AS TEXT), 1, 7)");
         for (table, column, key) in [
-            ("daily_dossiers", "day", day),
+            ("daily_dossiers", "day", day.as_str()),
             ("monthly_dossiers", "month", month.as_str()),
         ] {
             diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;

@@ -8,6 +8,25 @@ use crate::db::DbConn;
 use crate::db::schema::api_keys;
 use crate::domain::ApiKey;
 
+/// The scope of an active key: the agency or province whose dossiers it may report.
+pub fn scope_of(
+    conn: &mut DbConn,
+    key: &crate::domain::ApiKey,
+) -> QueryResult<Option<crate::invitations::queries::Scope>> {
+    use crate::invitations::queries::Scope;
+    let found = api_keys::table
+        .filter(api_keys::key_hash.eq(key.hash()))
+        .filter(api_keys::revoked_at.is_null())
+        .select((api_keys::agency_id, api_keys::province_id))
+        .first::<(Option<i64>, Option<i64>)>(conn)
+        .optional()?;
+    Ok(match found {
+        Some((Some(agency), _)) => Some(Scope::Agency(agency)),
+        Some((None, Some(province))) => Some(Scope::Province(province)),
+        _ => None,
+    })
+}
+
 /// Whom a new key belongs to.
 #[derive(Debug, Clone)]
 pub enum Owner {

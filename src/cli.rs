@@ -9,15 +9,16 @@ use clap::{Parser, Subcommand};
 use crate::apikeys::{self, Owner};
 use crate::catalog::import as catalog_import;
 use crate::config::Settings;
-use crate::db::DbPool;
+use crate::db::{Database, DbPool};
 use crate::domain::Level;
-use crate::invitations::dossier::vietnam;
 use crate::invitations::import::{self as dossier_import, import_dossiers};
 use crate::invitations::queries::Issuer;
+use crate::mail::digest::Period;
+use crate::questionnaire::Questionnaire;
 use crate::report::format::Format;
 use crate::report::{self, GroupBy, Query};
 use crate::responses::import::import_responses;
-use crate::startup::{AppState, Application};
+use crate::startup::{Application, load_secret};
 use chrono::NaiveDate;
 
 /// sipas: continuous citizen-satisfaction (SIPAS) surveys for one-stop offices.
@@ -67,9 +68,9 @@ enum Command {
         /// Only agencies of this level: tinh, huyen or xa.
         #[arg(long, value_parser = parse_level)]
         level: Option<Level>,
-        #[arg(long, value_enum, default_value = "agency")]
+        #[arg(long, value_parser = choice(&GroupBy::ALL, GroupBy::as_str), default_value = "agency")]
         group_by: GroupBy,
-        #[arg(long, value_enum, default_value = "table")]
+        #[arg(long, value_parser = choice(&Format::ALL, Format::as_str), default_value = "table")]
         format: Format,
     },
     /// Manage dashboard accounts.
@@ -82,6 +83,10 @@ enum Command {
         #[command(subcommand)]
         action: DigestAction,
     },
+    /// Run one monitoring sweep now: open follow-up cases for new flags of the last 365 days and
+    /// alert the reform office of new alarms (the server does this every
+    /// `monitoring.sweep_minutes`).
+    Sweep,
     /// Maintain the daily counts reports are computed from.
     Aggregates {
         #[command(subcommand)]
@@ -113,8 +118,8 @@ enum DigestAction {
     /// Queue the digests of the last complete week or month (each recipient once) and deliver
     /// everything due in the outbox.
     Send {
-        #[arg(long, value_enum)]
-        period: crate::mail::digest::Period,
+        #[arg(long, value_parser = choice(&Period::ALL, Period::as_str))]
+        period: Period,
         /// Only this agency's digest.
         #[arg(long)]
         agency: Option<String>,
@@ -124,8 +129,8 @@ enum DigestAction {
     },
     /// Print the digests (plain-text part) without queueing them.
     Preview {
-        #[arg(long, value_enum)]
-        period: crate::mail::digest::Period,
+        #[arg(long, value_parser = choice(&Period::ALL, Period::as_str))]
+        period: Period,
         #[arg(long)]
         agency: Option<String>,
     },
@@ -135,6 +140,20 @@ enum DigestAction {
 enum AggregatesAction {
     /// Rebuild every daily count from the stored responses and dossiers.
     Recount,
+}
+
+/// A value parser for one of `all`, listed by name in `--help`.
+fn choice<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(all.iter().map(|v| name(*v))).try_map(move |s| {
+        all.iter()
+            .copied()
+            .find(|v| name(*v) == s)
+            .ok_or_else(|| format!("{s:?} is not a possible value"))
+    })
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -218,8 +237,7 @@ pub fn run() -> anyhow::Result<()> {
             group_by,
             format,
         } => {
-            let to =
-                to.unwrap_or_else(|| chrono::Utc::now().with_timezone(&vietnam()).date_naive());
+            let to = to.unwrap_or_else(crate::clock::today);
             let from = from.unwrap_or(to - chrono::Duration::days(364));
             let query = Query {
                 from,
@@ -244,6 +262,33 @@ pub fn run() -> anyhow::Result<()> {
                 },
         } => add_user(&settings, &email, &role, agency.as_deref(), &lang),
         Command::Digest { action } => digest(&settings, action),
+        Command::Sweep => {
+            let db = Database::open(&settings.database)?;
+            let swept = db.write(|conn| {
+                crate::monitoring::sweep(
+                    conn,
+                    &settings,
+                    crate::clock::today(),
+                    crate::clock::now(),
+                )
+                .map_err(anyhow::Error::from)
+            })?;
+            println!(
+                "{} agencies flagged; {} case(s) opened, {} alarm alert(s) queued",
+                swept.flagged,
+                swept.opened.len(),
+                swept.alerts
+            );
+            for case in swept.opened {
+                println!(
+                    "  {} {} ({})",
+                    case.agency_code,
+                    case.problem,
+                    case.severity.as_str()
+                );
+            }
+            Ok(())
+        }
         Command::Aggregates {
             action: AggregatesAction::Recount,
         } => {
@@ -260,29 +305,44 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
-    let state = AppState::open(settings)?;
     if demo {
-        let created = crate::demo::seed_if_empty(&state)?;
-        for link in crate::demo::sample_links(&state, 5)? {
+        let db = Database::open(&settings.database)?;
+        let questionnaire = active_questionnaire(&db, &settings)?;
+        let secret = load_secret(&settings)?;
+        let installation = crate::demo::Installation {
+            db: &db,
+            settings: &settings,
+            secret: &secret,
+            questionnaire: &questionnaire,
+        };
+        let created = crate::demo::seed_if_empty(&installation)?;
+        for link in crate::demo::sample_links(&installation, 5)? {
             println!("  {link}");
         }
         if created {
             println!("Demo province created.");
         }
     }
-    let bind = state.settings.server.bind.clone();
-    let public = state.settings.public_url().to_owned();
-    let app = Application::build(state)?;
+    let bind = settings.server.bind.clone();
+    let public = settings.public_url().to_owned();
+    let app = Application::build(settings)?;
     println!("sipas listening on {bind} (public URL {public}); Ctrl-C to stop");
-    actix_web::rt::System::new().block_on(app.run_until_stopped())?;
+    app.run_blocking()?;
     Ok(())
+}
+
+/// The questionnaire citizens answer now.
+fn active_questionnaire(db: &Database, settings: &Settings) -> anyhow::Result<Questionnaire> {
+    let mut conn = db.conn()?;
+    Ok(crate::questionnaire::versions::active(
+        &mut conn,
+        settings.survey.questionnaire_file.as_deref(),
+    )?)
 }
 
 /// The database with migrations applied, for commands that need nothing else.
 fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
-    let pool = crate::db::connect(&settings.database)?;
-    crate::db::migrations::run(&pool)?;
-    Ok(pool)
+    Ok(Database::open(&settings.database)?.pool().clone())
 }
 
 fn open_file(path: &Path) -> anyhow::Result<File> {
@@ -294,8 +354,8 @@ fn conn(pool: &DbPool) -> anyhow::Result<crate::db::PooledConn> {
 }
 
 fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
-    let state = AppState::open(settings)?;
-    let mut conn = conn(&state.pool)?;
+    let db = Database::open(&settings.database)?;
+    let mut conn = db.conn()?;
     match what {
         ImportKind::Agencies { file } => {
             let n = catalog_import::import_agencies(&mut conn, open_file(&file)?)?;
@@ -310,13 +370,14 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
             println!("imported {n} links");
         }
         ImportKind::Dossiers { file } => {
+            let secret = load_secret(&settings)?;
             let issuer = Issuer {
-                secret: &state.secret,
-                ttl_days: state.settings.survey.invitation_ttl_days,
+                secret: &secret,
+                ttl_days: settings.survey.invitation_ttl_days,
                 now: dossier_import::now(),
             };
             let issued = import_dossiers(&mut conn, &issuer, open_file(&file)?)?;
-            let base = state.settings.public_url();
+            let base = settings.public_url();
             let mut out = csv::Writer::from_writer(std::io::stdout());
             out.write_record([
                 "dossier_code",
@@ -350,7 +411,8 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
             let reader = bar.wrap_read(input);
             let started = std::time::Instant::now();
             let counter = bar.clone();
-            let n = import_responses(&mut conn, &state.questionnaire(), reader, |rows| {
+            let questionnaire = active_questionnaire(&db, &settings)?;
+            let n = import_responses(&mut conn, &questionnaire, reader, |rows| {
                 counter.set_message(format!("{rows} rows"));
             });
             bar.finish_and_clear();
@@ -381,7 +443,7 @@ fn add_user(
         None => crate::accounts::password::generate()
             .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?,
     };
-    let now = chrono::Utc::now().naive_utc();
+    let now = crate::clock::now();
     let mut conn = conn(&pool)?;
     let user = crate::accounts::users::create(&mut conn, email, role, agency, &password, now)?;
     crate::accounts::users::set_lang(
@@ -402,7 +464,7 @@ fn digest(settings: &Settings, action: DigestAction) -> anyhow::Result<()> {
     use crate::mail::{Mailer, digest, outbox};
     let pool = open_database(settings)?;
     let mut conn = conn(&pool)?;
-    let today = chrono::Utc::now().with_timezone(&vietnam()).date_naive();
+    let today = crate::clock::today();
     match action {
         DigestAction::Preview { period, agency }
         | DigestAction::Send {
@@ -433,11 +495,11 @@ Period: {key}
             if !mailer.is_on() {
                 anyhow::bail!("mail is switched off: set [mail] transport to smtp or file");
             }
-            let now = chrono::Utc::now().naive_utc();
+            let now = crate::clock::now();
             let queued = digest::queue(&mut conn, settings, period, agency.as_deref(), today, now)?;
             let round =
                 outbox::deliver_due(&mut conn, &mailer, settings.mail.max_attempts, || {
-                    chrono::Utc::now().naive_utc()
+                    crate::clock::now()
                 })?;
             println!(
                 "{queued} digest(s) queued; sent {}, retrying later {}, failed {}",
@@ -449,8 +511,7 @@ Period: {key}
 }
 
 fn apikey(settings: Settings, action: ApikeyAction) -> anyhow::Result<()> {
-    let state = AppState::open(settings)?;
-    let mut conn = conn(&state.pool)?;
+    let mut conn = Database::open(&settings.database)?.conn()?;
     let now = dossier_import::now();
     match action {
         ApikeyAction::Create { agency, province } => {

@@ -20,6 +20,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub dashboard: DashboardSettings,
     pub mail: MailSettings,
+    pub monitoring: MonitoringSettings,
 }
 
 /// `[server]`: the HTTP listener.
@@ -190,6 +191,21 @@ impl Default for DashboardSettings {
             login_max_failures: 5,
             login_lockout_minutes: 15,
         }
+    }
+}
+
+/// `[monitoring]`: the scheduled sweep that turns flags into follow-up cases and alarm alerts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitoringSettings {
+    /// Minutes between two sweeps (the first runs at start-up); 0 switches the sweep off (run
+    /// `sipas sweep` from cron instead).
+    pub sweep_minutes: u32,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        MonitoringSettings { sweep_minutes: 60 }
     }
 }
 

@@ -4,19 +4,22 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::catalog::{import as catalog_import, queries as catalog};
+use crate::config::Settings;
+use crate::db::Database;
 use crate::db::DbConn;
 use crate::db::schema::{agencies, invitations, responses};
+use crate::domain::TokenSecret;
 use crate::domain::{Channel, Code, SurveyToken, new_seed};
 use crate::invitations::NewInvitation;
-use crate::invitations::dossier::{Dossier, truncate};
+use crate::invitations::dossier::Dossier;
 use crate::invitations::queries::{Issuer, Scope};
-use crate::responses::store::insert_batch;
+use crate::questionnaire::Questionnaire;
+use crate::responses::record::{Entry, record};
 use crate::responses::{Context, Submission};
-use crate::startup::AppState;
 
 const AGENCIES: &str = include_str!("../assets/demo/agencies.csv");
 const PROCEDURES: &str = include_str!("../assets/demo/procedures.csv");
@@ -132,9 +135,17 @@ impl Rng {
     }
 }
 
+/// What the demo needs of the installation it seeds.
+pub struct Installation<'a> {
+    pub db: &'a Database,
+    pub settings: &'a Settings,
+    pub secret: &'a TokenSecret,
+    pub questionnaire: &'a Questionnaire,
+}
+
 /// Seeds the demo province when the database has no agencies; returns whether it did.
-pub fn seed_if_empty(state: &AppState) -> anyhow::Result<bool> {
-    let mut conn = state.pool.get()?;
+pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
+    let mut conn = state.db.conn()?;
     let count: i64 = agencies::table.count().get_result(&mut *conn)?;
     if count > 0 {
         return Ok(false);
@@ -142,7 +153,7 @@ pub fn seed_if_empty(state: &AppState) -> anyhow::Result<bool> {
     println!("Creating the demo province (Thái Nguyên) with a year of responses…");
     conn.transaction(|conn| seed(conn, state))?;
     let password = crate::accounts::password::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = truncate(Utc::now().naive_utc());
+    let now = crate::clock::now();
     let accounts = [
         ("admin@sipas.demo", "admin", None),
         ("reviewer@sipas.demo", "reviewer", None),
@@ -162,7 +173,7 @@ pub fn seed_if_empty(state: &AppState) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
+fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
     catalog_import::import_agencies(conn, AGENCIES.as_bytes())?;
     catalog_import::import_procedures(conn, PROCEDURES.as_bytes())?;
     let province = catalog::ensure_province(conn, "TN")?;
@@ -206,10 +217,8 @@ fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
         }
     }
     let mut rng = Rng(2640);
-    let today = Utc::now()
-        .with_timezone(&crate::invitations::dossier::vietnam())
-        .date_naive();
-    let now = truncate(Utc::now().naive_utc());
+    let today = crate::clock::today();
+    let now = crate::clock::now();
     let mut batch = Vec::new();
     let mut dossiers = Vec::new();
     for agency in &agencies {
@@ -229,7 +238,13 @@ fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
         let procedures = handled.get(&agency.id).cloned().unwrap_or_default();
         for _ in 0..volume {
             let day = today - Duration::days(rng.below(365) as i64);
-            batch.push(profile.response(&mut rng, state, agency.id, &procedures, day));
+            batch.push(Entry::plain(profile.response(
+                &mut rng,
+                state,
+                agency.id,
+                &procedures,
+                day,
+            )));
         }
         // Dossiers reported: responses are 25–60% of them.
         let reported = (volume as f64 / (0.25 + 0.35 * rng.unit())).round() as usize;
@@ -247,7 +262,7 @@ fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
             )?);
         }
         if batch.len() >= 20_000 {
-            insert_batch(conn, &batch)?;
+            record(conn, &batch)?;
             batch.clear();
         }
         for chunk in dossiers.chunks(1000) {
@@ -255,7 +270,7 @@ fn seed(conn: &mut DbConn, state: &AppState) -> anyhow::Result<()> {
         }
         dossiers.clear();
     }
-    insert_batch(conn, &batch)?;
+    record(conn, &batch)?;
     // The generated dossiers were inserted directly: count them once.
     crate::aggregates::recount(conn)?;
     let total: i64 = responses::table.count().get_result(conn)?;
@@ -333,7 +348,7 @@ impl Profile {
     fn response(
         &self,
         rng: &mut Rng,
-        state: &AppState,
+        state: &Installation<'_>,
         agency_id: i64,
         procedures: &[i64],
         day: NaiveDate,
@@ -352,7 +367,7 @@ impl Profile {
             late: Some(late),
             days_late: Some(if late { rng.between(1, 10) as i32 } else { 0 }),
         };
-        let mut s = Submission::new(&state.questionnaire(), ctx);
+        let mut s = Submission::new(state.questionnaire, ctx);
         for item in ["TC0", "TT0", "CC0", "KQ0", "HL0"] {
             let r = self.rating(rng);
             s.set(item, r);
@@ -420,7 +435,7 @@ impl Profile {
 )]
 fn invitation(
     rng: &mut Rng,
-    state: &AppState,
+    state: &Installation<'_>,
     agency_id: i64,
     procedures: &[i64],
     returned: NaiveDate,
@@ -429,7 +444,7 @@ fn invitation(
     now: NaiveDateTime,
 ) -> anyhow::Result<NewInvitationUsed> {
     let seed = new_seed().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = SurveyToken::derive(&state.secret, &seed);
+    let token = SurveyToken::derive(state.secret, &seed);
     let returned_at = returned.and_hms_opt(9, 0, 0).unwrap_or_default();
     let received_at = returned_at - Duration::days(rng.between(3, 20) as i64);
     let late = rng.chance(0.08);
@@ -445,7 +460,7 @@ fn invitation(
             agency_id,
             procedure_id: procedures.first().copied().unwrap_or_default(),
             dossier_code: format!("HS-{agency_id}-{n:06}"),
-            channel: "counter".into(),
+            channel: Channel::Counter,
             received_at,
             due_at: Some(due_at),
             returned_at,
@@ -474,9 +489,9 @@ struct NewInvitationUsed {
 }
 
 /// Issues `n` fresh invitations (one late) and returns their survey URLs.
-pub fn sample_links(state: &AppState, n: usize) -> anyhow::Result<Vec<String>> {
-    let mut conn = state.pool.get()?;
-    let now = truncate(Utc::now().naive_utc());
+pub fn sample_links(state: &Installation<'_>, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut conn = state.db.conn()?;
+    let now = crate::clock::now();
     let stamp = now.format("%Y%m%d%H%M%S");
     let targets = [
         ("TN-TTHCC", "DN-TL"),
@@ -516,7 +531,7 @@ pub fn sample_links(state: &AppState, n: usize) -> anyhow::Result<Vec<String>> {
         });
     }
     let issuer = Issuer {
-        secret: &state.secret,
+        secret: state.secret,
         ttl_days: state.settings.survey.invitation_ttl_days,
         now,
     };

@@ -1,5 +1,5 @@
 //! Dashboard accounts: users and roles, Argon2id passwords, sessions, sign-in throttling and the
-//! audit log. Pure storage and rules; the web side is `crate::dashboard`.
+//! audit log. Pure storage and rules; the web side is `crate::web::staff`.
 
 pub mod audit;
 pub mod password;
@@ -9,7 +9,16 @@ pub mod users;
 use std::fmt;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Role {
     /// The reform office: everything, including users and the catalog.
     Admin,
@@ -54,3 +63,5 @@ impl fmt::Display for Role {
         f.write_str(self.as_str())
     }
 }
+
+crate::text_column!(Role, "role");

@@ -8,6 +8,7 @@ use super::password::{self, PasswordError};
 use crate::catalog::queries as catalog;
 use crate::db::DbConn;
 use crate::db::schema::{sessions, users};
+use crate::domain::Lang;
 
 /// A dashboard account.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -16,18 +17,11 @@ pub struct User {
     pub id: i64,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub agency_id: Option<i64>,
-    pub lang: String,
+    pub lang: Lang,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
-}
-
-impl User {
-    /// The user's role (an unknown stored role has no rights: treated as an agency head).
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::AgencyHead)
-    }
 }
 
 /// Why an account was not created or changed.

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::schema::{agencies, case_events, cases, users};
 use crate::report::AgencyRow;
-use crate::report::flags::Level as FlagLevel;
+use crate::stats::Severity;
 
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,8 +225,18 @@ fn log(
         .map(|_| ())
 }
 
-/// A case just opened: (agency code, agency name, problem, flag, reason).
-pub type Opened = (String, String, &'static str, &'static str, String);
+/// A case just opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub agency_code: String,
+    pub agency_name: String,
+    /// `harassment`, `repeat_visits` or `money_asked`.
+    pub problem: &'static str,
+    /// The flag's severity (`None` for a report of money asked, which is reviewed whatever the
+    /// numbers).
+    pub severity: Severity,
+    pub reason: String,
+}
 
 /// Opens a case for every flagged problem of the report's agencies that has no open case yet;
 /// returns the cases opened.
@@ -245,18 +255,13 @@ pub fn open_for_flags(
         let Some(agency_id) = ids.get(&row.code).copied() else {
             continue;
         };
-        let flag_name = |f: FlagLevel| match f {
-            FlagLevel::Alarm => "alarm",
-            FlagLevel::Alert => "alert",
-            FlagLevel::None => "none",
-        };
-        let mut wanted: Vec<(&'static str, &'static str, &str)> = Vec::new();
+        let mut wanted: Vec<(&'static str, Severity, &str)> = Vec::new();
         for (problem, a) in [
             ("harassment", &row.harassment),
             ("repeat_visits", &row.repeat_visits),
         ] {
-            if a.flag != FlagLevel::None {
-                wanted.push((problem, flag_name(a.flag), &a.reason));
+            if a.flag != Severity::None {
+                wanted.push((problem, a.flag, &a.reason));
             }
         }
         let money;
@@ -265,9 +270,14 @@ pub fn open_for_flags(
                 "{} người trả lời cho biết bị yêu cầu chi thêm tiền, quà",
                 row.money_asked
             );
-            wanted.push(("money_asked", "review", &money));
+            wanted.push(("money_asked", Severity::None, &money));
         }
-        for (problem, flag, reason) in wanted {
+        for (problem, severity, reason) in wanted {
+            // A report of money asked is stored as "review": looked at whatever the numbers.
+            let flag = match severity {
+                Severity::None => "review",
+                other => other.as_str(),
+            };
             let open: i64 = cases::table
                 .filter(cases::agency_id.eq(agency_id))
                 .filter(cases::problem.eq(problem))
@@ -291,13 +301,13 @@ pub fn open_for_flags(
                 .returning(cases::id)
                 .get_result(conn)?;
             log(conn, id, now, None, "opened", reason)?;
-            opened.push((
-                row.code.clone(),
-                row.name.clone(),
+            opened.push(Opened {
+                agency_code: row.code.clone(),
+                agency_name: row.name.clone(),
                 problem,
-                flag,
-                reason.to_owned(),
-            ));
+                severity,
+                reason: reason.to_owned(),
+            });
         }
     }
     Ok(opened)

@@ -169,3 +169,36 @@ pub fn subtree(conn: &mut DbConn, root: i64) -> QueryResult<Vec<i64>> {
     }
     Ok(ids)
 }
+
+/// The agency named by `code` (`me`: the agency head's own) if a user with `role` and agency
+/// `own` may see it. An agency
+/// head sees the agencies under their own and nothing else: `None` (404, not 403, so that the
+/// page does not confirm that other agencies exist).
+pub fn visible_to(
+    conn: &mut DbConn,
+    role: crate::accounts::Role,
+    own: Option<i64>,
+    code: &str,
+) -> QueryResult<Option<Agency>> {
+    let agency = match (code, own) {
+        ("me", Some(id)) => all_agencies(conn)?.into_iter().find(|a| a.id == id),
+        _ => agency_by_code(conn, code)?,
+    };
+    let Some(agency) = agency else {
+        return Ok(None);
+    };
+    if role == crate::accounts::Role::AgencyHead
+        && !own.is_some_and(|root| subtree(conn, root).is_ok_and(|ids| ids.contains(&agency.id)))
+    {
+        return Ok(None);
+    }
+    Ok(Some(agency))
+}
+
+/// The code of a province.
+pub fn province_code(conn: &mut DbConn, province_id: i64) -> QueryResult<String> {
+    crate::db::schema::provinces::table
+        .find(province_id)
+        .select(crate::db::schema::provinces::code)
+        .first(conn)
+}

@@ -17,7 +17,7 @@ use diesel::Connection;
 use diesel::result::QueryResult;
 
 use super::DbConn;
-use crate::error::AppError;
+use super::StoreError;
 
 /// The most writes committed together.
 pub const MAX_BATCH: usize = 64;
@@ -27,7 +27,7 @@ pub type Work<T> = Box<dyn Fn(&mut DbConn) -> QueryResult<T> + Send>;
 
 struct Job<T> {
     work: Work<T>,
-    reply: Sender<Result<T, AppError>>,
+    reply: Sender<Result<T, StoreError>>,
 }
 
 /// The handle request threads use; the thread ends when the handle is dropped.
@@ -40,35 +40,35 @@ impl<T: Send + 'static> GroupCommitter<T> {
     /// write panicked, since the connection's transaction state is then unknown). `turn` is the
     /// lock every other SQLite writer holds for its transaction; the committer holds it for each
     /// batch.
-    pub fn start<C>(connect: C, turn: Arc<Mutex<()>>) -> Result<GroupCommitter<T>, AppError>
+    pub fn start<C>(connect: C, turn: Arc<Mutex<()>>) -> Result<GroupCommitter<T>, StoreError>
     where
-        C: Fn() -> Result<DbConn, AppError> + Send + 'static,
+        C: Fn() -> Result<DbConn, StoreError> + Send + 'static,
     {
         let conn = connect()?;
         let (jobs, queue) = mpsc::channel::<Job<T>>();
         std::thread::Builder::new()
             .name("sipas-commit".into())
             .spawn(move || run(conn, connect, &queue, &turn))
-            .map_err(|e| AppError::Internal(format!("cannot start the commit thread: {e}")))?;
+            .map_err(|e| StoreError::Other(format!("cannot start the commit thread: {e}")))?;
         Ok(GroupCommitter { jobs })
     }
 
     /// Commits `work` with whatever else is waiting, and returns once it is committed (or has
     /// failed). Call from a blocking thread.
-    pub fn commit(&self, work: Work<T>) -> Result<T, AppError> {
+    pub fn commit(&self, work: Work<T>) -> Result<T, StoreError> {
         let (reply, answer) = mpsc::channel();
         self.jobs
             .send(Job { work, reply })
-            .map_err(|_| AppError::Internal("the commit thread has stopped".into()))?;
+            .map_err(|_| StoreError::Other("the commit thread has stopped".into()))?;
         answer
             .recv()
-            .map_err(|_| AppError::Internal("the commit thread stopped during a write".into()))?
+            .map_err(|_| StoreError::Other("the commit thread stopped during a write".into()))?
     }
 }
 
 fn run<T, C>(mut conn: DbConn, connect: C, queue: &Receiver<Job<T>>, turn: &Mutex<()>)
 where
-    C: Fn() -> Result<DbConn, AppError>,
+    C: Fn() -> Result<DbConn, StoreError>,
 {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -96,7 +96,7 @@ where
                 }
                 batch
                     .iter()
-                    .map(|_| Err(AppError::Internal("a write failed unexpectedly".into())))
+                    .map(|_| Err(StoreError::Other("a write failed unexpectedly".into())))
                     .collect()
             }
         };
@@ -109,7 +109,7 @@ where
 
 /// Runs the batch in one transaction; falls back to one transaction per write when a write
 /// fails for a reason of its own.
-fn commit_batch<T>(conn: &mut DbConn, batch: &[Job<T>]) -> Vec<Result<T, AppError>> {
+fn commit_batch<T>(conn: &mut DbConn, batch: &[Job<T>]) -> Vec<Result<T, StoreError>> {
     let together = conn.transaction(|c| {
         batch
             .iter()
@@ -119,21 +119,23 @@ fn commit_batch<T>(conn: &mut DbConn, batch: &[Job<T>]) -> Vec<Result<T, AppErro
     match together {
         Ok(values) => values.into_iter().map(Ok).collect(),
         Err(e) => {
-            let error = AppError::from(e);
-            if batch.len() == 1 || error.is_unavailable() {
+            let error = StoreError::from(e);
+            if batch.len() == 1 || error.is_transient() {
                 return batch.iter().map(|_| Err(error.clone())).collect();
             }
             // One transaction each; once the database is unavailable, the rest fail at once
             // instead of each waiting out the lock timeout.
             let mut results = Vec::with_capacity(batch.len());
-            let mut unavailable: Option<AppError> = None;
+            let mut unavailable: Option<StoreError> = None;
             for job in batch {
                 let result = match &unavailable {
                     Some(e) => Err(e.clone()),
-                    None => conn.transaction(|c| (job.work)(c)).map_err(AppError::from),
+                    None => conn
+                        .transaction(|c| (job.work)(c))
+                        .map_err(StoreError::from),
                 };
                 if let Err(e) = &result
-                    && e.is_unavailable()
+                    && e.is_transient()
                 {
                     unavailable = Some(e.clone());
                 }
@@ -163,7 +165,7 @@ mod tests {
         })
     }
 
-    fn job(v: i64) -> (Job<i64>, Receiver<Result<i64, AppError>>) {
+    fn job(v: i64) -> (Job<i64>, Receiver<Result<i64, StoreError>>) {
         let (reply, answer) = mpsc::channel();
         (
             Job {
@@ -191,7 +193,7 @@ mod tests {
         let (batch, _answers): (Vec<_>, Vec<_>) = [1, 1, 2].into_iter().map(job).unzip();
         let results = commit_batch(&mut conn, &batch);
         assert!(matches!(results[0], Ok(1)));
-        assert!(matches!(results[1], Err(AppError::Internal(_))));
+        assert!(matches!(results[1], Err(StoreError::Other(_))));
         assert!(matches!(results[2], Ok(2)));
         assert_eq!(count(&mut conn)?, 2);
         Ok(())
@@ -210,7 +212,7 @@ mod tests {
             move || {
                 diesel::SqliteConnection::establish(&url)
                     .map(DbConn::Sqlite)
-                    .map_err(|e| AppError::Unavailable(e.to_string()))
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
             },
             Arc::new(Mutex::new(())),
         )?);

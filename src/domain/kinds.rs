@@ -3,7 +3,19 @@
 use std::fmt;
 
 /// The level of government an agency or procedure belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Level {
     /// Province (cấp tỉnh).
     Tinh,
@@ -50,14 +62,26 @@ impl fmt::Display for Level {
 }
 
 /// How a dossier reached the agency, or how a response was collected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Channel {
     Counter,
     Online,
     Postal,
     /// Unverified: a citizen scanned the agency's poster without a dossier link.
     WalkIn,
-    /// Entered from a paper form or another tool.
+    /// Entered from a paper form or another tool (also what an import row without a channel means).
+    #[default]
     Paper,
 }
 
@@ -90,6 +114,9 @@ impl Channel {
         matches!(self, Channel::Counter | Channel::Online | Channel::Postal)
     }
 }
+
+crate::text_column!(Level, "level");
+crate::text_column!(Channel, "channel");
 
 #[cfg(test)]
 mod tests {

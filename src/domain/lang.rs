@@ -1,7 +1,17 @@
 //! The UI language: Vietnamese first, English second.
 
 /// A UI language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Lang {
     #[default]
     Vi,
@@ -9,6 +19,20 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Parses a stored language tag (`vi` or `en`).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim() {
+            "vi" => Some(Lang::Vi),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The stored tag (the same as [`Lang::tag`]).
+    pub fn as_str(self) -> &'static str {
+        self.tag()
+    }
+
     /// Picks the language from `?lang=` first, then `Accept-Language`; Vietnamese otherwise.
     pub fn negotiate(query: Option<&str>, accept_language: Option<&str>) -> Lang {
         match query.map(str::trim) {
@@ -59,6 +83,8 @@ impl Lang {
         }
     }
 }
+
+crate::text_column!(Lang, "language");
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,11 @@
 //! A reported dossier, parsed from API JSON or a CSV row, with lateness computed from its dates.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone};
+
+use crate::clock::{day_of, truncate, vietnam};
 use serde::Deserialize;
 
 use crate::domain::{Channel, Code};
-
-/// Vietnam's offset (UTC+7): dates without an offset are read as local time.
-#[expect(clippy::expect_used, reason = "a constant offset within ±24 h")]
-pub fn vietnam() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
-}
 
 /// A dossier as reported, before validation (the API's JSON shape).
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -177,12 +173,7 @@ impl Dossier {
         if self.returned_at <= due {
             return (Some(false), Some(0));
         }
-        let local = |t: NaiveDateTime| {
-            Utc.from_utc_datetime(&t)
-                .with_timezone(&vietnam())
-                .date_naive()
-        };
-        let days = (local(self.returned_at) - local(due)).num_days().max(1);
+        let days = (day_of(self.returned_at) - day_of(due)).num_days().max(1);
         (Some(true), Some(i32::try_from(days).unwrap_or(i32::MAX)))
     }
 }
@@ -206,12 +197,6 @@ pub fn parse_timestamp(value: &str) -> Option<NaiveDateTime> {
         .from_local_datetime(&local)
         .single()
         .map(|t| truncate(t.naive_utc()))
-}
-
-/// Drops sub-second precision.
-pub fn truncate(t: NaiveDateTime) -> NaiveDateTime {
-    use chrono::Timelike;
-    t.with_nanosecond(0).unwrap_or(t)
 }
 
 fn plausible_email(e: &str) -> bool {

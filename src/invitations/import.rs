@@ -78,5 +78,5 @@ pub fn import_dossiers(
 
 /// The time import runs are stamped with.
 pub fn now() -> NaiveDateTime {
-    super::dossier::truncate(chrono::Utc::now().naive_utc())
+    crate::clock::now_to_second()
 }

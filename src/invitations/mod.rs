@@ -1,6 +1,5 @@
 //! Dossier completion → invitation: validating a reported dossier and issuing its single-use link.
 
-pub mod api;
 pub mod dossier;
 pub mod import;
 pub mod qr;
@@ -10,6 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::invitations;
+use crate::domain::Channel;
 
 /// A stored invitation (one per agency and dossier code).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -20,7 +20,7 @@ pub struct Invitation {
     pub agency_id: i64,
     pub procedure_id: i64,
     pub dossier_code: String,
-    pub channel: String,
+    pub channel: Channel,
     pub late: Option<bool>,
     pub days_late: Option<i32>,
     pub expires_at: NaiveDateTime,
@@ -36,7 +36,7 @@ pub struct NewInvitation {
     pub agency_id: i64,
     pub procedure_id: i64,
     pub dossier_code: String,
-    pub channel: String,
+    pub channel: Channel,
     pub received_at: NaiveDateTime,
     pub due_at: Option<NaiveDateTime>,
     pub returned_at: NaiveDateTime,

@@ -2,14 +2,13 @@
 //! reports being asked for money, or an agency newly reaches `alarm`. Queued in the transaction that records the cause; one message per
 //! agency and cause per hour, so a burst sends one.
 
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::NaiveDateTime;
 use maud::html;
 
 use super::Email;
 use super::outbox::enqueue;
 use crate::config::Settings;
 use crate::db::DbConn;
-use crate::invitations::dossier::vietnam;
 
 /// What an alert is about.
 pub enum Cause<'a> {
@@ -31,10 +30,7 @@ pub fn queue(
     if settings.mail.transport == crate::config::MailTransport::None {
         return Ok(0);
     }
-    let hour = Utc
-        .from_utc_datetime(&now)
-        .with_timezone(&vietnam())
-        .format("%Y-%m-%dT%H");
+    let hour = crate::clock::local(now).format("%Y-%m-%dT%H");
     let link = format!("{}/admin/agencies/{agency_code}", settings.public_url());
     let (subject, what, key) = match cause {
         Cause::MoneyAsked => (

@@ -16,17 +16,17 @@ use crate::config::Settings;
 use crate::db::DbConn;
 use crate::db::schema::{agencies, mail_recipients, users};
 use crate::domain::Lang;
-use crate::report::flags::Level as FlagLevel;
 use crate::report::indicators::{Index, Share};
-use crate::report::numbers::percent;
+use crate::report::numbers::{index_text, percent, points, share_text};
 use crate::report::{self, AgencyRow, GroupBy, Query, Report};
+use crate::stats::Severity;
 use crate::stats::change::newcombe_difference;
 
 /// Fewest responses an agency needs before its digest shows numbers.
 pub const MINIMUM: u64 = 5;
 
 /// Which digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Weekly,
     Monthly,
@@ -45,6 +45,17 @@ pub struct Window {
 }
 
 impl Period {
+    /// Both periods.
+    pub const ALL: [Period; 2] = [Period::Weekly, Period::Monthly];
+
+    /// The period's name (`weekly`, `monthly`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Weekly => "weekly",
+            Period::Monthly => "monthly",
+        }
+    }
+
     /// The window this period's digest covers when sent on `today`.
     pub fn window(self, today: NaiveDate) -> Window {
         match self {
@@ -108,22 +119,8 @@ fn build(conn: &mut DbConn, from: NaiveDate, to: NaiveDate, province: &str) -> Q
     })
 }
 
-fn show_index(i: &Index, lang: Lang) -> String {
-    match (i.index, i.displayable) {
-        (Some(v), true) => percent(v, lang),
-        _ => lang.pick("chưa đủ dữ liệu", "not enough data").into(),
-    }
-}
-
-fn show_share(s: &Share, lang: Lang) -> String {
-    match (s.rate, s.displayable) {
-        (Some(v), true) => percent(v, lang),
-        _ => lang.pick("chưa đủ dữ liệu", "not enough data").into(),
-    }
-}
-
 fn pct(i: &Index) -> String {
-    show_index(i, Lang::Vi)
+    index_text(i, Lang::Vi)
 }
 
 /// "+3,1 điểm %" ("+3.1 points") and whether it is significant, when both periods have enough
@@ -136,10 +133,7 @@ fn change(now: &Index, before: Option<&Index>, lang: Lang) -> Option<(String, bo
     }
     let ci = newcombe_difference(now.count, now.n, before.count, before.n, 0.95)?;
     let significant = ci.low > 0.0 || ci.high < 0.0;
-    let points = match lang {
-        Lang::Vi => format!("{:+.1} điểm %", (a - b) * 100.0).replace('.', ","),
-        Lang::En => format!("{:+.1} points", (a - b) * 100.0),
-    };
+    let points = format!("{}{}", points(a - b, lang), lang.pick(" điểm %", " points"));
     Some((points, significant))
 }
 
@@ -164,8 +158,8 @@ pub fn agency_email(
     );
     let enough = row.responses >= MINIMUM;
     let moved = change(&row.sipas, before.map(|b| &b.sipas), lang);
-    let pct = |i: &Index| show_index(i, lang);
-    let share = |s: &Share| show_share(s, lang);
+    let pct = |i: &Index| index_text(i, lang);
+    let share = |s: &Share| share_text(s, lang);
     let subject = if enough {
         format!(
             "[SIPAS] {}: {period} – {} {}",
@@ -277,9 +271,9 @@ pub fn agency_email(
                     .map(|b| percent(b, lang))
                     .unwrap_or_else(|| "—".into()),
                 match a.flag {
-                    FlagLevel::Alarm => t(" – BÁO ĐỘNG", " – ALARM"),
-                    FlagLevel::Alert => t(" – cảnh báo", " – alert"),
-                    FlagLevel::None => "",
+                    Severity::Alarm => t(" – BÁO ĐỘNG", " – ALARM"),
+                    Severity::Alert => t(" – cảnh báo", " – alert"),
+                    Severity::None => "",
                 }
             ));
         }
@@ -361,7 +355,7 @@ pub fn office_email(
         .agencies
         .iter()
         .flatten()
-        .filter(|a| a.flag != FlagLevel::None)
+        .filter(|a| a.flag != Severity::None)
         .collect();
     // Agencies whose index moved most, among those with at least 30 valid answers both times.
     let mut moves: Vec<(f64, &AgencyRow)> = report

@@ -5,7 +5,6 @@ pub mod alert;
 pub mod digest;
 pub mod outbox;
 pub mod recipients;
-pub mod worker;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};

@@ -96,3 +96,79 @@ pub fn usage(conn: &mut DbConn) -> QueryResult<Vec<(String, i32, i64)>> {
         ))
         .load(conn)
 }
+
+/// The questionnaire citizens answer now, replaced when an admin publishes a new version.
+pub struct Current(std::sync::RwLock<std::sync::Arc<super::Questionnaire>>);
+
+impl Current {
+    /// Holds `q` as the current questionnaire.
+    pub fn new(q: super::Questionnaire) -> Current {
+        Current(std::sync::RwLock::new(std::sync::Arc::new(q)))
+    }
+
+    /// The questionnaire citizens answer now.
+    pub fn get(&self) -> std::sync::Arc<super::Questionnaire> {
+        self.0
+            .read()
+            .map(|q| q.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Makes `q` the questionnaire citizens answer from now on.
+    pub fn set(&self, q: super::Questionnaire) {
+        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        *slot = std::sync::Arc::new(q);
+    }
+}
+
+/// Why the questionnaire to serve could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read questionnaire file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid questionnaire file {path}: {source}")]
+    Invalid {
+        path: String,
+        source: QuestionnaireError,
+    },
+    #[error("the latest published questionnaire is invalid: {0}")]
+    Published(QuestionnaireError),
+    #[error("the built-in questionnaire is invalid: {0}")]
+    BuiltIn(QuestionnaireError),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// The configured questionnaire file, or the built-in questionnaire.
+pub fn configured(file: Option<&std::path::Path>) -> Result<Questionnaire, LoadError> {
+    match file {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            Questionnaire::parse(&text).map_err(|source| LoadError::Invalid {
+                path: shown,
+                source,
+            })
+        }
+        None => Questionnaire::built_in().map_err(LoadError::BuiltIn),
+    }
+}
+
+/// The questionnaire to serve: the latest version published from the dashboard, else the
+/// configured file, else the built-in one.
+pub fn active(
+    conn: &mut DbConn,
+    file: Option<&std::path::Path>,
+) -> Result<Questionnaire, LoadError> {
+    let configured = configured(file)?;
+    match latest(conn)? {
+        Some(json) => Questionnaire::parse(&json).map_err(LoadError::Published),
+        None => Ok(configured),
+    }
+}

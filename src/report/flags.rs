@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::indicators::Share;
 use super::numbers::{percent, probability};
 use crate::domain::Lang;
-use crate::stats::bayes::{FlagRule, fit_prior_moments};
+use crate::stats::bayes::{FlagRule, Severity, fit_prior_moments};
 use crate::stats::monitor::{CusumDesign, bernoulli_cusum};
 use crate::stats::testing::{benjamini_hochberg, binomial_upper_p_value};
 
@@ -29,25 +29,6 @@ impl Problem {
             (Problem::Harassment, Lang::En) => "reported harassment or hints at extra payments",
             (Problem::RepeatVisits, Lang::Vi) => "phản ánh phải đi lại nhiều lần",
             (Problem::RepeatVisits, Lang::En) => "reported having to come back several times",
-        }
-    }
-}
-
-/// The severity of a flag, serialised as `"none"`, `"alert"` or `"alarm"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    None,
-    Alert,
-    Alarm,
-}
-
-impl From<crate::stats::bayes::Flag> for Level {
-    fn from(f: crate::stats::bayes::Flag) -> Level {
-        match f {
-            crate::stats::bayes::Flag::None => Level::None,
-            crate::stats::bayes::Flag::Alert => Level::Alert,
-            crate::stats::bayes::Flag::Alarm => Level::Alarm,
         }
     }
 }
@@ -79,7 +60,7 @@ pub struct Assessment {
     pub p_value: Option<f64>,
     /// Benjamini–Hochberg adjusted p-value across the province's agencies.
     pub q_value: Option<f64>,
-    pub flag: Level,
+    pub flag: Severity,
     pub reason: String,
     pub reason_en: String,
     pub early_warning: EarlyWarning,
@@ -138,8 +119,8 @@ pub fn assess(problem: Problem, agencies: &[AgencyInput<'_>], rule: &FlagRule) -
                 _ => None,
             };
             let flag = posterior_prob
-                .map(|p| Level::from(rule.classify(p)))
-                .unwrap_or(Level::None);
+                .map(|p| rule.classify(p))
+                .unwrap_or(Severity::None);
             let early_warning = early_warning(baseline, a.recent);
             let (reason, reason_en) = explain(problem, &a.share, baseline, posterior_prob, rule);
             Assessment {
@@ -319,10 +300,10 @@ mod tests {
             assert!((p - e).abs() <= 1e-8 * e.max(1e-300) + 1e-15, "{p} vs {e}");
             assert!((a.baseline.unwrap_or(0.0) - 0.09079754601).abs() < 1e-10);
         }
-        let flags: Vec<Level> = out.iter().map(|a| a.flag).collect();
-        let mut want = vec![Level::None; 14];
-        want[12] = Level::Alarm;
-        want[13] = Level::Alert;
+        let flags: Vec<Severity> = out.iter().map(|a| a.flag).collect();
+        let mut want = vec![Severity::None; 14];
+        want[12] = Severity::Alarm;
+        want[13] = Severity::Alert;
         assert_eq!(flags, want);
         assert!(
             out[12]
@@ -350,7 +331,7 @@ mod tests {
         let out = assess_counts(Problem::RepeatVisits, &[(0, 50), (0, 80), (0, 0)]);
         assert!(
             out.iter()
-                .all(|a| a.flag == Level::None && a.posterior_prob.is_none())
+                .all(|a| a.flag == Severity::None && a.posterior_prob.is_none())
         );
         assert_eq!(out[2].reason, "Chưa có phản hồi trong kỳ");
         assert_eq!(out[0].baseline, Some(0.0));

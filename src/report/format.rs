@@ -2,18 +2,32 @@
 
 use std::io::Write;
 
-use super::flags::Level as FlagLevel;
 use super::indicators::{Index, Share};
-use super::numbers::percent;
+use super::numbers::{index_text, not_enough, share_text};
 use super::{AgencyRow, GroupRow, Report};
 use crate::domain::Lang;
+use crate::stats::Severity;
 
 /// An output format of `sipas report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Csv,
     Json,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 3] = [Format::Table, Format::Csv, Format::Json];
+
+    /// The format's name (`table`, `csv`, `json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
 }
 
 /// Writes `report` in `format`.
@@ -33,11 +47,11 @@ fn opt(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn flag_name(f: FlagLevel) -> &'static str {
+fn flag_name(f: Severity) -> &'static str {
     match f {
-        FlagLevel::None => "none",
-        FlagLevel::Alert => "alert",
-        FlagLevel::Alarm => "alarm",
+        Severity::None => "none",
+        Severity::Alert => "alert",
+        Severity::Alarm => "alarm",
     }
 }
 
@@ -148,19 +162,15 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-const NOT_ENOUGH: &str = "chưa đủ dữ liệu";
-
 fn show_index(i: &Index) -> String {
-    match (i.index, i.displayable) {
-        (Some(v), true) => percent(v, Lang::Vi),
-        _ => NOT_ENOUGH.into(),
-    }
+    index_text(i, Lang::Vi)
 }
 
+/// A rate with its counts ("4,1% (3/73)").
 fn show_share(s: &Share) -> String {
     match (s.rate, s.displayable) {
-        (Some(v), true) => format!("{} ({}/{})", percent(v, Lang::Vi), s.count, s.n),
-        _ => NOT_ENOUGH.into(),
+        (Some(_), true) => format!("{} ({}/{})", share_text(s, Lang::Vi), s.count, s.n),
+        _ => not_enough(Lang::Vi).into(),
     }
 }
 
@@ -218,10 +228,10 @@ fn write_table(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
 
 fn write_agency(r: &AgencyRow, out: &mut impl Write) -> anyhow::Result<()> {
     let flag = match r.flag {
-        FlagLevel::Alarm => "BÁO ĐỘNG",
-        FlagLevel::Alert => "cảnh báo",
-        FlagLevel::None if r.review => "xem xét",
-        FlagLevel::None => "",
+        Severity::Alarm => "BÁO ĐỘNG",
+        Severity::Alert => "cảnh báo",
+        Severity::None if r.review => "xem xét",
+        Severity::None => "",
     };
     writeln!(
         out,

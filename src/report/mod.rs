@@ -15,18 +15,19 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use self::counts::Counts;
-use self::flags::{AgencyInput, Assessment, Level as FlagLevel, Problem, assess};
+use self::flags::{AgencyInput, Assessment, Problem, assess};
 use self::indicators::{Factors, Index, Indicators, Share};
 use crate::db::DbConn;
 use crate::db::schema::{agencies, procedures, provinces};
 use crate::domain::Level;
+use crate::stats::Severity;
 use crate::stats::bayes::FlagRule;
 
 /// Days of most recent responses the early-warning CUSUM looks at.
 pub const EARLY_WARNING_DAYS: i64 = 90;
 
 /// How rows are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
     Agency,
     Procedure,
@@ -38,7 +39,19 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    fn as_str(self) -> &'static str {
+    /// Every grouping, in the order the command line lists them.
+    pub const ALL: [GroupBy; 7] = [
+        GroupBy::Agency,
+        GroupBy::Procedure,
+        GroupBy::Field,
+        GroupBy::Level,
+        GroupBy::Month,
+        GroupBy::Channel,
+        GroupBy::Province,
+    ];
+
+    /// The grouping's name (`agency`, `month`…).
+    pub fn as_str(self) -> &'static str {
         match self {
             GroupBy::Agency => "agency",
             GroupBy::Procedure => "procedure",
@@ -113,7 +126,7 @@ pub struct AgencyRow {
     pub decision_766: Share,
     pub comment_signals: u64,
     /// The most severe of the two flags.
-    pub flag: FlagLevel,
+    pub flag: Severity,
     /// True when something needs a reviewer's eyes even without a statistical flag: a citizen
     /// reported being asked for money, an early-warning signal, or comments matching the lexicon.
     pub review: bool,
@@ -319,9 +332,9 @@ fn agency_row(
         ("Đi lại nhiều lần", "Repeat visits", &repeat),
     ] {
         let (vi_flag, en_flag) = match assessment.flag {
-            FlagLevel::Alarm => ("BÁO ĐỘNG", "ALARM"),
-            FlagLevel::Alert => ("Cảnh báo", "Alert"),
-            FlagLevel::None => continue,
+            Severity::Alarm => ("BÁO ĐỘNG", "ALARM"),
+            Severity::Alert => ("Cảnh báo", "Alert"),
+            Severity::None => continue,
         };
         reasons.push(Reason {
             vi: format!("{vi_flag} – {label_vi}: {}", assessment.reason),
@@ -358,7 +371,7 @@ fn agency_row(
         });
     }
     let flag = harassment.flag.max(repeat.flag);
-    let review = flag != FlagLevel::None || !reasons.is_empty();
+    let review = flag != Severity::None || !reasons.is_empty();
     AgencyRow {
         code: a.code.clone(),
         name: a.name.clone(),

@@ -1,6 +1,7 @@
 //! Numbers as a reform-office reader expects them: "4,1%" and "0,98" in Vietnamese, "4.1%" and
 //! "0.98" in English.
 
+use super::indicators::{Index, Share};
 use crate::domain::Lang;
 
 fn localise(s: String, lang: Lang) -> String {
@@ -15,6 +16,32 @@ pub fn percent(fraction: f64, lang: Lang) -> String {
     let s = format!("{:.1}", fraction * 100.0);
     let s = s.strip_suffix(".0").map(str::to_owned).unwrap_or(s);
     format!("{}%", localise(s, lang))
+}
+
+/// What a figure below the display minimum shows instead.
+pub fn not_enough(lang: Lang) -> &'static str {
+    lang.pick("chưa đủ dữ liệu", "not enough data")
+}
+
+/// An index as a percentage, or "chưa đủ dữ liệu" below the display minimum.
+pub fn index_text(i: &Index, lang: Lang) -> String {
+    match (i.index, i.displayable) {
+        (Some(v), true) => percent(v, lang),
+        _ => not_enough(lang).into(),
+    }
+}
+
+/// A rate as a percentage, or "chưa đủ dữ liệu" below the display minimum.
+pub fn share_text(s: &Share, lang: Lang) -> String {
+    match (s.rate, s.displayable) {
+        (Some(r), true) => percent(r, lang),
+        _ => not_enough(lang).into(),
+    }
+}
+
+/// A difference of two fractions in percentage points with its sign ("+3,1", "-0.4").
+pub fn points(difference: f64, lang: Lang) -> String {
+    localise(format!("{:+.1}", difference * 100.0), lang)
 }
 
 /// A probability with two decimals ("0,98").

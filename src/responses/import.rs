@@ -7,16 +7,17 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use diesel::Connection;
 
-use super::store::{IMPORT_BATCH, insert_batch};
+use super::record::{Entry, record};
+use super::store::IMPORT_BATCH;
 use super::{Context, Submission};
 use crate::catalog::queries as catalog;
 use crate::csvfile::{CsvRows, ImportError, Problems};
 use crate::db::DbConn;
 use crate::domain::Channel;
-use crate::invitations::dossier::{parse_timestamp, vietnam};
+use crate::invitations::dossier::parse_timestamp;
 use crate::questionnaire::{COMMENT_ITEM, Questionnaire};
 
 const FIXED: [&str; 6] = [
@@ -57,7 +58,7 @@ pub fn import_responses(
     crate::db::with_import_cache(conn, |conn| {
         conn.transaction(|conn| -> Result<u64, ImportError> {
             let mut problems = Problems::default();
-            let mut batch: Vec<Submission> = Vec::with_capacity(IMPORT_BATCH);
+            let mut batch: Vec<Entry> = Vec::with_capacity(IMPORT_BATCH);
             let mut count = 0u64;
             while let Some(row) = rows.next_row() {
                 let row = match row {
@@ -176,16 +177,16 @@ pub fn import_responses(
                 if let Some(comment) = &comment {
                     submission.set_comment(comment);
                 }
-                batch.push(submission);
+                batch.push(Entry::plain(submission));
                 count += 1;
                 if batch.len() == IMPORT_BATCH {
-                    insert_batch(conn, &batch)?;
+                    record(conn, &batch)?;
                     batch.clear();
                     progress(count);
                 }
             }
             problems.into_result()?;
-            insert_batch(conn, &batch)?;
+            record(conn, &batch)?;
             progress(count);
             Ok(count)
         })
@@ -198,9 +199,5 @@ fn submitted_on(value: &str) -> Option<NaiveDate> {
         return Some(d);
     }
     let utc = parse_timestamp(value)?;
-    Some(
-        Utc.from_utc_datetime(&utc)
-            .with_timezone(&vietnam())
-            .date_naive(),
-    )
+    Some(crate::clock::day_of(utc))
 }

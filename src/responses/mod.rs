@@ -5,7 +5,10 @@
 //! user agent (domain.md §7).
 
 pub mod import;
+pub mod listing;
+pub mod record;
 pub mod store;
+pub mod submission;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -20,7 +23,7 @@ use crate::questionnaire::{Answers, Questionnaire};
 pub struct NewResponse {
     pub agency_id: i64,
     pub procedure_id: Option<i64>,
-    pub channel: String,
+    pub channel: Channel,
     pub questionnaire_id: String,
     pub questionnaire_version: i32,
     pub submitted_on: NaiveDate,
@@ -90,7 +93,7 @@ impl Submission {
             response: NewResponse {
                 agency_id: ctx.agency_id,
                 procedure_id: ctx.procedure_id,
-                channel: ctx.channel.as_str().to_owned(),
+                channel: ctx.channel,
                 questionnaire_id: questionnaire.id.clone(),
                 questionnaire_version: questionnaire.version,
                 submitted_on: ctx.submitted_on,
@@ -158,7 +161,7 @@ mod tests {
         assert_eq!(s.response.hl0, Some(4));
         assert_eq!(s.response.pa0, Some(0));
         assert_eq!(s.extra, vec![("TC1".to_string(), 2)]);
-        assert_eq!(s.response.channel, "online");
+        assert_eq!(s.response.channel, Channel::Online);
         assert_eq!(s.response.questionnaire_id, "sipas-2640-post");
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Writing responses: one submission with its invitation marked used, or many in batches.
+//! Writing response rows in batches, with their extra answers and counts (called by
+//! [`super::record`], the one write path).
 
 use diesel::prelude::*;
 
@@ -6,7 +7,6 @@ use super::{NewResponse, Submission};
 use crate::aggregates;
 use crate::db::DbConn;
 use crate::db::schema::{contact_requests, response_answers, responses};
-use crate::invitations::queries as invitations;
 
 /// Rows per INSERT statement: 25 columns × 1,000 rows stays under SQLite's 32,766 parameters.
 pub const BATCH: usize = 1000;
@@ -29,39 +29,20 @@ pub struct ContactRequest {
     pub contact: String,
 }
 
-/// Stores one submission in a transaction; with an invitation, marks it used in the same one.
-pub fn save(
+/// Keeps a citizen's request to be contacted, with no link to their response.
+pub fn insert_contact(
     conn: &mut DbConn,
-    invitation_id: Option<i64>,
-    submission: &Submission,
-    contact: Option<&ContactRequest>,
-) -> QueryResult<Stored> {
-    conn.transaction(|conn| save_within(conn, invitation_id, submission, contact))
-}
-
-/// [`save`] inside a transaction the caller holds (a group commit, or one with other writes).
-pub fn save_within(
-    conn: &mut DbConn,
-    invitation_id: Option<i64>,
-    submission: &Submission,
-    contact: Option<&ContactRequest>,
-) -> QueryResult<Stored> {
-    if let Some(id) = invitation_id
-        && !invitations::mark_used(conn, id)?
-    {
-        return Ok(Stored::AlreadyUsed);
-    }
-    insert_batch(conn, std::slice::from_ref(submission))?;
-    if let Some(c) = contact {
-        diesel::insert_into(contact_requests::table)
-            .values((
-                contact_requests::agency_id.eq(c.agency_id),
-                contact_requests::created_on.eq(submission.response.submitted_on),
-                contact_requests::contact.eq(&c.contact),
-            ))
-            .execute(conn)?;
-    }
-    Ok(Stored::Saved)
+    contact: &ContactRequest,
+    on: chrono::NaiveDate,
+) -> QueryResult<()> {
+    diesel::insert_into(contact_requests::table)
+        .values((
+            contact_requests::agency_id.eq(contact.agency_id),
+            contact_requests::created_on.eq(on),
+            contact_requests::contact.eq(&contact.contact),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Inserts rows and returns their ids in order: one row with `INSERT … RETURNING` (a web
@@ -103,7 +84,7 @@ fn insert_rows(conn: &mut DbConn, rows: Vec<&NewResponse>) -> QueryResult<Vec<i6
 
 /// Inserts submissions (at most [`BATCH`] per statement) and adds them to the daily counts,
 /// inside the caller's transaction.
-pub fn insert_batch(conn: &mut DbConn, submissions: &[Submission]) -> QueryResult<()> {
+pub(super) fn insert_batch(conn: &mut DbConn, submissions: &[&Submission]) -> QueryResult<()> {
     let mut all_ids = Vec::with_capacity(submissions.len());
     for chunk in submissions.chunks(BATCH) {
         let rows: Vec<_> = chunk.iter().map(|s| &s.response).collect();

@@ -122,9 +122,12 @@ pub fn fit_prior_moments(counts: &[(u64, u64)]) -> Option<BetaRate> {
     BetaRate::new(mean * strength, (1.0 - mean) * strength)
 }
 
-/// Severity of an agency flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Flag {
+/// The severity of a flag, the one name used from statistics to charts, cases and mail;
+/// serialised and stored as `"none"`, `"alert"` or `"alarm"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
     None,
     /// "Higher than expected — watch" (amber).
     Alert,
@@ -132,8 +135,19 @@ pub enum Flag {
     Alarm,
 }
 
+impl Severity {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Alert => "alert",
+            Severity::Alarm => "alarm",
+        }
+    }
+}
+
 /// When an agency's posterior is flagged: P(rate > `threshold_multiplier`·θ0 | data)
-/// above `alarm_above` gives [`Flag::Alarm`], above `alert_above` [`Flag::Alert`].
+/// above `alarm_above` gives [`Severity::Alarm`], above `alert_above` [`Severity::Alert`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FlagRule {
     /// c in "rate above c·θ0" (2: double the group's rate).
@@ -162,13 +176,13 @@ impl FlagRule {
     }
 
     /// Flag for an exceedance probability from [`FlagRule::exceedance_probability`].
-    pub fn classify(&self, exceedance_probability: f64) -> Flag {
+    pub fn classify(&self, exceedance_probability: f64) -> Severity {
         if exceedance_probability > self.alarm_above {
-            Flag::Alarm
+            Severity::Alarm
         } else if exceedance_probability > self.alert_above {
-            Flag::Alert
+            Severity::Alert
         } else {
-            Flag::None
+            Severity::None
         }
     }
 }
@@ -228,17 +242,17 @@ mod tests {
             let probability = rule.exceedance_probability(&posterior, theta0).unwrap();
             assert_close(probability, exceedance, 1e-9);
             let expected_flag = if exceedance > 0.95 {
-                Flag::Alarm
+                Severity::Alarm
             } else if exceedance > 0.80 {
-                Flag::Alert
+                Severity::Alert
             } else {
-                Flag::None
+                Severity::None
             };
             assert_eq!(rule.classify(exceedance), expected_flag);
         }
         // only 18/60 is an alarm (V4 "flag" column); 9/25 is an alert at 0.80
-        assert_eq!(rule.classify(0.9589984635), Flag::Alarm);
-        assert_eq!(rule.classify(0.9118328264), Flag::Alert);
+        assert_eq!(rule.classify(0.9589984635), Severity::Alarm);
+        assert_eq!(rule.classify(0.9118328264), Severity::Alert);
     }
 
     /// V4: an agency with no responses keeps the prior and is never flagged.
@@ -249,7 +263,7 @@ mod tests {
         let rule = FlagRule::default();
         let probability = rule.exceedance_probability(&prior, prior.mean()).unwrap();
         assert_within(probability, 0.134997, 5e-7);
-        assert_eq!(rule.classify(probability), Flag::None);
+        assert_eq!(rule.classify(probability), Severity::None);
     }
 
     /// X10: degenerate moment fits and their posteriors for 3/40.

@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod scale;
 pub mod testing;
 
+pub use bayes::Severity;
 pub use intervals::Interval;
 
 use statrs::distribution::{Beta, ContinuousCDF, Normal};

@@ -1,13 +1,14 @@
 //! Reading urlencoded form bodies (every form of the site posts one).
 
-use std::collections::BTreeMap;
-
 use actix_web::HttpRequest;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
 
-/// The fields of an `application/x-www-form-urlencoded` body (repeated fields keep the last
-/// value); `None` for another content type or a body that does not decode (invalid UTF-8).
-pub fn fields(req: &HttpRequest, body: &[u8]) -> Option<BTreeMap<String, String>> {
+use super::error::AppError;
+
+/// The form in `body` as a `T`; `None` for another content type or a body that does not decode
+/// into `T` (invalid UTF-8, a missing or malformed field). Repeated fields keep the last value.
+pub fn parse<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Option<T> {
     let urlencoded = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -19,6 +20,14 @@ pub fn fields(req: &HttpRequest, body: &[u8]) -> Option<BTreeMap<String, String>
     if !urlencoded {
         return None;
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
-    Some(pairs.into_iter().collect())
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+/// The error of a body that could not be read: 413 past the configured size, 400 otherwise.
+pub fn unreadable(e: &actix_web::Error) -> AppError {
+    if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge
+    } else {
+        AppError::BadRequest
+    }
 }

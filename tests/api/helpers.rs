@@ -1,13 +1,14 @@
 //! `spawn_app()`: a fresh database, the real application on port 0, and typed helpers.
 
-use std::sync::{Arc, Once, Weak};
+use std::sync::{Once, Weak};
 
-use actix_web::dev::ServerHandle;
+use sipas::web::server::ServerHandle;
+use sipas::web::state::AppState;
 
 use diesel::prelude::*;
 use sipas::config::Settings;
 use sipas::db::{DbConn, DbPool};
-use sipas::startup::{AppState, Application};
+use sipas::startup::Application;
 
 static TRACING: Once = Once::new();
 
@@ -155,8 +156,8 @@ pub async fn spawn_app_with(
     let keys = tempfile::tempdir()?;
     let mut settings = test_settings(&db, keys.path())?;
     tweak(&mut settings);
-    let state = AppState::open(settings)?;
-    let pool = state.pool.clone();
+    let app = Application::build(settings)?;
+    let pool = app.db().pool().clone();
     let api_key = {
         let mut conn = pool.get()?;
         sipas::catalog::import::import_agencies(&mut conn, AGENCIES.as_bytes())?;
@@ -168,11 +169,10 @@ pub async fn spawn_app_with(
         )?;
         key.as_str().to_owned()
     };
-    let app = Application::build(state)?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = RunningServer {
         handle: app.handle(),
-        state: Arc::downgrade(&app.state().into_inner()),
+        state: app.state(),
         thread: std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(app.run_until_stopped())
         }),

@@ -206,9 +206,7 @@ async fn last_week(app: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn today() -> chrono::NaiveDate {
-    Utc::now()
-        .with_timezone(&sipas::invitations::dossier::vietnam())
-        .date_naive()
+    sipas::clock::today()
 }
 
 fn settings_for(app: &TestApp, port: u16) -> Result<Settings, Box<dyn std::error::Error>> {

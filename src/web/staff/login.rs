@@ -2,16 +2,20 @@
 //! CSRF on the sign-in form by a double-submit cookie, every attempt in the audit log.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use maud::html;
+use serde::Deserialize;
 
-use super::guard::{DashError, SESSION_COOKIE, Viewer, constant_time_eq};
+use super::guard::{Posted, SESSION_COOKIE, Viewer, constant_time_eq};
 use super::layout::page;
 use crate::accounts::{Role, audit, password, sessions, users};
-use crate::domain::SessionToken;
-use crate::startup::AppState;
+use crate::domain::{Lang, SessionToken};
+use crate::web::error::AppError;
+use crate::web::form;
+use crate::web::html::{html, see_other};
+use crate::web::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "sipas_login_csrf";
 
@@ -49,20 +53,28 @@ fn login_page(csrf: &str, message: Option<&str>) -> maud::Markup {
 }
 
 /// `GET /admin/login`.
-pub async fn show_login(state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
-    let csrf = SessionToken::generate()
-        .map_err(|e| DashError::App(crate::error::AppError::Internal(e.to_string())))?;
-    Ok(HttpResponse::Ok()
-        .cookie(cookie(&state, LOGIN_CSRF_COOKIE, csrf.as_str().to_owned()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/html; charset=utf-8")
-        .body(login_page(csrf.as_str(), None).into_string()))
+pub async fn show_login(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let csrf = SessionToken::generate().map_err(AppError::internal)?;
+    let mut response = html(StatusCode::OK, login_page(csrf.as_str(), None));
+    response
+        .add_cookie(&cookie(&state, LOGIN_CSRF_COOKIE, csrf.as_str().to_owned()))
+        .map_err(AppError::internal)?;
+    Ok(response)
 }
 
-fn retry(status: actix_web::http::StatusCode, csrf: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(login_page(csrf, Some(message)).into_string())
+fn retry(status: StatusCode, csrf: &str, message: &str) -> HttpResponse {
+    html(status, login_page(csrf, Some(message)))
+}
+
+/// The sign-in form (its CSRF token is checked against the sign-in cookie, not a session).
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
 }
 
 /// `POST /admin/login`.
@@ -70,22 +82,18 @@ pub async fn submit_login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    let fields = crate::web::form::fields(&req, &body).ok_or(DashError::BadRequest)?;
+) -> Result<HttpResponse, AppError> {
+    let form: LoginForm = form::parse(&req, &body).ok_or(AppError::BadRequest)?;
     let cookie_csrf = req
         .cookie(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let sent_csrf = fields.get("csrf").cloned().unwrap_or_default();
-    if cookie_csrf.is_empty() || !constant_time_eq(cookie_csrf.as_bytes(), sent_csrf.as_bytes()) {
-        return Err(DashError::Csrf);
+    if cookie_csrf.is_empty() || !constant_time_eq(cookie_csrf.as_bytes(), form.csrf.as_bytes()) {
+        return Err(AppError::Csrf);
     }
-    let email = fields
-        .get("email")
-        .and_then(|e| users::normalise_email(e))
-        .unwrap_or_default();
-    let password = fields.get("password").cloned().unwrap_or_default();
-    let now = Utc::now().naive_utc();
+    let email = users::normalise_email(&form.email).unwrap_or_default();
+    let password = form.password;
+    let now = crate::clock::now();
     let settings = state.settings.dashboard.clone();
     let since = now - Duration::minutes(i64::from(settings.login_lockout_minutes));
     let outcome = state
@@ -107,10 +115,9 @@ pub async fn submit_login(
             match user {
                 Some(u) if valid => {
                     sessions::clear_failures(conn, &email)?;
-                    let token = sessions::start(conn, u.id, now)
-                        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+                    let token = sessions::start(conn, u.id, now).map_err(AppError::internal)?;
                     audit::record(conn, now, Some(u.id), "login", &email)?;
-                    Ok(Outcome::SignedIn(token, u.role()))
+                    Ok(Outcome::SignedIn(token, u.role))
                 }
                 _ => {
                     sessions::record_failure(conn, &email, now)?;
@@ -122,26 +129,19 @@ pub async fn submit_login(
         .await?;
     match outcome {
         Outcome::Throttled => Ok(retry(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
             &cookie_csrf,
             "Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa đăng nhập, xin thử lại sau ít phút. (Too many failed sign-ins: try again in a few minutes.)",
         )),
         Outcome::Failed => Ok(retry(
-            actix_web::http::StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
             &cookie_csrf,
             "Email hoặc mật khẩu không đúng. (Wrong email or password.)",
         )),
-        Outcome::SignedIn(token, role) => {
-            let target = if role == Role::AgencyHead {
-                "/admin/agencies/me"
-            } else {
-                "/admin"
-            };
-            Ok(HttpResponse::SeeOther()
-                .cookie(cookie(&state, SESSION_COOKIE, token.as_str().to_owned()))
-                .insert_header((header::LOCATION, target))
-                .finish())
-        }
+        Outcome::SignedIn(token, role) => Ok(HttpResponse::SeeOther()
+            .cookie(cookie(&state, SESSION_COOKIE, token.as_str().to_owned()))
+            .insert_header((header::LOCATION, home(role)))
+            .finish()),
     }
 }
 
@@ -151,16 +151,28 @@ enum Outcome {
     SignedIn(SessionToken, Role),
 }
 
+/// The page a user starts on: agency heads their agency, everyone else the overview.
+fn home(role: Role) -> &'static str {
+    if role == Role::AgencyHead {
+        "/admin/agencies/me"
+    } else {
+        "/admin"
+    }
+}
+
+/// The language form.
+#[derive(Debug, Deserialize)]
+pub struct LangForm {
+    lang: Option<String>,
+}
+
 /// `POST /admin/lang`: the language the user reads the dashboard (and digests) in.
 pub async fn set_lang(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    let fields = viewer.form(&req, &body)?;
-    let lang = crate::domain::Lang::negotiate(fields.get("lang").map(String::as_str), None);
-    let (user, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    Posted(viewer, form): Posted<Viewer, LangForm>,
+) -> Result<HttpResponse, AppError> {
+    let lang = Lang::negotiate(form.lang.as_deref(), None);
+    let (user, now) = (viewer.user_id(), crate::clock::now());
     state
         .write(move |conn| {
             users::set_lang(conn, user, lang)?;
@@ -173,26 +185,20 @@ pub async fn set_lang(
             )?)
         })
         .await?;
-    let back = if viewer.role() == Role::AgencyHead {
-        "/admin/agencies/me"
-    } else {
-        "/admin"
-    };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, back))
-        .finish())
+    Ok(see_other(home(viewer.role())))
 }
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct EmptyForm {}
 
 /// `POST /admin/logout`: ends the session and clears the cookie.
 pub async fn logout(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.form(&req, &body)?;
-    let (id, user) = (viewer.0.id, viewer.0.user.id);
-    let now = Utc::now().naive_utc();
+    Posted(viewer, _): Posted<Viewer, EmptyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, user) = (viewer.0.id, viewer.user_id());
+    let now = crate::clock::now();
     state
         .write(move |conn| {
             sessions::end(conn, id)?;

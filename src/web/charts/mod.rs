@@ -10,7 +10,7 @@ mod funnel;
 mod svg;
 mod trend;
 
-pub use funnel::{FunnelChart, FunnelLimits, FunnelPoint, PointFlag, funnel_svg};
+pub use funnel::{FunnelChart, FunnelPoint, LimitsAt, funnel_svg};
 pub use trend::{TrendChart, TrendPoint, trend_svg};
 
 /// The language of the numbers and the few built-in words (legend, "no data") in a chart.

@@ -3,18 +3,19 @@
 //! revoked), every change in the audit log.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
+use serde::Deserialize;
 
-use super::guard::{DashError, Viewer};
+use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
-use crate::accounts::{Role, audit};
+use crate::accounts::audit;
 use crate::apikeys::{self, KeyError, KeyInfo, Owner};
 use crate::catalog::{Agency, Procedure, import, queries};
 use crate::csvfile::ImportError;
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::error::AppError;
+use crate::web::html::{html, see_other};
+use crate::web::state::AppState;
 
 struct Catalog {
     agencies: Vec<Agency>,
@@ -87,49 +88,49 @@ async fn render(
     state: &AppState,
     notice: Option<Markup>,
     status: StatusCode,
-) -> Result<HttpResponse, DashError> {
-    let c = crate::error::run(&state.pool, |conn| {
-        Ok(Catalog {
-            agencies: queries::all_agencies(conn)?,
-            procedures: queries::all_procedures(conn)?,
-            keys: apikeys::list(conn)?,
+) -> Result<HttpResponse, AppError> {
+    let c = state
+        .read(|conn| {
+            Ok(Catalog {
+                agencies: queries::all_agencies(conn)?,
+                procedures: queries::all_procedures(conn)?,
+                keys: apikeys::list(conn)?,
+            })
         })
-    })
-    .await?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(catalog_page(viewer, &c, notice).into_string()))
+        .await?;
+    Ok(html(status, catalog_page(viewer, &c, notice)))
 }
 
 /// `GET /admin/catalog` (admins).
 pub async fn show_catalog(
-    viewer: Viewer,
+    Admin(viewer): Admin,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
+) -> Result<HttpResponse, AppError> {
     render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// The new key form.
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    owner: String,
 }
 
 /// `POST /admin/catalog/keys`: creates a key, shown once.
 pub async fn create_key(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
+    Posted(Admin(viewer), form): Posted<Admin, KeyForm>,
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let code = fields
-        .get("owner")
-        .map(|o| o.trim().to_owned())
-        .unwrap_or_default();
-    let owner = match fields.get("kind").map(String::as_str) {
-        Some("province") => Owner::Province(code),
+    let code = form.owner.trim().to_owned();
+    let owner = match form.kind.as_str() {
+        "province" => Owner::Province(code),
         _ => Owner::Agency(code),
     };
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let created = state
         .write(move |conn| match apikeys::create(conn, &owner, now) {
             Ok(key) => {
@@ -163,17 +164,19 @@ pub async fn create_key(
     }
 }
 
+/// The revoke form.
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    prefix: String,
+}
+
 /// `POST /admin/catalog/keys/revoke`: revokes a key at once.
 pub async fn revoke_key(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let prefix = fields.get("prefix").cloned().unwrap_or_default();
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    Posted(Admin(viewer), RevokeForm { prefix }): Posted<Admin, RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let n = state
         .write(move |conn| {
             let n = apikeys::revoke(conn, &prefix, now)?;
@@ -184,27 +187,28 @@ pub async fn revoke_key(
         })
         .await?;
     if n == 0 {
-        return Err(DashError::NotFound);
+        return Err(AppError::NotFound);
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin/catalog"))
-        .finish())
+    Ok(see_other("/admin/catalog"))
+}
+
+/// The pasted CSV form.
+#[derive(Debug, Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    what: String,
+    #[serde(default)]
+    csv: String,
 }
 
 /// `POST /admin/catalog/import`: imports pasted CSV, all rows or none.
 pub async fn import_catalog(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
+    Posted(Admin(viewer), ImportForm { what, csv }): Posted<Admin, ImportForm>,
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let what = fields.get("what").cloned().unwrap_or_default();
-    let csv = fields.get("csv").cloned().unwrap_or_default();
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let label = what.clone();
     let outcome = state
         .write(move |conn| {

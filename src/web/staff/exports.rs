@@ -7,18 +7,16 @@ use std::task::{Context, Poll};
 
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::guard::{DashError, Viewer};
-use super::overview::PeriodQuery;
-use crate::accounts::Role;
-use crate::db::schema::{agencies, procedures, responses};
-use crate::error::AppError;
+use super::guard::{Admin, Staff};
+use super::period::PeriodQuery;
 use crate::privacy::mask_personal_data;
 use crate::report::format::{Format as ReportFormat, write};
 use crate::report::{self, GroupBy, Query, Report};
-use crate::startup::AppState;
+use crate::responses::listing::{RawRow, raw_page};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
 
 /// The UTF-8 byte-order mark Excel needs to read Vietnamese text in a CSV.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -26,7 +24,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Rows fetched per page of the raw export.
 const PAGE: i64 = 5_000;
 
-async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, DashError> {
+async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, AppError> {
     let (from, to) = q.period();
     let query = Query {
         from,
@@ -36,10 +34,9 @@ async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, Dash
         agencies: None,
         group_by: GroupBy::Agency,
     };
-    Ok(crate::error::run(&state.pool, move |conn| {
-        report::build(conn, &query).map_err(|e| AppError::Internal(e.to_string()))
-    })
-    .await?)
+    state
+        .read(move |conn| Ok(report::build(conn, &query)?))
+        .await
 }
 
 fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
@@ -54,14 +51,13 @@ fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
 
 /// `GET /admin/export/report.csv` (admins and reviewers).
 pub async fn report_csv(
-    viewer: Viewer,
+    _: Staff,
     state: web::Data<AppState>,
     q: web::Query<PeriodQuery>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin, Role::Reviewer])?;
+) -> Result<HttpResponse, AppError> {
     let report = agency_report(&state, &q).await?;
     let mut body = BOM.to_vec();
-    write(&report, ReportFormat::Csv, &mut body).map_err(|e| AppError::Internal(e.to_string()))?;
+    write(&report, ReportFormat::Csv, &mut body).map_err(AppError::internal)?;
     Ok(attachment(
         "sipas-bao-cao.csv",
         "text/csv; charset=utf-8",
@@ -71,13 +67,12 @@ pub async fn report_csv(
 
 /// `GET /admin/export/report.xlsx` (admins and reviewers).
 pub async fn report_xlsx(
-    viewer: Viewer,
+    _: Staff,
     state: web::Data<AppState>,
     q: web::Query<PeriodQuery>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin, Role::Reviewer])?;
+) -> Result<HttpResponse, AppError> {
     let report = agency_report(&state, &q).await?;
-    let body = xlsx(&report).map_err(|e| AppError::Internal(e.to_string()))?;
+    let body = xlsx(&report).map_err(AppError::internal)?;
     Ok(attachment(
         "sipas-bao-cao.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -114,10 +109,10 @@ pub fn xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *h, &bold)?;
     }
-    let flag = |f: crate::report::flags::Level| match f {
-        crate::report::flags::Level::Alarm => "báo động",
-        crate::report::flags::Level::Alert => "cảnh báo",
-        crate::report::flags::Level::None => "",
+    let flag = |f: crate::stats::Severity| match f {
+        crate::stats::Severity::Alarm => "báo động",
+        crate::stats::Severity::Alert => "cảnh báo",
+        crate::stats::Severity::None => "",
     };
     for (i, a) in report.agencies.iter().flatten().enumerate() {
         let row = (i + 1) as u32;
@@ -161,99 +156,6 @@ impl futures_core::Stream for Chunks {
     }
 }
 
-/// One response as exported (anonymous fields only).
-struct RawRow {
-    id: i64,
-    agency: String,
-    procedure: Option<String>,
-    channel: String,
-    questionnaire: String,
-    day: chrono::NaiveDate,
-    late: Option<bool>,
-    answers: [Option<i32>; 13],
-    comment: Option<String>,
-}
-
-/// Up to [`PAGE`] responses after id `after` (keyset pagination: no OFFSET scans).
-fn raw_page(conn: &mut crate::db::DbConn, after: i64) -> QueryResult<Vec<RawRow>> {
-    type Answers = (
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-    );
-    type Facts = (
-        i64,
-        String,
-        Option<String>,
-        String,
-        String,
-        chrono::NaiveDate,
-        Option<bool>,
-    );
-    let rows: Vec<(Facts, Answers, Option<String>)> = responses::table
-        .inner_join(agencies::table)
-        .left_join(procedures::table.on(procedures::id.nullable().eq(responses::procedure_id)))
-        .filter(responses::id.gt(after))
-        .order(responses::id)
-        .limit(PAGE)
-        .select((
-            (
-                responses::id,
-                agencies::code,
-                procedures::code.nullable(),
-                responses::channel,
-                responses::questionnaire_id,
-                responses::submitted_on,
-                responses::late,
-            ),
-            (
-                responses::tc0,
-                responses::tt0,
-                responses::cc0,
-                responses::kq0,
-                responses::pa0,
-                responses::hl0,
-                responses::e1,
-                responses::e2,
-                responses::e3,
-                responses::e4,
-                responses::e5,
-                responses::e6,
-                responses::e7,
-            ),
-            responses::comment,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |((id, agency, procedure, channel, questionnaire, day, late), a, comment)| RawRow {
-                id,
-                agency,
-                procedure,
-                channel,
-                questionnaire,
-                day,
-                late,
-                answers: [
-                    a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10, a.11, a.12,
-                ],
-                comment,
-            },
-        )
-        .collect())
-}
-
 fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     if header {
@@ -290,7 +192,7 @@ fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
             r.agency.clone(),
             r.day.to_string(),
             r.procedure.clone().unwrap_or_default(),
-            r.channel.clone(),
+            r.channel.as_str().to_owned(),
             r.questionnaire.clone(),
             r.late
                 .map(|l| if l { "1" } else { "0" }.to_owned())
@@ -312,13 +214,9 @@ fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
 
 /// `GET /admin/export/responses.csv` (admins): every response, anonymous fields only (comments
 /// masked), in the format `sipas import responses` reads back.
-pub async fn responses_csv(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
+pub async fn responses_csv(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let pool = state.pool.clone();
+    let db = state.db.clone();
     // A thread of the blocking pool pages through the table; the channel's small buffer keeps
     // memory flat whatever the table's size.
     actix_web::rt::task::spawn_blocking(move || {
@@ -329,7 +227,7 @@ pub async fn responses_csv(
         if !send(Ok(Bytes::from_static(BOM))) {
             return;
         }
-        let mut conn = match pool.get() {
+        let mut conn = match db.conn() {
             Ok(c) => c,
             Err(e) => {
                 send(Err(e.to_string()));
@@ -339,7 +237,7 @@ pub async fn responses_csv(
         let mut after = 0;
         let mut first = true;
         loop {
-            let page = match raw_page(&mut conn, after) {
+            let page = match raw_page(&mut conn, after, PAGE) {
                 Ok(p) => p,
                 Err(e) => {
                     send(Err(e.to_string()));

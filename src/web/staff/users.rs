@@ -1,15 +1,17 @@
 //! User management for admins: list accounts, invite one (a password shown once), disable or
 //! re-enable; every change goes to the audit log.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
+use serde::Deserialize;
 
-use super::guard::{DashError, Viewer};
+use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::{Role, audit, password, users};
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::error::AppError;
+use crate::web::html::{html, see_other};
+use crate::web::state::AppState;
 
 fn users_page(
     viewer: &Viewer,
@@ -31,7 +33,7 @@ fn users_page(
                     @for u in list {
                         tr {
                             td { (u.email) }
-                            td { (u.role().label()) }
+                            td { (u.role.label()) }
                             td { @if u.disabled { (t("Đã khóa", "Locked")) } @else { (t("Đang hoạt động", "Active")) } }
                             td {
                                 form.inline method="post" action=(format!("/admin/users/{}/disabled", u.id)) {
@@ -73,45 +75,46 @@ async fn render(
     viewer: &Viewer,
     state: &AppState,
     notice: Option<Markup>,
-    status: actix_web::http::StatusCode,
-) -> Result<HttpResponse, DashError> {
-    let (list, entries) = crate::error::run(&state.pool, |conn| {
-        Ok((users::list(conn)?, audit::recent(conn, 30)?))
-    })
-    .await?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(users_page(viewer, &list, &entries, notice).into_string()))
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (list, entries) = state
+        .read(|conn| Ok((users::list(conn)?, audit::recent(conn, 30)?)))
+        .await?;
+    Ok(html(status, users_page(viewer, &list, &entries, notice)))
 }
 
 /// `GET /admin/users` (admins).
 pub async fn list_users(
-    viewer: Viewer,
+    Admin(viewer): Admin,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
-    render(&viewer, &state, None, actix_web::http::StatusCode::OK).await
+) -> Result<HttpResponse, AppError> {
+    render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// The invitation form.
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    agency: String,
 }
 
 /// `POST /admin/users`: creates an account with a random password, shown once.
 pub async fn invite_user(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
+    Posted(Admin(viewer), form): Posted<Admin, InviteForm>,
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let (email, role, agency) = (get("email"), get("role"), get("agency"));
-    let secret = password::generate().map_err(|e| AppError::Internal(e.to_string()))?;
-    let (actor, now, pw) = (viewer.0.user.id, Utc::now().naive_utc(), secret.clone());
+    let secret = password::generate().map_err(AppError::internal)?;
+    let (actor, now, pw) = (viewer.user_id(), crate::clock::now(), secret.clone());
     let created = state
         .write(move |conn| {
-            let agency = Some(agency.as_str()).filter(|a| !a.trim().is_empty());
-            match users::create(conn, &email, &role, agency, &pw, now) {
+            let agency = Some(form.agency.as_str()).filter(|a| !a.trim().is_empty());
+            match users::create(conn, &form.email, &form.role, agency, &pw, now) {
                 Ok(u) => {
                     audit::record(
                         conn,
@@ -127,44 +130,36 @@ pub async fn invite_user(
             }
         })
         .await?;
-    match created {
-        Ok(email) => {
-            let notice = html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần): ", ". Temporary password (shown once): ")) code { (secret) } };
-            render(
-                &viewer,
-                &state,
-                Some(notice),
-                actix_web::http::StatusCode::OK,
-            )
-            .await
-        }
-        Err(message) => {
-            let notice = html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) };
-            render(
-                &viewer,
-                &state,
-                Some(notice),
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let (notice, status) = match created {
+        Ok(email) => (
+            html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần): ", ". Temporary password (shown once): ")) code { (secret) } },
+            StatusCode::OK,
+        ),
+        Err(message) => (
+            html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    render(&viewer, &state, Some(notice), status).await
+}
+
+/// The lock/unlock form.
+#[derive(Debug, Deserialize)]
+pub struct DisabledForm {
+    #[serde(default)]
+    disabled: String,
 }
 
 /// `POST /admin/users/{id}/disabled`: locks or unlocks an account (locking ends its sessions).
 pub async fn set_disabled(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let disabled = fields.get("disabled").map(String::as_str) == Some("true");
-    let (target, actor, now) = (id.into_inner(), viewer.0.user.id, Utc::now().naive_utc());
+    Posted(Admin(viewer), form): Posted<Admin, DisabledForm>,
+) -> Result<HttpResponse, AppError> {
+    let disabled = form.disabled == "true";
+    let (target, actor, now) = (id.into_inner(), viewer.user_id(), crate::clock::now());
     if target == actor && disabled {
-        return Err(DashError::BadRequest);
+        return Err(AppError::BadRequest);
     }
     let changed = state
         .write(move |conn| {
@@ -181,9 +176,7 @@ pub async fn set_disabled(
         })
         .await?;
     if changed == 0 {
-        return Err(DashError::NotFound);
+        return Err(AppError::NotFound);
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin/users"))
-        .finish())
+    Ok(see_other("/admin/users"))
 }

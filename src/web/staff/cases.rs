@@ -4,27 +4,26 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{Duration, NaiveDate, Utc};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
+use serde::Deserialize;
 
-use super::guard::{DashError, Viewer};
+use super::guard::{Posted, Staff, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::{Role, users};
 use crate::cases::{self, Action, Case, CaseError, Status};
+use crate::clock::today;
 use crate::domain::Lang;
-use crate::error::AppError;
-use crate::invitations::dossier::vietnam;
-use crate::report::flags::Level as FlagLevel;
 use crate::report::{self, GroupBy, Query};
-use crate::startup::AppState;
+use crate::stats::Severity;
+use crate::web::error::AppError;
+use crate::web::html::{html, ok, see_other};
+use crate::web::state::AppState;
 
 /// Days a flag must stay clear after a case is resolved for the fix to count as verified.
 pub const VERIFY_DAYS: i64 = 90;
-
-fn today() -> NaiveDate {
-    Utc::now().with_timezone(&vietnam()).date_naive()
-}
 
 /// Agency codes and problems whose flag is clear over the last [`VERIFY_DAYS`] days.
 fn clear_flags(
@@ -39,16 +38,16 @@ fn clear_flags(
         agencies: None,
         group_by: GroupBy::Agency,
     };
-    let r = report::build(conn, &q).map_err(|e| AppError::Internal(e.to_string()))?;
+    let r = report::build(conn, &q)?;
     let mut clear = HashMap::new();
     for row in r.agencies.into_iter().flatten() {
         clear.insert(
             (row.code.clone(), "harassment"),
-            row.harassment.flag == FlagLevel::None,
+            row.harassment.flag == Severity::None,
         );
         clear.insert(
             (row.code.clone(), "repeat_visits"),
-            row.repeat_visits.flag == FlagLevel::None,
+            row.repeat_visits.flag == Severity::None,
         );
         clear.insert((row.code, "money_asked"), row.money_asked == 0);
     }
@@ -84,24 +83,24 @@ fn status_cell(case: &Case, verified: bool, today: NaiveDate, lang: Lang) -> Mar
 
 /// `GET /admin/cases` (admins and reviewers).
 pub async fn list_cases(
-    viewer: Viewer,
+    Staff(viewer): Staff,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin, Role::Reviewer])?;
+) -> Result<HttpResponse, AppError> {
     let today = today();
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let (mut list, clear) = crate::error::run(&state.pool, move |conn| {
-        let list = cases::list(conn)?;
-        let needs = list.iter().any(|c| c.status() == Status::Resolved);
-        let clear = if needs {
-            clear_flags(conn, today)?
-        } else {
-            HashMap::new()
-        };
-        Ok((list, clear))
-    })
-    .await?;
+    let (mut list, clear) = state
+        .read(move |conn| {
+            let list = cases::list(conn)?;
+            let needs = list.iter().any(|c| c.status() == Status::Resolved);
+            let clear = if needs {
+                clear_flags(conn, today)?
+            } else {
+                HashMap::new()
+            };
+            Ok((list, clear))
+        })
+        .await?;
     // Open cases first (overdue at the top), then closed ones.
     list.sort_by_key(|c| {
         (
@@ -127,9 +126,11 @@ pub async fn list_cases(
             } } }
         } }
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page(Some(&viewer), t("Theo dõi xử lý", "Follow-up"), body).into_string()))
+    Ok(ok(page(
+        Some(&viewer),
+        t("Theo dõi xử lý", "Follow-up"),
+        body,
+    )))
 }
 
 fn case_page(
@@ -214,76 +215,92 @@ async fn render_case(
     state: &AppState,
     id: i64,
     message: Option<String>,
-    status: actix_web::http::StatusCode,
-) -> Result<HttpResponse, DashError> {
-    let data = crate::error::run(&state.pool, move |conn| {
-        let Some(case) = cases::get(conn, id)? else {
-            return Ok(None);
-        };
-        let events = cases::events(conn, id)?;
-        let people: Vec<users::User> = users::list(conn)?
-            .into_iter()
-            .filter(|u| !u.disabled && u.role() != Role::AgencyHead)
-            .collect();
-        Ok(Some((case, events, people)))
-    })
-    .await?;
-    let (case, events, people) = data.ok_or(DashError::NotFound)?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(case_page(viewer, &case, &events, &people, message.as_deref()).into_string()))
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let data = state
+        .read(move |conn| {
+            let Some(case) = cases::get(conn, id)? else {
+                return Ok(None);
+            };
+            let events = cases::events(conn, id)?;
+            let people: Vec<users::User> = users::list(conn)?
+                .into_iter()
+                .filter(|u| !u.disabled && u.role != Role::AgencyHead)
+                .collect();
+            Ok(Some((case, events, people)))
+        })
+        .await?;
+    let (case, events, people) = data.ok_or(AppError::NotFound)?;
+    Ok(html(
+        status,
+        case_page(viewer, &case, &events, &people, message.as_deref()),
+    ))
 }
 
 /// `GET /admin/cases/{id}`.
 pub async fn show_case(
-    viewer: Viewer,
+    Staff(viewer): Staff,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin, Role::Reviewer])?;
-    render_case(
-        &viewer,
-        &state,
-        id.into_inner(),
-        None,
-        actix_web::http::StatusCode::OK,
-    )
-    .await
+) -> Result<HttpResponse, AppError> {
+    render_case(&viewer, &state, id.into_inner(), None, StatusCode::OK).await
 }
 
-/// `POST /admin/cases/{id}`: one change (`action` = status, assign, due or note).
+/// A change to a case: `action` is status (with `to`, `reason`), assign (`assignee`), due
+/// (`due`) or note (`note`).
+#[derive(Debug, Deserialize)]
+pub struct CaseForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl CaseForm {
+    /// The change asked for; `BadRequest` for one no page offers.
+    fn action(&self) -> Result<Action, AppError> {
+        fn optional(v: &str) -> Option<&str> {
+            Some(v.trim()).filter(|v| !v.is_empty())
+        }
+        Ok(match self.action.trim() {
+            "status" => Action::Status {
+                to: Status::parse(self.to.trim()).ok_or(AppError::BadRequest)?,
+                reason: Some(self.reason.trim().to_owned()),
+            },
+            "assign" => Action::Assign(
+                optional(&self.assignee)
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|_| AppError::BadRequest)?,
+            ),
+            "due" => Action::Due(
+                optional(&self.due)
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|_| AppError::BadRequest)?,
+            ),
+            "note" => Action::Note(self.note.trim().to_owned()),
+            _ => return Err(AppError::BadRequest),
+        })
+    }
+}
+
+/// `POST /admin/cases/{id}`: one change.
 pub async fn update_case(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin, Role::Reviewer])?;
-    let fields = viewer.form(&req, &body)?;
-    let get = |k: &str| {
-        fields
-            .get(k)
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let action = match get("action").as_str() {
-        "status" => Action::Status {
-            to: Status::parse(&get("to")).ok_or(DashError::BadRequest)?,
-            reason: Some(get("reason")),
-        },
-        "assign" => Action::Assign(match get("assignee").as_str() {
-            "" => None,
-            v => Some(v.parse().map_err(|_| DashError::BadRequest)?),
-        }),
-        "due" => Action::Due(match get("due").as_str() {
-            "" => None,
-            v => Some(v.parse().map_err(|_| DashError::BadRequest)?),
-        }),
-        "note" => Action::Note(get("note")),
-        _ => return Err(DashError::BadRequest),
-    };
-    let (case_id, user, now) = (id.into_inner(), viewer.0.user.id, Utc::now().naive_utc());
+    Posted(Staff(viewer), form): Posted<Staff, CaseForm>,
+) -> Result<HttpResponse, AppError> {
+    let action = form.action()?;
+    let (case_id, user, now) = (id.into_inner(), viewer.user_id(), crate::clock::now());
     let outcome = state
         .write(
             move |conn| match cases::apply(conn, case_id, &action, user, now) {
@@ -294,17 +311,16 @@ pub async fn update_case(
         )
         .await?;
     match outcome {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", format!("/admin/cases/{case_id}")))
-            .finish()),
-        Err(CaseError::NotFound) => Err(DashError::NotFound),
+        Ok(()) => Ok(see_other(format!("/admin/cases/{case_id}"))),
+        Err(CaseError::NotFound) => Err(AppError::NotFound),
         Err(e) => {
+            let message = Some(e.to_string());
             render_case(
                 &viewer,
                 &state,
                 case_id,
-                Some(e.to_string()),
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+                StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }

@@ -3,15 +3,15 @@
 
 use maud::{Markup, html};
 
-use super::overview::show_share;
-use crate::charts::{
-    FunnelChart, FunnelLimits, FunnelPoint, Locale, PointFlag, TrendChart, TrendPoint, funnel_svg,
-    trend_svg,
-};
 use crate::domain::Lang;
-use crate::report::flags::{Assessment, Level as FlagLevel};
+use crate::report::flags::{Assessment, Problem};
+use crate::report::numbers::share_text;
 use crate::report::{AgencyRow, GroupRow};
+use crate::stats::Severity;
 use crate::stats::funnel::{FunnelScale, UPPER_998, estimate_overdispersion, exact_limits};
+use crate::web::charts::{
+    FunnelChart, FunnelPoint, LimitsAt, Locale, TrendChart, TrendPoint, funnel_svg, trend_svg,
+};
 
 fn locale(lang: Lang) -> Locale {
     match lang {
@@ -20,36 +20,30 @@ fn locale(lang: Lang) -> Locale {
     }
 }
 
-/// Which problem a funnel plot shows.
-pub enum Problem {
-    Harassment,
-    RepeatVisits,
+/// The assessment of `problem` in an agency's row.
+fn assessment(problem: Problem, row: &AgencyRow) -> &Assessment {
+    match problem {
+        Problem::Harassment => &row.harassment,
+        Problem::RepeatVisits => &row.repeat_visits,
+    }
 }
 
-impl Problem {
-    fn pick<'a>(&self, row: &'a AgencyRow) -> &'a Assessment {
-        match self {
-            Problem::Harassment => &row.harassment,
-            Problem::RepeatVisits => &row.repeat_visits,
-        }
-    }
-
-    fn title(&self, lang: Lang) -> &'static str {
-        match self {
-            Problem::Harassment => lang.pick(
-                "Phản ánh phiền hà, sách nhiễu theo số phiếu của từng cơ quan",
-                "Harassment reports against each agency's number of responses",
-            ),
-            Problem::RepeatVisits => lang.pick(
-                "Phản ánh phải đi lại nhiều lần theo số phiếu của từng cơ quan",
-                "Repeated visits against each agency's number of responses",
-            ),
-        }
+/// The heading of the funnel plot of `problem`.
+fn chart_title(problem: Problem, lang: Lang) -> &'static str {
+    match problem {
+        Problem::Harassment => lang.pick(
+            "Phản ánh phiền hà, sách nhiễu theo số phiếu của từng cơ quan",
+            "Harassment reports against each agency's number of responses",
+        ),
+        Problem::RepeatVisits => lang.pick(
+            "Phản ánh phải đi lại nhiều lần theo số phiếu của từng cơ quan",
+            "Repeated visits against each agency's number of responses",
+        ),
     }
 }
 
 /// Limits at about 60 sample sizes from 1 to `max_n`, spaced evenly on a square-root scale.
-fn limit_samples(max_n: u64, p0: f64, pairs: &[(u64, u64)]) -> Vec<FunnelLimits> {
+fn limit_samples(max_n: u64, p0: f64, pairs: &[(u64, u64)]) -> Vec<LimitsAt> {
     let od = estimate_overdispersion(pairs, p0, FunnelScale::Anscombe);
     let mut ns: Vec<u64> = (0..=60)
         .map(|i| ((i as f64 / 60.0).powi(2) * max_n as f64).round().max(1.0) as u64)
@@ -58,12 +52,9 @@ fn limit_samples(max_n: u64, p0: f64, pairs: &[(u64, u64)]) -> Vec<FunnelLimits>
     ns.into_iter()
         .filter_map(|n| {
             let l = exact_limits(n, p0)?;
-            Some(FunnelLimits {
+            Some(LimitsAt {
                 n,
-                lower95: l.lower_95,
-                upper95: l.upper_95,
-                lower998: l.lower_998,
-                upper998: l.upper_998,
+                limits: l,
                 upper_overdispersed: od.as_ref().and_then(|o| o.additive_limit(n, UPPER_998)),
             })
         })
@@ -73,14 +64,17 @@ fn limit_samples(max_n: u64, p0: f64, pairs: &[(u64, u64)]) -> Vec<FunnelLimits>
 /// A funnel plot of every agency with responses, flagged agencies marked, each dot a link.
 pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let answered: Vec<&AgencyRow> = rows.iter().filter(|r| problem.pick(r).n > 0).collect();
+    let answered: Vec<&AgencyRow> = rows
+        .iter()
+        .filter(|r| assessment(problem, r).n > 0)
+        .collect();
     let baseline = answered
         .iter()
-        .find_map(|r| problem.pick(r).baseline)
+        .find_map(|r| assessment(problem, r).baseline)
         .unwrap_or(0.0);
     let pairs: Vec<(u64, u64)> = answered
         .iter()
-        .map(|r| (problem.pick(r).count, problem.pick(r).n))
+        .map(|r| (assessment(problem, r).count, assessment(problem, r).n))
         .collect();
     let max_n = pairs.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let limits = if baseline > 0.0 && baseline < 1.0 {
@@ -91,17 +85,13 @@ pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
     let points: Vec<FunnelPoint> = answered
         .iter()
         .map(|r| {
-            let a = problem.pick(r);
+            let a = assessment(problem, r);
             FunnelPoint {
                 label: r.name.clone(),
                 href: format!("/admin/agencies/{}", r.code),
                 n: a.n,
                 rate: a.rate.unwrap_or(0.0),
-                flag: match a.flag {
-                    FlagLevel::Alarm => PointFlag::Alarm,
-                    FlagLevel::Alert => PointFlag::Alert,
-                    FlagLevel::None => PointFlag::None,
-                },
+                flag: a.flag,
             }
         })
         .collect();
@@ -115,7 +105,7 @@ pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
             "{alarms}",
             &answered
                 .iter()
-                .filter(|r| problem.pick(r).flag == FlagLevel::Alarm)
+                .filter(|r| assessment(problem, r).flag == Severity::Alarm)
                 .count()
                 .to_string(),
         )
@@ -123,12 +113,12 @@ pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
             "{alerts}",
             &answered
                 .iter()
-                .filter(|r| problem.pick(r).flag == FlagLevel::Alert)
+                .filter(|r| assessment(problem, r).flag == Severity::Alert)
                 .count()
                 .to_string(),
         );
     let chart = FunnelChart {
-        title: problem.title(lang),
+        title: chart_title(problem, lang),
         description: &description,
         x_label: t("Số phiếu trả lời", "Responses"),
         y_label: t("Tỷ lệ phản ánh", "Share reporting it"),
@@ -139,17 +129,17 @@ pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
     };
     html! {
         figure.chart {
-            figcaption { strong { (problem.title(lang)) } }
+            figcaption { strong { (chart_title(problem, lang)) } }
             (funnel_svg(&chart))
             details {
                 summary { (t("Bảng số liệu", "The figures as a table")) }
                 div.scroll { table {
                     thead { tr { th { (t("Cơ quan", "Agency")) } th.num { (t("Phiếu", "Responses")) } th { (t("Tỷ lệ", "Rate")) } th { (t("Cờ", "Flag")) } } }
-                    tbody { @for r in &answered { @let a = problem.pick(r); tr {
+                    tbody { @for r in &answered { @let a = assessment(problem, r); tr {
                         td { a href=(format!("/admin/agencies/{}", r.code)) { (r.name) } }
                         td.num { (a.n) }
-                        td { (show_share(&a.share(), lang)) }
-                        td { (match a.flag { FlagLevel::Alarm => t("báo động", "alarm"), FlagLevel::Alert => t("cảnh báo", "alert"), FlagLevel::None => "" }) }
+                        td { (share_text(&a.share(), lang)) }
+                        td { (match a.flag { Severity::Alarm => t("báo động", "alarm"), Severity::Alert => t("cảnh báo", "alert"), Severity::None => "" }) }
                     } } }
                 } }
             }

@@ -11,6 +11,8 @@ use super::Locale;
 use super::svg::{
     self, Axis, Frame, LEGEND_ROW, LegendItem, Scale, Swatch, coord, number, percent, unit,
 };
+use crate::stats::Severity;
+use crate::stats::funnel::FunnelLimits;
 
 /// One agency on the funnel plot.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,35 +25,18 @@ pub struct FunnelPoint {
     pub n: u64,
     /// Observed rate in `[0, 1]`: out-of-range values are drawn clamped, NaN/∞ are not drawn.
     pub rate: f64,
-    /// The agency's flag, which decides the point's look.
-    pub flag: PointFlag,
-}
-
-/// The flag of a point: how it is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PointFlag {
-    /// Grey-blue, `class="ok"`.
-    #[default]
-    None,
-    /// Amber (#c77700), larger, `class="alert"`.
-    Alert,
-    /// Red (#b00020), largest, dark outline, `class="alarm"`.
-    Alarm,
+    /// The agency's flag, which decides the point's look: grey-blue `ok`, amber (#c77700)
+    /// larger `alert`, red (#b00020) largest with a dark outline `alarm`.
+    pub flag: Severity,
 }
 
 /// The control limits at one sample size; a sorted list of these traces the funnel.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FunnelLimits {
+pub struct LimitsAt {
     /// Sample size.
     pub n: u64,
-    /// Lower 95% limit (fraction).
-    pub lower95: f64,
-    /// Upper 95% limit (fraction).
-    pub upper95: f64,
-    /// Lower 99.8% limit (fraction).
-    pub lower998: f64,
-    /// Upper 99.8% limit (fraction).
-    pub upper998: f64,
+    /// The 95% and 99.8% limits (fractions).
+    pub limits: FunnelLimits,
     /// Upper limit adjusted for overdispersion, when one was estimated (fraction).
     pub upper_overdispersed: Option<f64>,
 }
@@ -72,7 +57,7 @@ pub struct FunnelChart<'a> {
     /// The agencies.
     pub points: &'a [FunnelPoint],
     /// The limits, one per sample size along the x axis.
-    pub limits: &'a [FunnelLimits],
+    pub limits: &'a [LimitsAt],
     /// Language of numbers and legend.
     pub locale: Locale,
 }
@@ -153,9 +138,13 @@ fn layout(chart: &FunnelChart<'_>, top: f64) -> Layout {
 /// The largest of the rates, the baseline and the upper limits, clamped to `[0, 1]`.
 fn max_rate(chart: &FunnelChart<'_>) -> f64 {
     let limits = chart.limits.iter().flat_map(|l| {
-        [Some(l.upper95), Some(l.upper998), l.upper_overdispersed]
-            .into_iter()
-            .flatten()
+        [
+            Some(l.limits.upper_95),
+            Some(l.limits.upper_998),
+            l.upper_overdispersed,
+        ]
+        .into_iter()
+        .flatten()
     });
     chart
         .points
@@ -200,7 +189,7 @@ struct Series {
     class: &'static str,
     width: &'static str,
     dash: Option<&'static str>,
-    value: fn(&FunnelLimits) -> Option<f64>,
+    value: fn(&LimitsAt) -> Option<f64>,
 }
 
 const SERIES: [Series; 5] = [
@@ -208,25 +197,25 @@ const SERIES: [Series; 5] = [
         class: "limit-998",
         width: "0.75",
         dash: None,
-        value: |l| Some(l.lower998),
+        value: |l| Some(l.limits.lower_998),
     },
     Series {
         class: "limit-998",
         width: "0.75",
         dash: None,
-        value: |l| Some(l.upper998),
+        value: |l| Some(l.limits.upper_998),
     },
     Series {
         class: "limit-95",
         width: "1.25",
         dash: Some("6 4"),
-        value: |l| Some(l.lower95),
+        value: |l| Some(l.limits.lower_95),
     },
     Series {
         class: "limit-95",
         width: "1.25",
         dash: Some("6 4"),
-        value: |l| Some(l.upper95),
+        value: |l| Some(l.limits.upper_95),
     },
     Series {
         class: "limit-od",
@@ -236,8 +225,8 @@ const SERIES: [Series; 5] = [
     },
 ];
 
-fn limits(limits: &[FunnelLimits], layout: &Layout) -> Markup {
-    let mut sorted: Vec<&FunnelLimits> = limits.iter().collect();
+fn limits(limits: &[LimitsAt], layout: &Layout) -> Markup {
+    let mut sorted: Vec<&LimitsAt> = limits.iter().collect();
     sorted.sort_by_key(|l| l.n);
     html! {
         @for series in &SERIES {
@@ -247,7 +236,7 @@ fn limits(limits: &[FunnelLimits], layout: &Layout) -> Markup {
 }
 
 /// A polyline through the finite values of one series; nothing when fewer than two.
-fn limit_line(series: &Series, limits: &[&FunnelLimits], layout: &Layout) -> Markup {
+fn limit_line(series: &Series, limits: &[&LimitsAt], layout: &Layout) -> Markup {
     let points: Vec<(f64, f64)> = limits
         .iter()
         .filter_map(|l| {
@@ -273,21 +262,21 @@ struct Look {
     radius: &'static str,
 }
 
-fn look(flag: PointFlag) -> Look {
+fn look(flag: Severity) -> Look {
     match flag {
-        PointFlag::None => Look {
+        Severity::None => Look {
             class: "ok",
             fill: OK_FILL,
             stroke: "#ffffff",
             radius: "4",
         },
-        PointFlag::Alert => Look {
+        Severity::Alert => Look {
             class: "alert",
             fill: ALERT_FILL,
             stroke: "#ffffff",
             radius: "5",
         },
-        PointFlag::Alarm => Look {
+        Severity::Alarm => Look {
             class: "alarm",
             fill: ALARM_FILL,
             stroke: "#3d000b",
@@ -300,9 +289,9 @@ fn look(flag: PointFlag) -> Look {
 fn points(points: &[FunnelPoint], layout: &Layout, locale: Locale) -> Markup {
     let mut drawn: Vec<&FunnelPoint> = points.iter().filter(|p| p.rate.is_finite()).collect();
     drawn.sort_by_key(|p| match p.flag {
-        PointFlag::None => 0,
-        PointFlag::Alert => 1,
-        PointFlag::Alarm => 2,
+        Severity::None => 0,
+        Severity::Alert => 1,
+        Severity::Alarm => 2,
     });
     html! {
         g class="points" {
@@ -393,7 +382,7 @@ mod tests {
     use super::super::svg::check::{accessible, attr, tags};
     use super::*;
 
-    fn point(label: &str, n: u64, rate: f64, flag: PointFlag) -> FunnelPoint {
+    fn point(label: &str, n: u64, rate: f64, flag: Severity) -> FunnelPoint {
         FunnelPoint {
             label: label.to_owned(),
             href: format!("/agencies/{n}"),
@@ -403,17 +392,19 @@ mod tests {
         }
     }
 
-    fn limits(od: bool) -> Vec<FunnelLimits> {
+    fn limits(od: bool) -> Vec<LimitsAt> {
         [10u64, 50, 100, 200, 400]
             .into_iter()
             .map(|n| {
                 let half = 2.0 / (n as f64).sqrt() * 0.2;
-                FunnelLimits {
+                LimitsAt {
                     n,
-                    lower95: (0.2 - half).max(0.0),
-                    upper95: 0.2 + half,
-                    lower998: (0.2 - 1.5 * half).max(0.0),
-                    upper998: 0.2 + 1.5 * half,
+                    limits: FunnelLimits {
+                        lower_95: (0.2 - half).max(0.0),
+                        upper_95: 0.2 + half,
+                        lower_998: (0.2 - 1.5 * half).max(0.0),
+                        upper_998: 0.2 + 1.5 * half,
+                    },
                     upper_overdispersed: od.then_some(0.2 + 2.0 * half),
                 }
             })
@@ -422,7 +413,7 @@ mod tests {
 
     fn chart<'a>(
         points: &'a [FunnelPoint],
-        limits: &'a [FunnelLimits],
+        limits: &'a [LimitsAt],
         locale: Locale,
     ) -> FunnelChart<'a> {
         FunnelChart {
@@ -439,10 +430,10 @@ mod tests {
 
     fn sample() -> Vec<FunnelPoint> {
         vec![
-            point("Xã A", 40, 0.25, PointFlag::None),
-            point("Xã B", 120, 0.45, PointFlag::Alarm),
-            point("Xã C", 300, 0.26, PointFlag::Alert),
-            point("Xã D", 80, 0.1, PointFlag::None),
+            point("Xã A", 40, 0.25, Severity::None),
+            point("Xã B", 120, 0.45, Severity::Alarm),
+            point("Xã C", 300, 0.26, Severity::Alert),
+            point("Xã D", 80, 0.1, Severity::None),
         ]
     }
 
@@ -518,7 +509,7 @@ mod tests {
 
     #[test]
     fn vietnamese_numbers_use_a_decimal_comma() {
-        let pts = vec![point("Xã A", 1200, 0.125, PointFlag::None)];
+        let pts = vec![point("Xã A", 1200, 0.125, Severity::None)];
         let mut c = chart(&pts, &[], Locale::Vi);
         c.baseline = 0.1;
         let svg = funnel_svg(&c).into_string();
@@ -532,12 +523,7 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        let pts = vec![point(
-            "<script>alert(1)</script>",
-            10,
-            0.3,
-            PointFlag::Alert,
-        )];
+        let pts = vec![point("<script>alert(1)</script>", 10, 0.3, Severity::Alert)];
         let mut c = chart(&pts, &[], Locale::Vi);
         c.title = "A & B <script>";
         c.description = "\"quoted\" <b>";
@@ -590,15 +576,15 @@ mod tests {
     #[test]
     fn bad_rates_are_skipped_or_clamped() {
         let pts = vec![
-            point("nan", 10, f64::NAN, PointFlag::None),
-            point("inf", 20, f64::INFINITY, PointFlag::None),
-            point("big", 30, 1.7, PointFlag::Alarm),
-            point("neg", 40, -0.2, PointFlag::None),
+            point("nan", 10, f64::NAN, Severity::None),
+            point("inf", 20, f64::INFINITY, Severity::None),
+            point("big", 30, 1.7, Severity::Alarm),
+            point("neg", 40, -0.2, Severity::None),
         ];
         let mut lims = limits(true);
-        lims[0].upper998 = f64::NAN;
+        lims[0].limits.upper_998 = f64::NAN;
         lims[1].upper_overdispersed = Some(f64::INFINITY);
-        lims[2].lower95 = -3.0;
+        lims[2].limits.lower_95 = -3.0;
         let mut c = chart(&pts, &lims, Locale::Vi);
         c.baseline = f64::NAN;
         let svg = funnel_svg(&c).into_string();
@@ -617,18 +603,18 @@ mod tests {
             let cy: f64 = attr(c, "cy").unwrap().parse().unwrap();
             assert!((0.0..=svg::HEIGHT).contains(&cy));
         }
-        let only_nan = vec![point("nan", 10, f64::NAN, PointFlag::None)];
+        let only_nan = vec![point("nan", 10, f64::NAN, Severity::None)];
         let svg = funnel_svg(&chart(&only_nan, &lims, Locale::Vi)).into_string();
         assert!(svg.contains("no-data"));
     }
 
     #[test]
     fn axes_cover_the_data() {
-        let pts = vec![point("A", 1234, 0.3, PointFlag::None)];
+        let pts = vec![point("A", 1234, 0.3, Severity::None)];
         let lims = limits(false);
         let layout = layout(&chart(&pts, &lims, Locale::En), 40.0);
         assert_eq!(layout.x_axis.max, 1250.0);
-        assert!(layout.y_axis.max >= 100.0 * lims[0].upper998);
+        assert!(layout.y_axis.max >= 100.0 * lims[0].limits.upper_998);
         assert!(layout.y_axis.max <= 100.0);
     }
 }

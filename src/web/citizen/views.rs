@@ -8,10 +8,10 @@ use maud::{Markup, html};
 use crate::catalog::Procedure;
 use crate::domain::Lang;
 use crate::questionnaire::{AnswerError, Condition, Form, Item, Kind, Questionnaire, Timeliness};
+use crate::responses::submission::Rejected;
 use crate::web::layout::page;
 
-/// The longest contact detail a citizen may leave.
-pub const CONTACT_MAX: usize = 200;
+pub use crate::responses::submission::CONTACT_MAX;
 
 /// Everything the form page shows.
 pub struct FormPage<'a> {
@@ -40,6 +40,18 @@ pub struct Entered {
     pub field_errors: BTreeMap<&'static str, String>,
     /// The answers were valid but could not be stored (database unavailable): send again later.
     pub unavailable: bool,
+}
+
+impl Entered {
+    /// The values sent, shown again with what is wrong with them.
+    pub fn rejected(values: BTreeMap<String, String>, rejected: Rejected) -> Entered {
+        Entered {
+            values,
+            errors: rejected.errors,
+            field_errors: rejected.field_errors,
+            unavailable: false,
+        }
+    }
 }
 
 fn url(path: &str, lang: Lang, form: Form) -> String {

@@ -5,24 +5,22 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use maud::{Markup, html};
 
-use super::guard::{DashError, Viewer};
+use super::guard::Viewer;
 use super::layout::page;
-use super::overview::{
-    PeriodQuery, factors_table, flag_badge, groups_table, show_index, show_share,
-};
+use super::period::PeriodQuery;
 use crate::accounts::Role;
 use crate::catalog::{Agency, queries as catalog};
-use crate::db::DbConn;
-use crate::db::schema::{provinces, responses};
 use crate::domain::Lang;
-use crate::error::AppError;
-use crate::privacy::mask_personal_data;
 use crate::report::flags::Assessment;
+use crate::report::numbers::share_text;
 use crate::report::{self, AgencyRow, GroupBy, GroupRow, Query};
-use crate::startup::AppState;
+use crate::responses::listing::recent_comments;
+use crate::web::error::AppError;
+use crate::web::html::ok;
+use crate::web::state::AppState;
+use crate::web::views::{factors_table, flag_badge, groups_table, index_with_interval};
 
 /// The fewest responses a group needs before an agency head sees its numbers.
 pub const AGENCY_HEAD_MINIMUM: u64 = 5;
@@ -36,95 +34,78 @@ struct AgencyData {
     cases: Vec<crate::cases::Case>,
 }
 
-fn build(conn: &mut DbConn, q: Query) -> Result<report::Report, AppError> {
-    report::build(conn, &q).map_err(|e| match e {
-        report::ReportError::Database(d) => AppError::from(d),
-        other => AppError::Internal(other.to_string()),
-    })
-}
-
 /// `GET /admin/agencies/{code}` (`me` for an agency head's own agency).
 pub async fn show_agency(
     viewer: Viewer,
     state: web::Data<AppState>,
     code: web::Path<String>,
     q: web::Query<PeriodQuery>,
-) -> Result<HttpResponse, DashError> {
+) -> Result<HttpResponse, AppError> {
     let (from, to) = q.period();
     let role = viewer.role();
     let own = viewer.0.user.agency_id;
     let code = code.into_inner();
-    let data = crate::error::run(&state.pool, move |conn| {
-        let Some(agency) = visible_agency(conn, role, own, &code)? else {
-            return Ok(None);
-        };
-        let province: String = provinces::table
-            .find(agency.province_id)
-            .select(provinces::code)
-            .first(conn)?;
-        // Flags are relative to the province: take the agency's row from the province report.
-        let whole = build(
-            conn,
-            Query {
+    let data = state
+        .read(move |conn| {
+            let Some(agency) = catalog::visible_to(conn, role, own, &code)? else {
+                return Ok(None);
+            };
+            let province = catalog::province_code(conn, agency.province_id)?;
+            let mut build = |q: Query| report::build(conn, &q);
+            // Flags are relative to the province: take the agency's row from the province report.
+            let whole = build(Query {
                 from,
                 to,
                 province: Some(province.clone()),
                 level: None,
                 agencies: None,
                 group_by: GroupBy::Agency,
-            },
-        )?;
-        let row = whole
-            .agencies
-            .into_iter()
-            .flatten()
-            .find(|a| a.code == agency.code);
-        let only = Some(vec![agency.id]);
-        let months = build(
-            conn,
-            Query {
+            })?;
+            let row = whole
+                .agencies
+                .into_iter()
+                .flatten()
+                .find(|a| a.code == agency.code);
+            let only = Some(vec![agency.id]);
+            let months = build(Query {
                 from,
                 to,
                 province: Some(province.clone()),
                 level: None,
                 agencies: only.clone(),
                 group_by: GroupBy::Month,
-            },
-        )?;
-        let procedures = build(
-            conn,
-            Query {
+            })?;
+            let procedures = build(Query {
                 from,
                 to,
                 province: Some(province),
                 level: None,
                 agencies: only,
                 group_by: GroupBy::Procedure,
-            },
-        )?;
-        let reform_office = role != Role::AgencyHead;
-        let comments = if reform_office {
-            recent_comments(conn, agency.id, from, to)?
-        } else {
-            Vec::new()
-        };
-        let cases = if reform_office {
-            crate::cases::for_agency(conn, agency.id)?
-        } else {
-            Vec::new()
-        };
-        Ok(Some(AgencyData {
-            agency,
-            row,
-            months: months.groups.unwrap_or_default(),
-            procedures: procedures.groups.unwrap_or_default(),
-            comments,
-            cases,
-        }))
-    })
-    .await?;
+            })?;
+            let reform_office = role != Role::AgencyHead;
+            let comments = if reform_office {
+                recent_comments(conn, agency.id, from, to)?
+            } else {
+                Vec::new()
+            };
+            let cases = if reform_office {
+                crate::cases::for_agency(conn, agency.id)?
+            } else {
+                Vec::new()
+            };
+            Ok(Some(AgencyData {
+                agency,
+                row,
+                months: months.groups.unwrap_or_default(),
+                procedures: procedures.groups.unwrap_or_default(),
+                comments,
+                cases,
+            }))
+        })
+        .await?;
     let Some(mut data) = data else {
-        return Err(DashError::NotFound);
+        return Err(AppError::NotFound);
     };
     if role == Role::AgencyHead {
         // Nothing from groups of fewer than 5 responses.
@@ -141,65 +122,8 @@ pub async fn show_agency(
         }
     }
     let title = data.agency.name.clone();
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            page(
-                Some(&viewer),
-                &title,
-                agency_body(&data, role, from, to, viewer.lang()),
-            )
-            .into_string(),
-        ))
-}
-
-/// The agency named in a URL (`me`: the agency head's own) if this viewer may see it. An agency
-/// head sees the agencies under their own and nothing else: `None` (404, not 403, so that the
-/// page does not confirm that other agencies exist).
-pub fn visible_agency(
-    conn: &mut DbConn,
-    role: Role,
-    own: Option<i64>,
-    code: &str,
-) -> QueryResult<Option<Agency>> {
-    let agency = match (code, own) {
-        ("me", Some(id)) => catalog::all_agencies(conn)?
-            .into_iter()
-            .find(|a| a.id == id),
-        _ => catalog::agency_by_code(conn, code)?,
-    };
-    let Some(agency) = agency else {
-        return Ok(None);
-    };
-    if role == Role::AgencyHead
-        && !own.is_some_and(|root| {
-            catalog::subtree(conn, root).is_ok_and(|ids| ids.contains(&agency.id))
-        })
-    {
-        return Ok(None);
-    }
-    Ok(Some(agency))
-}
-
-/// The most recent comments of the agency in the period (reform office only).
-fn recent_comments(
-    conn: &mut DbConn,
-    agency: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Vec<(NaiveDate, String)>> {
-    let rows: Vec<(NaiveDate, Option<String>)> = responses::table
-        .filter(responses::agency_id.eq(agency))
-        .filter(responses::submitted_on.between(from, to))
-        .filter(responses::comment.is_not_null())
-        .select((responses::submitted_on, responses::comment))
-        .order(responses::id.desc())
-        .limit(50)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(d, c)| c.map(|c| (d, mask_personal_data(&c))))
-        .collect())
+    let body = agency_body(&data, role, from, to, viewer.lang());
+    Ok(ok(page(Some(&viewer), &title, body)))
 }
 
 fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
@@ -230,12 +154,12 @@ fn agency_body(d: &AgencyData, role: Role, from: NaiveDate, to: NaiveDate, lang:
                     div.alert { ul.reasons { @for reason in &r.reasons { li { (lang.pick(&reason.vi, &reason.en)) } } } }
                 }
                 div.cards {
-                    div.card { div { (t("Chỉ số SIPAS", "SIPAS index")) } div.value { (show_index(&r.sipas, lang)) } }
+                    div.card { div { (t("Chỉ số SIPAS", "SIPAS index")) } div.value { (index_with_interval(&r.sipas, lang)) } }
                     div.card { div { (t("Số phiếu", "Responses")) } div.value { (r.responses) } div.note { (t("Hồ sơ đã báo: ", "Dossiers reported: ")) (r.dossiers.unwrap_or(0)) } }
-                    div.card { div { (t("Phiền hà", "Harassment")) } div.value { (show_share(&r.harassment.share(), lang)) } }
-                    div.card { div { (t("Đi lại nhiều lần", "Repeated visits")) } div.value { (show_share(&r.repeat_visits.share(), lang)) } }
-                    div.card { div { (t("Trễ hẹn", "Late")) } div.value { (show_share(&r.late, lang)) } div.note { (t("Có xin lỗi: ", "Apologised: ")) (show_share(&r.apology, lang)) } }
-                    div.card { div { (t("Tỷ lệ theo QĐ 766", "Decision 766 ratio")) } div.value { (show_share(&r.decision_766, lang)) } }
+                    div.card { div { (t("Phiền hà", "Harassment")) } div.value { (share_text(&r.harassment.share(), lang)) } }
+                    div.card { div { (t("Đi lại nhiều lần", "Repeated visits")) } div.value { (share_text(&r.repeat_visits.share(), lang)) } }
+                    div.card { div { (t("Trễ hẹn", "Late")) } div.value { (share_text(&r.late, lang)) } div.note { (t("Có xin lỗi: ", "Apologised: ")) (share_text(&r.apology, lang)) } }
+                    div.card { div { (t("Tỷ lệ theo QĐ 766", "Decision 766 ratio")) } div.value { (share_text(&r.decision_766, lang)) } }
                 }
                 (assessment(t("Phiền hà, sách nhiễu", "Harassment"), &r.harassment, lang))
                 (assessment(t("Đi lại nhiều lần", "Repeated visits"), &r.repeat_visits, lang))

@@ -2,29 +2,29 @@
 //! JSON (validated like at start-up), and which version the stored responses answered.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
+use serde::Deserialize;
 
-use super::guard::{DashError, Viewer};
+use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
-use crate::accounts::{Role, audit};
-use crate::error::AppError;
+use crate::accounts::audit;
 use crate::questionnaire::versions::{self, PublishError};
-use crate::startup::AppState;
+use crate::web::error::AppError;
+use crate::web::html::html;
+use crate::web::state::AppState;
 
 async fn render(
     viewer: &Viewer,
     state: &AppState,
     notice: Option<Markup>,
     status: StatusCode,
-) -> Result<HttpResponse, DashError> {
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let (published, usage) = crate::error::run(&state.pool, |conn| {
-        Ok((versions::published(conn)?, versions::usage(conn)?))
-    })
-    .await?;
+    let (published, usage) = state
+        .read(|conn| Ok((versions::published(conn)?, versions::usage(conn)?)))
+        .await?;
     let active = state.questionnaire();
     let body = html! {
         h1 { (t("Phiên bản phiếu khảo sát", "Questionnaire versions")) }
@@ -46,40 +46,33 @@ async fn render(
             button type="submit" { (t("Công bố", "Publish")) }
         }
     };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(
-            page(
-                Some(viewer),
-                t("Phiên bản phiếu", "Questionnaire versions"),
-                body,
-            )
-            .into_string(),
-        ))
+    let title = t("Phiên bản phiếu", "Questionnaire versions");
+    Ok(html(status, page(Some(viewer), title, body)))
 }
 
 /// `GET /admin/questionnaires` (admins).
 pub async fn show_questionnaires(
-    viewer: Viewer,
+    Admin(viewer): Admin,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
+) -> Result<HttpResponse, AppError> {
     render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// The publish form.
+#[derive(Debug, Deserialize)]
+pub struct PublishForm {
+    #[serde(default)]
+    json: String,
 }
 
 /// `POST /admin/questionnaires`: validates and publishes a new version, active at once.
 pub async fn publish_questionnaire(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
+    Posted(Admin(viewer), PublishForm { json }): Posted<Admin, PublishForm>,
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let json = fields.get("json").cloned().unwrap_or_default();
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let outcome = state
         .write(
             move |conn| match versions::publish(conn, &json, Some(actor), now) {

@@ -2,38 +2,40 @@
 //! attempt (with a retry), and the recipients: extra addresses and unsubscriptions.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
+use serde::Deserialize;
 
-use super::guard::{DashError, Viewer};
+use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
-use crate::accounts::{Role, audit, users};
+use crate::accounts::{audit, users};
 use crate::catalog::queries as catalog;
-use crate::invitations::dossier::vietnam;
 use crate::mail::digest::{self, Period};
 use crate::mail::{outbox, recipients};
-use crate::startup::AppState;
+use crate::web::error::AppError;
+use crate::web::html::{html, see_other};
+use crate::web::state::AppState;
 
 async fn render(
     viewer: &Viewer,
     state: &AppState,
     notice: Option<Markup>,
     status: StatusCode,
-) -> Result<HttpResponse, DashError> {
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let settings = state.settings.clone();
-    let today = Utc::now().with_timezone(&vietnam()).date_naive();
-    let (preview, failed, list) = crate::error::run(&state.pool, move |conn| {
-        Ok((
-            digest::compose(conn, &settings, Period::Weekly, None, today)?,
-            outbox::failed(conn)?,
-            recipients::list(conn)?,
-        ))
-    })
-    .await?;
-    let on = state.mailer().is_on();
+    let today = crate::clock::today();
+    let (preview, failed, list) = state
+        .read(move |conn| {
+            Ok((
+                digest::compose(conn, &settings, Period::Weekly, None, today)?,
+                outbox::failed(conn)?,
+                recipients::list(conn)?,
+            ))
+        })
+        .await?;
+    let on = state.settings.mail.transport != crate::config::MailTransport::None;
     let body = html! {
         h1 { (t("Thư tổng hợp và cảnh báo", "Digests and alerts")) }
         @if let Some(n) = notice { div.alert role="status" { (n) } }
@@ -67,34 +69,29 @@ async fn render(
             details { summary { (email.to) " – " (email.subject) } pre { (email.text) } }
         }
     };
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page(Some(viewer), t("Thư", "Mail"), body).into_string()))
+    Ok(html(status, page(Some(viewer), t("Thư", "Mail"), body)))
 }
 
 /// `GET /admin/mail` (admins).
 pub async fn show_mail(
-    viewer: Viewer,
+    Admin(viewer): Admin,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
+) -> Result<HttpResponse, AppError> {
     render(&viewer, &state, None, StatusCode::OK).await
+}
+
+/// A form naming one row by id.
+#[derive(Debug, Deserialize)]
+pub struct IdForm {
+    id: i64,
 }
 
 /// `POST /admin/mail/retry`: a failed message goes back in the queue.
 pub async fn retry(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let id: i64 = fields
-        .get("id")
-        .and_then(|v| v.parse().ok())
-        .ok_or(DashError::BadRequest)?;
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    Posted(Admin(viewer), IdForm { id }): Posted<Admin, IdForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     state
         .write(move |conn| {
             outbox::retry(conn, id, now)?;
@@ -107,23 +104,27 @@ pub async fn retry(
             )?)
         })
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin/mail"))
-        .finish())
+    Ok(see_other("/admin/mail"))
+}
+
+/// The recipient form.
+#[derive(Debug, Deserialize)]
+pub struct RecipientForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    agency: String,
+    active: Option<String>,
 }
 
 /// `POST /admin/mail/recipients`: adds an extra recipient or unsubscribes an address.
 pub async fn add_recipient(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
+    Posted(Admin(viewer), form): Posted<Admin, RecipientForm>,
+) -> Result<HttpResponse, AppError> {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let Some(email) = fields.get("email").and_then(|e| users::normalise_email(e)) else {
+    let Some(email) = users::normalise_email(&form.email) else {
         return render(
             &viewer,
             &state,
@@ -132,12 +133,9 @@ pub async fn add_recipient(
         )
         .await;
     };
-    let agency = fields
-        .get("agency")
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty());
-    let active = fields.get("active").map(String::as_str) != Some("false");
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    let agency = Some(form.agency.trim().to_owned()).filter(|a| !a.is_empty());
+    let active = form.active.as_deref() != Some("false");
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let added = state
         .write(move |conn| {
             let agency_id = match &agency {
@@ -166,25 +164,15 @@ pub async fn add_recipient(
         )
         .await;
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin/mail"))
-        .finish())
+    Ok(see_other("/admin/mail"))
 }
 
 /// `POST /admin/mail/recipients/remove`.
 pub async fn remove_recipient(
-    req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, DashError> {
-    viewer.require(&[Role::Admin])?;
-    let fields = viewer.form(&req, &body)?;
-    let id: i64 = fields
-        .get("id")
-        .and_then(|v| v.parse().ok())
-        .ok_or(DashError::BadRequest)?;
-    let (actor, now) = (viewer.0.user.id, Utc::now().naive_utc());
+    Posted(Admin(viewer), IdForm { id }): Posted<Admin, IdForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     state
         .write(move |conn| {
             recipients::remove(conn, id)?;
@@ -197,7 +185,5 @@ pub async fn remove_recipient(
             )?)
         })
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header(("Location", "/admin/mail"))
-        .finish())
+    Ok(see_other("/admin/mail"))
 }

@@ -3,21 +3,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use chrono::Utc;
-use diesel::prelude::*;
 use serde::Serialize;
 
-use super::dossier::{Dossier, DossierReport, FieldError, truncate};
-use super::qr;
-use super::queries::{self, IssueError, Issued, Issuer, Scope};
-use crate::db::schema::api_keys;
+use super::citizen::survey::unknown_link;
+use super::error::AppError;
+use super::state::AppState;
 use crate::domain::{ApiKey, SurveyToken};
-use crate::error::{self, AppError};
-use crate::startup::AppState;
+use crate::invitations::dossier::{Dossier, DossierReport, FieldError};
+use crate::invitations::qr;
+use crate::invitations::queries::{self, IssueError, Issued, Issuer, Scope};
 
 /// The most dossiers accepted in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -144,21 +141,10 @@ impl FromRequest for ApiCaller {
             let (Some(key), Some(state)) = (key, state) else {
                 return Err(ApiError::unauthorized());
             };
-            let hash = key.hash();
-            let found = error::run(&state.pool, move |conn| {
-                Ok(api_keys::table
-                    .filter(api_keys::key_hash.eq(hash))
-                    .filter(api_keys::revoked_at.is_null())
-                    .select((api_keys::agency_id, api_keys::province_id))
-                    .first::<(Option<i64>, Option<i64>)>(conn)
-                    .optional()?)
-            })
-            .await?;
-            match found {
-                Some((Some(agency), _)) => Ok(ApiCaller(Scope::Agency(agency))),
-                Some((None, Some(province))) => Ok(ApiCaller(Scope::Province(province))),
-                _ => Err(ApiError::unauthorized()),
-            }
+            let scope = state
+                .read(move |conn| Ok(crate::apikeys::scope_of(conn, &key)?))
+                .await?;
+            scope.map(ApiCaller).ok_or_else(ApiError::unauthorized)
         })
     }
 }
@@ -243,7 +229,7 @@ pub async fn report_dossiers(
             &format!("mỗi lần gửi từ 1 đến {MAX_BATCH} hồ sơ"),
         ));
     }
-    let now = truncate(Utc::now().naive_utc());
+    let now = crate::clock::now_to_second();
     let mut dossiers: Vec<Dossier> = Vec::with_capacity(items.len());
     let mut details = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
@@ -290,7 +276,7 @@ pub async fn report_dossiers(
             ));
         }
         Err(IssueError::Database(e)) => return Err(AppError::from(e).into()),
-        Err(IssueError::Random(e)) => return Err(AppError::Internal(e).into()),
+        Err(IssueError::Random(e)) => return Err(AppError::internal(e).into()),
     };
     let base = state.settings.public_url();
     let any_created = issued.iter().any(|i| i.created);
@@ -321,11 +307,9 @@ pub async fn openapi() -> HttpResponse {
 /// An unknown QR code counts against the client like an unknown survey link: 404, or 429 past
 /// the limit.
 fn unknown_code(state: &AppState, req: &HttpRequest) -> AppError {
-    let client = state.client_address(req);
-    if state.link_misses.record_over(client, Instant::now()) {
-        AppError::TooManyRequests
-    } else {
-        AppError::NotFound
+    match unknown_link(state, req) {
+        Ok(()) => AppError::NotFound,
+        Err(e) => e,
     }
 }
 
@@ -345,19 +329,18 @@ pub async fn show_qr(
         return Err(unknown_code(&state, &req));
     };
     let lookup = token.clone();
-    let found = error::run(&state.pool, move |conn| {
-        Ok(queries::find_by_token(conn, &lookup)?)
-    })
-    .await?;
+    let found = state
+        .read(move |conn| Ok(queries::find_by_token(conn, &lookup)?))
+        .await?;
     if found.is_none() {
         return Err(unknown_code(&state, &req));
     }
     let url = format!("{}/s/{}", state.settings.public_url(), token.as_str());
     let response = if svg {
-        let body = qr::svg(&url).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = qr::svg(&url).map_err(AppError::internal)?;
         HttpResponse::Ok().content_type("image/svg+xml").body(body)
     } else {
-        let body = qr::png(&url, 8).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = qr::png(&url, 8).map_err(AppError::internal)?;
         HttpResponse::Ok().content_type("image/png").body(body)
     };
     Ok(response)

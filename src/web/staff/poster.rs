@@ -4,27 +4,27 @@
 use actix_web::{HttpResponse, web};
 use maud::{DOCTYPE, PreEscaped, html};
 
-use super::agency::visible_agency;
-use super::guard::{DashError, Viewer};
-use crate::error::AppError;
+use super::guard::Viewer;
+use crate::catalog::queries as catalog;
 use crate::invitations::qr;
-use crate::startup::AppState;
 use crate::web::assets::css_url;
+use crate::web::error::AppError;
+use crate::web::html::ok;
+use crate::web::state::AppState;
 
 /// `GET /admin/agencies/{code}/poster`.
 pub async fn show_poster(
     viewer: Viewer,
     state: web::Data<AppState>,
     code: web::Path<String>,
-) -> Result<HttpResponse, DashError> {
+) -> Result<HttpResponse, AppError> {
     let (role, own, code) = (viewer.role(), viewer.0.user.agency_id, code.into_inner());
-    let agency = crate::error::run(&state.pool, move |conn| {
-        Ok(visible_agency(conn, role, own, &code)?)
-    })
-    .await?
-    .ok_or(DashError::NotFound)?;
+    let agency = state
+        .read(move |conn| Ok(catalog::visible_to(conn, role, own, &code)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
     let url = format!("{}/k/{}", state.settings.public_url(), agency.code);
-    let svg = qr::svg(&url).map_err(|e| AppError::Internal(e.to_string()))?;
+    let svg = qr::svg(&url).map_err(AppError::internal)?;
     let page = html! {
         (DOCTYPE)
         html lang="vi" {
@@ -45,7 +45,5 @@ pub async fn show_poster(
             }
         }
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.into_string()))
+    Ok(ok(page))
 }

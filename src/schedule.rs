@@ -1,0 +1,143 @@
+//! Scheduled tasks, on one background thread (stopped and joined after the HTTP server): the
+//! monitoring sweep every `monitoring.sweep_minutes`, and when mail is on, outbox delivery every
+//! 5 seconds and the weekly (Mondays) and monthly (the 1st) digests from `send_hour`, Vietnam
+//! time. Every task is idempotent, so restarts and several servers are harmless.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Datelike, Timelike};
+
+use crate::clock;
+use crate::config::Settings;
+use crate::db::Database;
+use crate::mail::Mailer;
+use crate::mail::digest::{self, Period};
+use crate::mail::outbox;
+use crate::monitoring;
+
+/// Time between two rounds.
+const ROUND: StdDuration = StdDuration::from_secs(5);
+
+/// The running scheduler; [`Scheduler::stop`] lets its current round finish, then joins it.
+pub struct Scheduler {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Scheduler {
+    /// Asks the thread to stop and waits until its current round (and any send in it) is done.
+    pub fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::error!("the scheduler thread panicked");
+        }
+    }
+}
+
+/// What the scheduled tasks work with.
+struct Tasks {
+    db: Database,
+    settings: Settings,
+    mailer: Mailer,
+    /// Digest windows already queued by this process.
+    queued: Vec<String>,
+    /// When the last sweep ran.
+    swept: Option<Instant>,
+}
+
+/// Starts the thread; `None` when there is nothing to schedule (mail off and sweep off).
+pub fn spawn(db: Database, settings: Settings, mailer: Mailer) -> Option<Scheduler> {
+    if !mailer.is_on() && settings.monitoring.sweep_minutes == 0 {
+        return None;
+    }
+    let (stop, stopped) = mpsc::channel::<()>();
+    let mut tasks = Tasks {
+        db,
+        settings,
+        mailer,
+        queued: Vec::new(),
+        swept: None,
+    };
+    let thread = std::thread::spawn(move || {
+        loop {
+            tasks.round();
+            // Sleeps between rounds; the sender being dropped wakes it at once.
+            match stopped.recv_timeout(ROUND) {
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        tracing::info!("scheduler stopped");
+    });
+    Some(Scheduler { stop, thread })
+}
+
+impl Tasks {
+    fn round(&mut self) {
+        if let Err(e) = self.sweep_if_due() {
+            tracing::warn!(error = %e, "monitoring sweep failed; retrying next round");
+        }
+        if self.mailer.is_on()
+            && let Err(e) = self.mail()
+        {
+            tracing::warn!(error = %e, "mail round failed; retrying in a while");
+        }
+    }
+
+    fn sweep_if_due(&mut self) -> anyhow::Result<()> {
+        let every = StdDuration::from_secs(u64::from(self.settings.monitoring.sweep_minutes) * 60);
+        if every.is_zero() || self.swept.is_some_and(|at| at.elapsed() < every) {
+            return Ok(());
+        }
+        let swept = self.db.write(|conn| {
+            monitoring::sweep(conn, &self.settings, clock::today(), clock::now())
+                .map_err(anyhow::Error::from)
+        })?;
+        self.swept = Some(Instant::now());
+        if !swept.opened.is_empty() {
+            tracing::info!(
+                flagged = swept.flagged,
+                opened = swept.opened.len(),
+                alerts = swept.alerts,
+                "monitoring sweep opened cases"
+            );
+        }
+        Ok(())
+    }
+
+    fn mail(&mut self) -> anyhow::Result<()> {
+        let mut conn = self.db.conn()?;
+        let local = clock::local_now();
+        let today = local.date_naive();
+        let due = local.hour() >= self.settings.mail.send_hour;
+        for (period, on_day) in [
+            (Period::Weekly, local.weekday() == chrono::Weekday::Mon),
+            (Period::Monthly, local.day() == 1),
+        ] {
+            let key = period.window(today).key;
+            if due && on_day && !self.queued.contains(&key) {
+                let n =
+                    digest::queue(&mut conn, &self.settings, period, None, today, clock::now())?;
+                tracing::info!(%key, queued = n, "digests queued");
+                self.queued.push(key);
+            }
+        }
+        let round = outbox::deliver_due(
+            &mut conn,
+            &self.mailer,
+            self.settings.mail.max_attempts,
+            clock::now,
+        )?;
+        if round != outbox::Round::default() {
+            tracing::info!(
+                sent = round.sent,
+                retrying = round.retrying,
+                failed = round.failed,
+                "mail delivered"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! The route table: every URL of the application and the handler that serves it. The dashboard
+//! lives under one `/admin` scope; its handlers take a [`staff::guard::Viewer`] (signed in, with
+//! the role the page needs) before anything else.
+
+use actix_web::{HttpResponse, web};
+
+use super::state::AppState;
+use super::{api, assets, citizen, staff};
+
+/// Every route of the application.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/assets/{file}", web::get().to(assets::serve_asset))
+        .route("/api/v1/openapi.json", web::get().to(api::openapi))
+        .route("/api/v1/dossiers", web::post().to(api::report_dossiers))
+        .route("/q/{file}", web::get().to(api::show_qr))
+        .route("/s/{token}", web::get().to(citizen::survey::show_survey))
+        .route("/s/{token}", web::post().to(citizen::survey::submit_survey))
+        .route("/k/{agency}", web::get().to(citizen::walk_in::show_walk_in))
+        .route(
+            "/k/{agency}",
+            web::post().to(citizen::walk_in::submit_walk_in_form),
+        )
+        .service(web::scope("/admin").configure(staff_routes));
+}
+
+/// The dashboard, relative to `/admin`.
+fn staff_routes(cfg: &mut web::ServiceConfig) {
+    use staff::{
+        agency, cases, catalog, exports, login, mail, overview, poster, questionnaires, users,
+    };
+    cfg.route("", web::get().to(overview::show_overview))
+        .route("/login", web::get().to(login::show_login))
+        .route("/login", web::post().to(login::submit_login))
+        .route("/logout", web::post().to(login::logout))
+        .route("/lang", web::post().to(login::set_lang))
+        .route("/agencies/{code}", web::get().to(agency::show_agency))
+        .route(
+            "/agencies/{code}/poster",
+            web::get().to(poster::show_poster),
+        )
+        .route("/cases", web::get().to(cases::list_cases))
+        .route("/cases/{id}", web::get().to(cases::show_case))
+        .route("/cases/{id}", web::post().to(cases::update_case))
+        .route("/export/report.csv", web::get().to(exports::report_csv))
+        .route("/export/report.xlsx", web::get().to(exports::report_xlsx))
+        .route(
+            "/export/responses.csv",
+            web::get().to(exports::responses_csv),
+        )
+        .route("/catalog", web::get().to(catalog::show_catalog))
+        .route("/catalog/keys", web::post().to(catalog::create_key))
+        .route("/catalog/keys/revoke", web::post().to(catalog::revoke_key))
+        .route("/catalog/import", web::post().to(catalog::import_catalog))
+        .route(
+            "/questionnaires",
+            web::get().to(questionnaires::show_questionnaires),
+        )
+        .route(
+            "/questionnaires",
+            web::post().to(questionnaires::publish_questionnaire),
+        )
+        .route("/mail", web::get().to(mail::show_mail))
+        .route("/mail/retry", web::post().to(mail::retry))
+        .route("/mail/recipients", web::post().to(mail::add_recipient))
+        .route(
+            "/mail/recipients/remove",
+            web::post().to(mail::remove_recipient),
+        )
+        .route("/users", web::get().to(users::list_users))
+        .route("/users", web::post().to(users::invite_user))
+        .route("/users/{id}/disabled", web::post().to(users::set_disabled));
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let ok = state.read(|conn| Ok(crate::db::ping(conn)?)).await;
+    match ok {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable"),
+    }
+}

@@ -1,0 +1,115 @@
+//! What every handler shares: the database, the response recorder, the current questionnaire,
+//! the token secret, the settings and the per-process rate limiters. Built from the parts
+//! start-up opened; handlers reach the database through [`AppState::read`] and
+//! [`AppState::write`], which run the work on actix's blocking pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+
+use super::error::AppError;
+use super::ratelimit::{LinkMissLimiter, WalkinLimiter};
+use crate::config::Settings;
+use crate::db::{Database, DbConn};
+use crate::domain::TokenSecret;
+use crate::questionnaire::Questionnaire;
+use crate::questionnaire::versions::Current;
+use crate::responses::record::Recorder;
+use crate::responses::submission::Submit;
+
+/// The shared state of the web layer.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Database,
+    pub recorder: Recorder,
+    pub secret: TokenSecret,
+    questionnaire: Arc<Current>,
+    /// Walk-in responses per client and agency.
+    pub walkin: WalkinLimiter,
+    /// Unknown survey links asked for, per client (token guessing).
+    pub link_misses: LinkMissLimiter,
+}
+
+impl AppState {
+    /// The state over what start-up opened.
+    pub fn new(
+        settings: Settings,
+        db: Database,
+        recorder: Recorder,
+        secret: TokenSecret,
+        questionnaire: Arc<Current>,
+    ) -> AppState {
+        let walkin = WalkinLimiter::new(
+            settings.walkin.max_per_window,
+            Duration::from_secs(u64::from(settings.walkin.window_minutes) * 60),
+        );
+        let link_misses = LinkMissLimiter::new(
+            settings.security.link_miss_limit,
+            Duration::from_secs(u64::from(settings.security.link_miss_window_minutes) * 60),
+        );
+        AppState {
+            settings,
+            db,
+            recorder,
+            secret,
+            questionnaire,
+            walkin,
+            link_misses,
+        }
+    }
+
+    /// The questionnaire citizens answer now.
+    pub fn questionnaire(&self) -> Arc<Questionnaire> {
+        self.questionnaire.get()
+    }
+
+    /// Makes `q` the questionnaire citizens answer from now on.
+    pub fn set_questionnaire(&self, q: Questionnaire) {
+        self.questionnaire.set(q);
+    }
+
+    /// What a citizen's submission needs (call from a blocking thread).
+    pub fn submit<'a>(
+        &'a self,
+        questionnaire: &'a Questionnaire,
+        lang: crate::domain::Lang,
+    ) -> Submit<'a> {
+        Submit {
+            db: &self.db,
+            recorder: &self.recorder,
+            questionnaire,
+            settings: &self.settings,
+            lang,
+        }
+    }
+
+    /// Runs the read `f` with a pooled connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || db.read(f)).await
+    }
+
+    /// Runs the write `f` on the blocking pool, one writer at a time on SQLite.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        blocking(move || db.write(f)).await
+    }
+}
+
+/// Runs `f` on actix's blocking thread pool.
+pub async fn blocking<T, F>(f: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await.map_err(AppError::internal)?
+}
