@@ -395,6 +395,52 @@ async fn pages_show_the_report_and_agency_heads_see_no_free_text() -> TestResult
     Ok(())
 }
 
+#[tokio::test]
+async fn reading_any_dashboard_page_changes_nothing() -> TestResult {
+    let app = with_users().await?;
+    // A citizen says an official asked for money: a flag that a sweep would act on.
+    let token = app.invite("READ-ONLY", false).await?;
+    let mut answers: Vec<(&str, &str)> = SHORT_FORM
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "E7")
+        .collect();
+    answers.push(("E7", "3"));
+    app.post_form(&format!("/s/{token}"), &answers).await?;
+    let admin = login(&app, "admin@test.vn").await?;
+    let reviewer = login(&app, "reviewer@test.vn").await?;
+    let head = login(&app, "head@test.vn").await?;
+    let tables = app.row_counts()?;
+    assert!(tables.len() >= 15, "every table is counted: {tables:?}");
+    assert!(tables.iter().any(|(t, n)| t == "responses" && *n == 7));
+    let pages = [
+        (&admin, "/admin"),
+        (&reviewer, "/admin"),
+        (&admin, "/admin?from=2020-01-01&to=2035-12-31"),
+        (&admin, "/admin?province=TT"),
+        (&admin, "/admin/agencies/T-SO"),
+        (&reviewer, "/admin/agencies/T-SO?from=2020-01-01"),
+        (&head, "/admin/agencies/me"),
+        (&admin, "/admin/agencies/T-SO/poster"),
+        (&reviewer, "/admin/cases"),
+        (&admin, "/admin/export/report.csv"),
+        (&admin, "/admin/export/report.xlsx"),
+        (&admin, "/admin/export/responses.csv"),
+        (&admin, "/admin/catalog"),
+        (&admin, "/admin/questionnaires"),
+        (&admin, "/admin/mail"),
+        (&admin, "/admin/users"),
+    ];
+    for (who, path) in pages {
+        let (status, _) = get(&app, Some(who), path).await?;
+        assert_eq!(status, 200, "{path}");
+    }
+    let anonymous = app.client.get(app.url("/admin/login")).send().await?;
+    assert_eq!(anonymous.status().as_u16(), 200);
+    assert_eq!(app.row_counts()?, tables, "no GET changed a row count");
+    Ok(())
+}
+
 /// Runs one monitoring sweep on the app's database, as the scheduler does.
 fn sweep(app: &TestApp) -> TestResult {
     let settings = sipas::config::Settings::load(None, Vec::new())?;

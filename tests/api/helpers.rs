@@ -288,6 +288,29 @@ impl TestApp {
             .get_result(&mut *conn as &mut DbConn)?;
         Ok(c.n)
     }
+
+    /// Every table of the schema with its row count, by name.
+    pub fn row_counts(&self) -> Result<Vec<(String, i64)>, Box<dyn std::error::Error>> {
+        #[derive(QueryableByName)]
+        struct Table {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let mut conn = self.conn()?;
+        let list = match &mut *conn {
+            DbConn::Sqlite(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            }
+            DbConn::Pg(_) => "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
+        };
+        let mut tables: Vec<Table> = diesel::sql_query(list).load(&mut *conn as &mut DbConn)?;
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        drop(conn);
+        tables
+            .into_iter()
+            .map(|t| Ok((t.name.clone(), self.count(&format!("\"{}\"", t.name))?)))
+            .collect()
+    }
 }
 
 /// The answers of a complete short form, all satisfied.

@@ -4,6 +4,7 @@
 mod api;
 mod backup;
 mod browser;
+mod columns;
 mod crash;
 mod dashboard;
 mod fuzz;
