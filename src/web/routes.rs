@@ -48,26 +48,29 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
             "/export/responses.csv",
             web::get().to(exports::responses_csv),
         )
-        .route("/catalog", web::get().to(catalog::show_catalog))
+        .route(
+            "/catalog",
+            web::get().to(staff::show::<catalog::CatalogPage>),
+        )
         .route("/catalog/keys", web::post().to(catalog::create_key))
         .route("/catalog/keys/revoke", web::post().to(catalog::revoke_key))
         .route("/catalog/import", web::post().to(catalog::import_catalog))
         .route(
             "/questionnaires",
-            web::get().to(questionnaires::show_questionnaires),
+            web::get().to(staff::show::<questionnaires::QuestionnairesPage>),
         )
         .route(
             "/questionnaires",
             web::post().to(questionnaires::publish_questionnaire),
         )
-        .route("/mail", web::get().to(mail::show_mail))
+        .route("/mail", web::get().to(staff::show::<mail::MailPage>))
         .route("/mail/retry", web::post().to(mail::retry))
         .route("/mail/recipients", web::post().to(mail::add_recipient))
         .route(
             "/mail/recipients/remove",
             web::post().to(mail::remove_recipient),
         )
-        .route("/users", web::get().to(users::list_users))
+        .route("/users", web::get().to(staff::show::<users::UsersPage>))
         .route("/users", web::post().to(users::invite_user))
         .route("/users/{id}/disabled", web::post().to(users::set_disabled));
 }

@@ -248,19 +248,14 @@ pub async fn show_case(
 
 /// A change to a case: `action` is status (with `to`, `reason`), assign (`assignee`), due
 /// (`due`) or note (`note`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct CaseForm {
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     assignee: String,
-    #[serde(default)]
     due: String,
-    #[serde(default)]
     note: String,
 }
 

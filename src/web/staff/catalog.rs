@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::AdminPage;
 use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::audit;
@@ -83,38 +84,34 @@ fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup 
     )
 }
 
-async fn render(
-    viewer: &Viewer,
-    state: &AppState,
-    notice: Option<Markup>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let c = state
-        .read(|conn| {
-            Ok(Catalog {
-                agencies: queries::all_agencies(conn)?,
-                procedures: queries::all_procedures(conn)?,
-                keys: apikeys::list(conn)?,
-            })
-        })
-        .await?;
-    Ok(html(status, catalog_page(viewer, &c, notice)))
-}
+/// The catalog page.
+pub struct CatalogPage;
 
-/// `GET /admin/catalog` (admins).
-pub async fn show_catalog(
-    Admin(viewer): Admin,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    render(&viewer, &state, None, StatusCode::OK).await
+impl AdminPage for CatalogPage {
+    async fn render(
+        viewer: &Viewer,
+        state: &AppState,
+        notice: Option<Markup>,
+        status: StatusCode,
+    ) -> Result<HttpResponse, AppError> {
+        let c = state
+            .read(|conn| {
+                Ok(Catalog {
+                    agencies: queries::all_agencies(conn)?,
+                    procedures: queries::all_procedures(conn)?,
+                    keys: apikeys::list(conn)?,
+                })
+            })
+            .await?;
+        Ok(html(status, catalog_page(viewer, &c, notice)))
+    }
 }
 
 /// The new key form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct KeyForm {
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     owner: String,
 }
 
@@ -147,27 +144,21 @@ pub async fn create_key(
             Err(other) => Ok(Err(other.to_string())),
         })
         .await?;
-    match created {
-        Ok(key) => {
-            let notice = html! { (t("Khóa API mới (chỉ hiện một lần, hãy lưu lại ngay): ", "New API key (shown once, save it now): ")) code { (key.as_str()) } };
-            render(&viewer, &state, Some(notice), StatusCode::OK).await
-        }
+    let outcome = match created {
+        Ok(key) => Ok(
+            html! { (t("Khóa API mới (chỉ hiện một lần, hãy lưu lại ngay): ", "New API key (shown once, save it now): ")) code { (key.as_str()) } },
+        ),
         Err(message) => {
-            render(
-                &viewer,
-                &state,
-                Some(html! { (t("Chưa tạo được khóa: ", "The key was not created: ")) (message) }),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            Err(html! { (t("Chưa tạo được khóa: ", "The key was not created: ")) (message) })
         }
-    }
+    };
+    CatalogPage::after(&viewer, &state, outcome).await
 }
 
 /// The revoke form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct RevokeForm {
-    #[serde(default)]
     prefix: String,
 }
 
@@ -193,11 +184,10 @@ pub async fn revoke_key(
 }
 
 /// The pasted CSV form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ImportForm {
-    #[serde(default)]
     what: String,
-    #[serde(default)]
     csv: String,
 }
 
@@ -238,23 +228,13 @@ pub async fn import_catalog(
             }
         })
         .await?;
-    match outcome {
-        Ok(n) => render(
-            &viewer,
-            &state,
-            Some(html! { (t("Đã nhập ", "Imported ")) (n) (t(" dòng (", " rows (")) (label) ")." }),
-            StatusCode::OK,
-        )
-        .await,
-        Err(lines) => {
-            let notice = html! { (t("Chưa nhập gì vì tệp có lỗi:", "Nothing was imported; the file has errors:")) ul { @for l in &lines { li { (l) } } } };
-            render(
-                &viewer,
-                &state,
-                Some(notice),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+    let outcome = match outcome {
+        Ok(n) => {
+            Ok(html! { (t("Đã nhập ", "Imported ")) (n) (t(" dòng (", " rows (")) (label) ")." })
         }
-    }
+        Err(lines) => Err(
+            html! { (t("Chưa nhập gì vì tệp có lỗi:", "Nothing was imported; the file has errors:")) ul { @for l in &lines { li { (l) } } } },
+        ),
+    };
+    CatalogPage::after(&viewer, &state, outcome).await
 }

@@ -4,7 +4,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::guard::Viewer;
 use crate::accounts::Role;
-use crate::web::assets::css_url;
+use crate::web::layout::head;
 
 /// A dashboard page; `viewer` is `None` on the sign-in page.
 pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
@@ -13,13 +13,7 @@ pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                title { (title) " – sipas" }
-                link rel="stylesheet" href=(css_url());
-            }
+            (head(&format!("{title} – sipas")))
             body.dash {
                 header.top {
                     span.brand { (t("sipas · Chỉ số hài lòng", "sipas · Satisfaction index")) }

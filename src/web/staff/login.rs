@@ -8,6 +8,7 @@ use chrono::Duration;
 use maud::html;
 use serde::Deserialize;
 
+use super::audited;
 use super::guard::{Posted, SESSION_COOKIE, Viewer, constant_time_eq};
 use super::layout::page;
 use crate::accounts::{Role, audit, password, sessions, users};
@@ -67,13 +68,11 @@ fn retry(status: StatusCode, csrf: &str, message: &str) -> HttpResponse {
 }
 
 /// The sign-in form (its CSRF token is checked against the sign-in cookie, not a session).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct LoginForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     password: String,
 }
 
@@ -172,19 +171,15 @@ pub async fn set_lang(
     Posted(viewer, form): Posted<Viewer, LangForm>,
 ) -> Result<HttpResponse, AppError> {
     let lang = Lang::negotiate(form.lang.as_deref(), None);
-    let (user, now) = (viewer.user_id(), crate::clock::now());
-    state
-        .write(move |conn| {
-            users::set_lang(conn, user, lang)?;
-            Ok(audit::record(
-                conn,
-                now,
-                Some(user),
-                "user.lang",
-                lang.tag(),
-            )?)
-        })
-        .await?;
+    let user = viewer.user_id();
+    audited(
+        &state,
+        user,
+        "user.lang",
+        lang.tag().to_owned(),
+        move |conn| users::set_lang(conn, user, lang),
+    )
+    .await?;
     Ok(see_other(home(viewer.role())))
 }
 
@@ -197,14 +192,15 @@ pub async fn logout(
     state: web::Data<AppState>,
     Posted(viewer, _): Posted<Viewer, EmptyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, user) = (viewer.0.id, viewer.user_id());
-    let now = crate::clock::now();
-    state
-        .write(move |conn| {
-            sessions::end(conn, id)?;
-            Ok(audit::record(conn, now, Some(user), "logout", "")?)
-        })
-        .await?;
+    let id = viewer.0.id;
+    audited(
+        &state,
+        viewer.user_id(),
+        "logout",
+        String::new(),
+        move |conn| sessions::end(conn, id),
+    )
+    .await?;
     let mut gone = cookie(&state, SESSION_COOKIE, String::new());
     gone.set_max_age(time::Duration::ZERO);
     Ok(HttpResponse::SeeOther()

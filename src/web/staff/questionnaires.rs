@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::AdminPage;
 use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::audit;
@@ -14,54 +15,51 @@ use crate::web::error::AppError;
 use crate::web::html::html;
 use crate::web::state::AppState;
 
-async fn render(
-    viewer: &Viewer,
-    state: &AppState,
-    notice: Option<Markup>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let lang = viewer.lang();
-    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let (published, usage) = state
-        .read(|conn| Ok((versions::published(conn)?, versions::usage(conn)?)))
-        .await?;
-    let active = state.questionnaire();
-    let body = html! {
-        h1 { (t("Phiên bản phiếu khảo sát", "Questionnaire versions")) }
-        @if let Some(n) = notice { div.alert role="status" { (n) } }
-        p { (t("Đang dùng: ", "In use: ")) strong { (active.id) (t(" phiên bản ", " version ")) (active.version) } " – " (active.title.vi) }
-        h2 { (t("Số phiếu theo phiên bản", "Responses by version")) }
-        div.scroll { table {
-            thead { tr { th { (t("Phiếu", "Questionnaire")) } th { (t("Phiên bản", "Version")) } th.num { (t("Số phiếu trả lời", "Responses")) } } }
-            tbody { @for (code, version, n) in &usage { tr { td { (code) } td { (version) } td.num { (n) } } } }
-        } }
-        h2 { (t("Các phiên bản đã công bố", "Published versions")) }
-        @if published.is_empty() { p { (t("Chưa công bố phiên bản nào trên hệ thống; đang dùng phiếu mặc định.", "No version published here yet; the default questionnaire is in use.")) } }
-        ul { @for (code, version, at) in &published { li { (code) (t(" phiên bản ", " version ")) (version) " · " (at.format("%Y-%m-%d %H:%M")) " UTC" } } }
-        h2 { (t("Công bố phiên bản mới", "Publish a new version")) }
-        form method="post" action="/admin/questionnaires" {
-            (csrf_field(viewer))
-            label.block for="json" { (t("Nội dung tệp phiếu (JSON, cùng định dạng assets/questionnaires/sipas-2640-post.json; số phiên bản phải lớn hơn)", "The questionnaire file (JSON, the format of assets/questionnaires/sipas-2640-post.json; the version must be higher)")) }
-            textarea #json name="json" required {}
-            button type="submit" { (t("Công bố", "Publish")) }
-        }
-    };
-    let title = t("Phiên bản phiếu", "Questionnaire versions");
-    Ok(html(status, page(Some(viewer), title, body)))
-}
+/// The questionnaires page.
+pub struct QuestionnairesPage;
 
-/// `GET /admin/questionnaires` (admins).
-pub async fn show_questionnaires(
-    Admin(viewer): Admin,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    render(&viewer, &state, None, StatusCode::OK).await
+impl AdminPage for QuestionnairesPage {
+    async fn render(
+        viewer: &Viewer,
+        state: &AppState,
+        notice: Option<Markup>,
+        status: StatusCode,
+    ) -> Result<HttpResponse, AppError> {
+        let lang = viewer.lang();
+        let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+        let (published, usage) = state
+            .read(|conn| Ok((versions::published(conn)?, versions::usage(conn)?)))
+            .await?;
+        let active = state.questionnaire();
+        let body = html! {
+            h1 { (t("Phiên bản phiếu khảo sát", "Questionnaire versions")) }
+            @if let Some(n) = notice { div.alert role="status" { (n) } }
+            p { (t("Đang dùng: ", "In use: ")) strong { (active.id) (t(" phiên bản ", " version ")) (active.version) } " – " (active.title.vi) }
+            h2 { (t("Số phiếu theo phiên bản", "Responses by version")) }
+            div.scroll { table {
+                thead { tr { th { (t("Phiếu", "Questionnaire")) } th { (t("Phiên bản", "Version")) } th.num { (t("Số phiếu trả lời", "Responses")) } } }
+                tbody { @for (code, version, n) in &usage { tr { td { (code) } td { (version) } td.num { (n) } } } }
+            } }
+            h2 { (t("Các phiên bản đã công bố", "Published versions")) }
+            @if published.is_empty() { p { (t("Chưa công bố phiên bản nào trên hệ thống; đang dùng phiếu mặc định.", "No version published here yet; the default questionnaire is in use.")) } }
+            ul { @for (code, version, at) in &published { li { (code) (t(" phiên bản ", " version ")) (version) " · " (at.format("%Y-%m-%d %H:%M")) " UTC" } } }
+            h2 { (t("Công bố phiên bản mới", "Publish a new version")) }
+            form method="post" action="/admin/questionnaires" {
+                (csrf_field(viewer))
+                label.block for="json" { (t("Nội dung tệp phiếu (JSON, cùng định dạng assets/questionnaires/sipas-2640-post.json; số phiên bản phải lớn hơn)", "The questionnaire file (JSON, the format of assets/questionnaires/sipas-2640-post.json; the version must be higher)")) }
+                textarea #json name="json" required {}
+                button type="submit" { (t("Công bố", "Publish")) }
+            }
+        };
+        let title = t("Phiên bản phiếu", "Questionnaire versions");
+        Ok(html(status, page(Some(viewer), title, body)))
+    }
 }
 
 /// The publish form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct PublishForm {
-    #[serde(default)]
     json: String,
 }
 
@@ -91,20 +89,13 @@ pub async fn publish_questionnaire(
             },
         )
         .await?;
-    match outcome {
+    let outcome = match outcome {
         Ok(q) => {
             let notice = html! { (t("Đã công bố ", "Published ")) (q.id) (t(" phiên bản ", " version ")) (q.version) (t("; người dân trả lời phiên bản này từ bây giờ.", "; citizens answer this version from now on.")) };
             state.set_questionnaire(q);
-            render(&viewer, &state, Some(notice), StatusCode::OK).await
+            Ok(notice)
         }
-        Err(message) => {
-            render(
-                &viewer,
-                &state,
-                Some(html! { (t("Chưa công bố: ", "Not published: ")) (message) }),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+        Err(message) => Err(html! { (t("Chưa công bố: ", "Not published: ")) (message) }),
+    };
+    QuestionnairesPage::after(&viewer, &state, outcome).await
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::AdminPage;
 use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::{Role, audit, password, users};
@@ -71,34 +72,29 @@ fn users_page(
     )
 }
 
-async fn render(
-    viewer: &Viewer,
-    state: &AppState,
-    notice: Option<Markup>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let (list, entries) = state
-        .read(|conn| Ok((users::list(conn)?, audit::recent(conn, 30)?)))
-        .await?;
-    Ok(html(status, users_page(viewer, &list, &entries, notice)))
-}
+/// The users page.
+pub struct UsersPage;
 
-/// `GET /admin/users` (admins).
-pub async fn list_users(
-    Admin(viewer): Admin,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    render(&viewer, &state, None, StatusCode::OK).await
+impl AdminPage for UsersPage {
+    async fn render(
+        viewer: &Viewer,
+        state: &AppState,
+        notice: Option<Markup>,
+        status: StatusCode,
+    ) -> Result<HttpResponse, AppError> {
+        let (list, entries) = state
+            .read(|conn| Ok((users::list(conn)?, audit::recent(conn, 30)?)))
+            .await?;
+        Ok(html(status, users_page(viewer, &list, &entries, notice)))
+    }
 }
 
 /// The invitation form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct InviteForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
     agency: String,
 }
 
@@ -130,23 +126,21 @@ pub async fn invite_user(
             }
         })
         .await?;
-    let (notice, status) = match created {
-        Ok(email) => (
+    let outcome = match created {
+        Ok(email) => Ok(
             html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần): ", ". Temporary password (shown once): ")) code { (secret) } },
-            StatusCode::OK,
         ),
-        Err(message) => (
+        Err(message) => Err(
             html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) },
-            StatusCode::UNPROCESSABLE_ENTITY,
         ),
     };
-    render(&viewer, &state, Some(notice), status).await
+    UsersPage::after(&viewer, &state, outcome).await
 }
 
 /// The lock/unlock form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct DisabledForm {
-    #[serde(default)]
     disabled: String,
 }
 
