@@ -264,9 +264,9 @@ pub fn agency_email(
         }
         for (name, a) in problems {
             text.push_str(&format!(
-                "\n{name}: {} ({} {}){}",
+                "\n{name}: {} ({}: {}){}",
                 share(&a.share()),
-                t("mức chung của tỉnh", "province rate"),
+                lang.pick(&a.peers, &a.peers_en),
                 a.baseline
                     .map(|b| percent(b, lang))
                     .unwrap_or_else(|| "—".into()),

@@ -1,17 +1,24 @@
-//! Agency flags for harassment and repeat visits (statistics.md §0): the beta-binomial
-//! empirical-Bayes posterior against the province baseline decides `none`/`alert`/`alarm`; the
-//! exact one-sided p-value and its Benjamini–Hochberg q-value are supporting numbers; a
-//! Bernoulli CUSUM over the most recent responses gives an early warning. Every flag carries an
-//! explanation built from its numbers, in Vietnamese and English. Pure: no database.
+//! Agency flags for harassment and repeat visits, with their plain-language reasons (docs/
+//! statistics.md): each agency is compared with its peers (province × level, partially pooled
+//! toward the province) by a two-component beta-binomial mixture, and alarms and alerts are the
+//! largest sets within a false-discovery budget across the province ([`crate::stats::flagging`]).
+//! The exact one-sided p-value against the peer baseline and its Benjamini–Hochberg q-value are
+//! supporting numbers. The early warning is a Bernoulli CUSUM over the last months whose limit is
+//! calibrated to the agency's own volume and rate. Pure: no database.
 
 use serde::Serialize;
 
-use super::indicators::Share;
+use super::indicators::{DISPLAY_MINIMUM, Share};
 use super::numbers::{percent, probability};
-use crate::domain::Lang;
-use crate::stats::bayes::{FlagRule, Severity, fit_prior_moments};
-use crate::stats::monitor::{CusumDesign, bernoulli_cusum};
+use crate::domain::{Lang, Level};
+use crate::stats::Severity;
+use crate::stats::flagging::{FlagInput, FlagPolicy, INDICATORS, ProvinceFlags, flag_province};
+use crate::stats::mixture::Observation;
+use crate::stats::monitor::LatticeCusum;
 use crate::stats::testing::{benjamini_hochberg, binomial_upper_p_value};
+
+/// Years of stable data per false early-warning signal the chart is calibrated for.
+pub const EARLY_WARNING_YEARS: f64 = 100.0;
 
 /// Which problem a flag is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +28,9 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Both problems, in the order of [`INDICATORS`].
+    pub const ALL: [Problem; INDICATORS] = [Problem::Harassment, Problem::RepeatVisits];
+
     fn phrase(self, lang: Lang) -> &'static str {
         match (self, lang) {
             (Problem::Harassment, Lang::Vi) => {
@@ -33,12 +43,41 @@ impl Problem {
     }
 }
 
+/// The peer groups agencies are compared within (of one province).
+fn peer_group(level: Option<Level>) -> usize {
+    match level {
+        Some(Level::Tinh) => 0,
+        Some(Level::Huyen) => 1,
+        Some(Level::Xa) => 2,
+        None => 3,
+    }
+}
+
+/// The number of peer groups.
+const PEER_GROUPS: usize = 4;
+
+/// Who an agency's peers are, in both languages.
+fn peer_name(level: Option<Level>) -> (&'static str, &'static str) {
+    match level {
+        Some(Level::Tinh) => (
+            "các sở, ban, ngành cấp tỉnh của tỉnh",
+            "the province's departments",
+        ),
+        Some(Level::Huyen) => ("các UBND cấp huyện của tỉnh", "the province's districts"),
+        Some(Level::Xa) => ("các UBND cấp xã của tỉnh", "the province's communes"),
+        None => ("các cơ quan khác của tỉnh", "the province's other agencies"),
+    }
+}
+
 /// The early-warning CUSUM of one agency.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EarlyWarning {
-    /// The CUSUM statistic after the most recent response (null without a usable baseline).
+    /// The statistic after the most recent response, in log-likelihood-ratio units (null
+    /// without a usable baseline).
     pub statistic: Option<f64>,
-    /// True when the statistic reached the decision limit (h = 4) within the window.
+    /// The agency's own decision limit (same units).
+    pub limit: Option<f64>,
+    /// True when the statistic reached the limit within the window.
     pub signal: bool,
 }
 
@@ -50,19 +89,28 @@ pub struct Assessment {
     pub rate: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
-    /// The province's pooled rate for this problem over the period.
+    /// The peers' normal rate: the baseline the agency is compared with.
     pub baseline: Option<f64>,
-    /// Empirical-Bayes adjusted rate.
+    /// Who the peers are ("các UBND cấp xã của tỉnh").
+    pub peers: String,
+    pub peers_en: String,
+    /// The province's pooled rate over the period (the funnel plots' centre line).
+    pub province_rate: Option<f64>,
+    /// The agency's own normal rate after shrinkage to its peers.
     pub posterior_mean: Option<f64>,
-    /// P(true rate > 2 × baseline | data).
-    pub posterior_prob: Option<f64>,
-    /// Exact one-sided binomial p-value against the baseline.
+    /// The probability that the agency's rate is elevated (1 − local false discovery rate).
+    pub problem_probability: Option<f64>,
+    /// Exact one-sided binomial p-value against the peer baseline.
     pub p_value: Option<f64>,
     /// Benjamini–Hochberg adjusted p-value across the province's agencies.
     pub q_value: Option<f64>,
     pub flag: Severity,
+    /// What was seen, against whom, and how sure we are, in ordinary words.
     pub reason: String,
     pub reason_en: String,
+    /// How it was computed (the model's numbers), for the "how this was computed" disclosure.
+    pub details: String,
+    pub details_en: String,
     pub early_warning: EarlyWarning,
 }
 
@@ -73,34 +121,149 @@ impl Assessment {
     }
 }
 
-/// One agency's input: its share over the period and its recent (events, answers) batches.
+/// One agency's input: its level, its shares over the period and its recent (events, answers)
+/// batches per problem, in time order.
 pub struct AgencyInput<'a> {
-    pub share: Share,
-    pub recent: &'a [(u64, u64)],
+    pub level: Option<Level>,
+    pub shares: [Share; INDICATORS],
+    pub recent: [&'a [(u64, u64)]; INDICATORS],
+}
+
+/// The flags of a province and what they cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FlagSummary {
+    pub alarms: usize,
+    pub alerts: usize,
+    /// How many of the alarms are expected to be false (the sum of their lfdr).
+    pub expected_false_alarms: f64,
+    pub expected_false_alerts: f64,
+}
+
+impl FlagSummary {
+    /// "2 báo động (dự kiến nhầm: 0,1), 3 cảnh báo (dự kiến nhầm: 0,6)": the flags and how many
+    /// of them are expected to be false.
+    pub fn statement(&self, lang: Lang) -> String {
+        let expected = |x: f64| match lang {
+            Lang::Vi => format!("{x:.1}").replace('.', ","),
+            Lang::En => format!("{x:.1}"),
+        };
+        match lang {
+            Lang::Vi => format!(
+                "{} báo động (dự kiến nhầm: {}), {} cảnh báo (dự kiến nhầm: {})",
+                self.alarms,
+                expected(self.expected_false_alarms),
+                self.alerts,
+                expected(self.expected_false_alerts)
+            ),
+            Lang::En => format!(
+                "{} alarms (expected false: {}), {} alerts (expected false: {})",
+                self.alarms,
+                expected(self.expected_false_alarms),
+                self.alerts,
+                expected(self.expected_false_alerts)
+            ),
+        }
+    }
+
+    /// Adds another province's flags.
+    pub fn add(&mut self, other: &FlagSummary) {
+        self.alarms += other.alarms;
+        self.alerts += other.alerts;
+        self.expected_false_alarms += other.expected_false_alarms;
+        self.expected_false_alerts += other.expected_false_alerts;
+    }
 }
 
 /// Assesses every agency of one province (inputs in a fixed order, e.g. by code, so that the
-/// result is reproducible to the bit).
-pub fn assess(problem: Problem, agencies: &[AgencyInput<'_>], rule: &FlagRule) -> Vec<Assessment> {
-    let answered: Vec<(u64, u64)> = agencies
+/// result is reproducible to the bit): per agency, one assessment per problem.
+pub fn assess(
+    agencies: &[AgencyInput<'_>],
+    policy: &FlagPolicy,
+) -> (Vec<[Assessment; INDICATORS]>, FlagSummary) {
+    let inputs: Vec<FlagInput> = agencies
         .iter()
-        .filter(|a| a.share.n > 0)
-        .map(|a| (a.share.count, a.share.n))
+        .map(|a| FlagInput {
+            group: peer_group(a.level),
+            counts: std::array::from_fn(|ind| (a.shares[ind].count, a.shares[ind].n)),
+        })
         .collect();
-    let (events, total): (u64, u64) = answered
+    let flags = flag_province(&inputs, PEER_GROUPS, policy);
+    let summary = FlagSummary {
+        alarms: flags.alarms,
+        alerts: flags.alerts,
+        expected_false_alarms: flags.expected_false_alarms,
+        expected_false_alerts: flags.expected_false_alerts,
+    };
+    let per_problem: [Vec<Assessment>; INDICATORS] =
+        std::array::from_fn(|ind| assess_problem(ind, agencies, &inputs, &flags));
+    let mut columns = per_problem.map(Vec::into_iter);
+    let rows = agencies
         .iter()
-        .fold((0, 0), |(k, n), (ak, an)| (k + ak, n + an));
-    let baseline = (total > 0).then(|| events as f64 / total as f64);
-    // No event anywhere (or only events): nothing to compare against, nobody is flagged.
-    let prior = baseline
-        .filter(|b| *b > 0.0 && *b < 1.0)
-        .and_then(|_| fit_prior_moments(&answered));
+        .map(|_| {
+            std::array::from_fn(|ind| {
+                columns[ind]
+                    .next()
+                    .unwrap_or_else(|| empty_assessment(Problem::ALL[ind]))
+            })
+        })
+        .collect();
+    (rows, summary)
+}
+
+fn empty_assessment(problem: Problem) -> Assessment {
+    explained(
+        problem,
+        Assessment {
+            count: 0,
+            n: 0,
+            rate: None,
+            ci_low: None,
+            ci_high: None,
+            baseline: None,
+            peers: String::new(),
+            peers_en: String::new(),
+            province_rate: None,
+            posterior_mean: None,
+            problem_probability: None,
+            p_value: None,
+            q_value: None,
+            flag: Severity::None,
+            reason: String::new(),
+            reason_en: String::new(),
+            details: String::new(),
+            details_en: String::new(),
+            early_warning: EarlyWarning {
+                statistic: None,
+                limit: None,
+                signal: false,
+            },
+        },
+        None,
+    )
+}
+
+fn assess_problem(
+    ind: usize,
+    agencies: &[AgencyInput<'_>],
+    inputs: &[FlagInput],
+    flags: &ProvinceFlags,
+) -> Vec<Assessment> {
+    let problem = Problem::ALL[ind];
+    let fit = flags.fits[ind].as_ref();
+    let (events, answers) = agencies.iter().fold((0u64, 0u64), |(k, n), a| {
+        (k + a.shares[ind].count, n + a.shares[ind].n)
+    });
+    let province_rate = (answers > 0).then(|| events as f64 / answers as f64);
+    // Without a fit (no events anywhere, or only events) the peers' rate is the province's.
+    let baseline_of = |i: usize| fit.map(|f| f.peer_mean(inputs[i].group)).or(province_rate);
     let p_values: Vec<Option<f64>> = agencies
         .iter()
-        .map(|a| {
-            let b = baseline.filter(|b| *b > 0.0 && *b < 1.0)?;
-            (a.share.n > 0)
-                .then(|| binomial_upper_p_value(a.share.count, a.share.n, b))
+        .enumerate()
+        .map(|(i, a)| {
+            let b = baseline_of(i)?;
+            let s = a.shares[ind];
+            (s.n > 0)
+                .then(|| binomial_upper_p_value(s.count, s.n, b))
                 .flatten()
         })
         .collect();
@@ -108,241 +271,274 @@ pub fn assess(problem: Problem, agencies: &[AgencyInput<'_>], rule: &FlagRule) -
     let mut q_values = benjamini_hochberg(&tested).into_iter();
     agencies
         .iter()
-        .zip(p_values)
-        .map(|(a, p_value)| {
-            let q_value = p_value.and_then(|_| q_values.next());
-            let posterior = prior
-                .and_then(|prior| prior.posterior(a.share.count, a.share.n))
-                .filter(|_| a.share.n > 0);
-            let posterior_prob = match (posterior, baseline) {
-                (Some(post), Some(b)) => rule.exceedance_probability(&post, b),
-                _ => None,
+        .zip(&flags.decisions)
+        .enumerate()
+        .map(|(i, (a, decision))| {
+            let share = a.shares[ind];
+            let q_value = p_values[i].and_then(|_| q_values.next());
+            let observation = Observation {
+                k: share.count,
+                n: share.n,
+                group: inputs[i].group,
             };
-            let flag = posterior_prob
-                .map(|p| rule.classify(p))
-                .unwrap_or(Severity::None);
-            let early_warning = early_warning(baseline, a.recent);
-            let (reason, reason_en) = explain(problem, &a.share, baseline, posterior_prob, rule);
-            Assessment {
-                count: a.share.count,
-                n: a.share.n,
-                rate: a.share.rate,
-                ci_low: a.share.ci_low,
-                ci_high: a.share.ci_high,
-                baseline,
-                posterior_mean: posterior.map(|p| p.mean()),
-                posterior_prob,
-                p_value,
+            let own_rate = fit
+                .filter(|_| share.n > 0)
+                .map(|f| f.own_normal_rate(&observation));
+            let (peers, peers_en) = peer_name(a.level);
+            let assessment = Assessment {
+                count: share.count,
+                n: share.n,
+                rate: share.rate,
+                ci_low: share.ci_low,
+                ci_high: share.ci_high,
+                baseline: baseline_of(i),
+                peers: peers.to_owned(),
+                peers_en: peers_en.to_owned(),
+                province_rate,
+                posterior_mean: own_rate,
+                problem_probability: (fit.is_some() && share.n > 0)
+                    .then(|| 1.0 - decision.lfdr[ind]),
+                p_value: p_values[i],
                 q_value,
-                flag,
-                reason,
-                reason_en,
-                early_warning,
-            }
+                flag: decision.severity[ind],
+                reason: String::new(),
+                reason_en: String::new(),
+                details: String::new(),
+                details_en: String::new(),
+                early_warning: early_warning(own_rate, share.n, a.recent[ind]),
+            };
+            explained(problem, assessment, fit.map(|f| f.concentration))
         })
         .collect()
 }
 
-/// Bernoulli CUSUM over the recent responses, given as (events, answers) batches in time order
-/// (the report passes months). Within a batch the order is not stored; its non-events are taken
-/// before its events, so a burst at the end of the window is not hidden.
-fn early_warning(baseline: Option<f64>, batches: &[(u64, u64)]) -> EarlyWarning {
+/// The CUSUM over the recent responses, given as (events, answers) batches in time order, against
+/// the agency's own normal rate, with a limit that gives one false signal per
+/// [`EARLY_WARNING_YEARS`] of its volume (`per_year` answers in the period). Within a batch the
+/// order is not stored: events are spread evenly through it.
+fn early_warning(own_rate: Option<f64>, per_year: u64, batches: &[(u64, u64)]) -> EarlyWarning {
     let none = EarlyWarning {
         statistic: None,
+        limit: None,
         signal: false,
     };
-    let Some(p0) = baseline.filter(|b| *b > 0.0 && *b < 0.5) else {
+    let answers: u64 = batches.iter().map(|(_, n)| n).sum();
+    let Some(chart) = own_rate
+        .filter(|_| answers > 0)
+        .and_then(|p0| LatticeCusum::calibrated(p0, EARLY_WARNING_YEARS * per_year.max(1) as f64))
+    else {
         return none;
     };
-    let events: Vec<bool> = batches
-        .iter()
-        .flat_map(|(k, n)| {
-            std::iter::repeat_n(false, n.saturating_sub(*k) as usize)
-                .chain(std::iter::repeat_n(true, *k as usize))
-        })
-        .collect();
-    if events.is_empty() {
-        return none;
-    }
-    match bernoulli_cusum(&events, &CusumDesign::with_defaults(p0)) {
-        Some(run) => EarlyWarning {
-            statistic: run.path.last().copied(),
-            signal: run.first_signal.is_some(),
-        },
-        None => none,
+    let events = batches.iter().flat_map(|&(k, n)| {
+        let k = k.min(n);
+        // Event j of k falls at position ⌊(j + ½)·n/k⌋.
+        (0..n).map(move |t| k > 0 && ((t + 1) * k / n) > (t * k / n))
+    });
+    let (statistic, signal) = chart.run(events);
+    EarlyWarning {
+        statistic: Some(statistic),
+        limit: Some(chart.limit_llr()),
+        signal,
     }
 }
 
-/// "12/40 người trả lời (30%, KTC 95%: 18–45%) phản ánh …; mức chung của tỉnh 4,1%; xác suất vượt
-/// gấp đôi mức chung 0,98", and the same in English.
-fn explain(
-    problem: Problem,
-    share: &Share,
-    baseline: Option<f64>,
-    posterior_prob: Option<f64>,
-    rule: &FlagRule,
-) -> (String, String) {
-    if share.n == 0 {
-        return (
-            "Chưa có phản hồi trong kỳ".into(),
-            "No responses in the period".into(),
-        );
+/// How sure the flag is, in ordinary words.
+fn certainty(probability: f64, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Vi if probability >= 0.99 => "Khó có thể do ngẫu nhiên.",
+        Lang::Vi if probability >= 0.95 => "Rất ít khả năng do ngẫu nhiên.",
+        Lang::Vi if probability >= 0.80 => "Có thể không do ngẫu nhiên; cần theo dõi thêm.",
+        Lang::Vi => "Chưa đủ cơ sở để kết luận là khác thường.",
+        Lang::En if probability >= 0.99 => "Very unlikely to be chance.",
+        Lang::En if probability >= 0.95 => "Unlikely to be chance.",
+        Lang::En if probability >= 0.80 => "Possibly not chance; worth watching.",
+        Lang::En => "Not enough evidence that it is unusual.",
+    }
+}
+
+/// Fills in the reason ("32 trên 100 người trả lời (32%) phản ánh bị gây phiền hà…, so với
+/// khoảng 4 trên 100 ở các UBND cấp xã của tỉnh. Khó có thể do ngẫu nhiên.") and the details.
+fn explained(problem: Problem, mut a: Assessment, concentration: Option<f64>) -> Assessment {
+    if a.n == 0 {
+        a.reason = "Chưa có phản hồi trong kỳ".into();
+        a.reason_en = "No responses in the period".into();
+        return a;
     }
     let sentence = |lang: Lang| {
-        let (people, ci, base, prob, twice) = match lang {
-            Lang::Vi => (
-                "người trả lời",
-                "KTC 95%",
-                "mức chung của tỉnh",
-                "xác suất vượt",
-                "gấp đôi mức chung",
-            ),
-            Lang::En => (
-                "respondents",
-                "95% CI",
-                "province rate",
-                "probability of exceeding",
-                "twice the province rate",
-            ),
+        let per_hundred = |r: f64| format!("{:.0}", (r * 100.0).round());
+        let mut s = match lang {
+            Lang::Vi => format!("{} trên {} người trả lời", a.count, a.n),
+            Lang::En => format!("{} of {} respondents", a.count, a.n),
         };
-        let twice = if (rule.threshold_multiplier - 2.0).abs() < f64::EPSILON {
-            twice.to_owned()
-        } else {
-            match lang {
-                Lang::Vi => format!("{} lần mức chung", rule.threshold_multiplier),
-                Lang::En => format!("{} times the province rate", rule.threshold_multiplier),
-            }
-        };
-        let mut s = format!("{}/{} {people}", share.count, share.n);
-        if let (Some(rate), Some(lo), Some(hi)) = (share.rate, share.ci_low, share.ci_high) {
-            s.push_str(&format!(
-                " ({}, {ci}: {}–{})",
-                percent(rate, lang),
+        if let Some(rate) = a.rate.filter(|_| a.n >= DISPLAY_MINIMUM) {
+            s.push_str(&format!(" ({})", percent(rate, lang)));
+        }
+        s.push_str(&format!(" {}", problem.phrase(lang)));
+        if let Some(b) = a.baseline {
+            let peers = lang.pick(&a.peers, &a.peers_en);
+            s.push_str(&match lang {
+                Lang::Vi => format!(", so với khoảng {} trên 100 ở {peers}", per_hundred(b)),
+                Lang::En => format!(", against about {} in 100 at {peers}", per_hundred(b)),
+            });
+        }
+        s.push('.');
+        if a.n < DISPLAY_MINIMUM {
+            s.push_str(lang.pick(" Chưa đủ dữ liệu.", " Not enough data."));
+        } else if let Some(p) = a.problem_probability {
+            s.push(' ');
+            s.push_str(certainty(p, lang));
+        }
+        s
+    };
+    let details = |lang: Lang| {
+        let mut parts: Vec<String> = Vec::new();
+        if let (Some(lo), Some(hi)) = (a.ci_low, a.ci_high) {
+            parts.push(format!(
+                "{} {}–{}",
+                lang.pick("KTC 95%:", "95% CI:"),
                 percent(lo, lang).trim_end_matches('%'),
                 percent(hi, lang)
             ));
         }
-        s.push_str(&format!(" {}", problem.phrase(lang)));
-        if let Some(b) = baseline {
-            s.push_str(&format!("; {base} {}", percent(b, lang)));
+        if let Some(b) = a.baseline {
+            parts.push(format!(
+                "{} {}",
+                lang.pick("mức bình thường của nhóm so sánh", "peer baseline"),
+                percent(b, lang)
+            ));
         }
-        if let Some(p) = posterior_prob {
-            s.push_str(&format!("; {prob} {twice} {}", probability(p, lang)));
+        if let Some(c) = concentration {
+            parts.push(format!(
+                "{} φ = {:.0}",
+                lang.pick(
+                    "độ phân tán tự nhiên giữa các cơ quan",
+                    "natural spread between agencies"
+                ),
+                c
+            ));
         }
-        if share.n < super::indicators::DISPLAY_MINIMUM {
-            s.push_str(match lang {
-                Lang::Vi => " (chưa đủ dữ liệu)",
-                Lang::En => " (not enough data)",
-            });
+        if let Some(p) = a.problem_probability {
+            parts.push(format!(
+                "{} {}",
+                lang.pick(
+                    "xác suất tỷ lệ cao bất thường",
+                    "probability of an elevated rate"
+                ),
+                probability(p, lang)
+            ));
         }
-        s
+        if let Some(p) = a.p_value {
+            parts.push(format!("p = {}", probability(p, lang)));
+        }
+        if let Some(q) = a.q_value {
+            parts.push(format!("q (BH) = {}", probability(q, lang)));
+        }
+        parts.join("; ")
     };
-    (sentence(Lang::Vi), sentence(Lang::En))
+    a.reason = sentence(Lang::Vi);
+    a.reason_en = sentence(Lang::En);
+    a.details = details(Lang::Vi);
+    a.details_en = details(Lang::En);
+    a
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Assesses agencies given as (events, answers), each with one recent batch of the same.
-    fn assess_counts(problem: Problem, data: &[(i64, i64)]) -> Vec<Assessment> {
-        let batches: Vec<[(u64, u64); 1]> =
-            data.iter().map(|(k, n)| [(*k as u64, *n as u64)]).collect();
-        let agencies: Vec<AgencyInput<'_>> = data
-            .iter()
-            .zip(&batches)
-            .map(|((k, n), b)| AgencyInput {
-                share: Share::of(*k, *n),
-                recent: b,
-            })
-            .collect();
-        assess(problem, &agencies, &FlagRule::default())
+    fn share(k: i64, n: i64) -> Share {
+        Share::of(k, n)
     }
 
-    /// statistics.md V4: fourteen agencies, baseline θ0 = pooled rate, prior by moments.
+    /// 60 communes at about 4% harassment and 9% repeat visits, one commune far above on each,
+    /// and one department.
+    fn province() -> Vec<(Option<Level>, [Share; 2])> {
+        let mut list: Vec<(Option<Level>, [Share; 2])> = (0..60)
+            .map(|i| {
+                (
+                    Some(Level::Xa),
+                    [share(4 + i % 5, 120), share(9 + i % 4, 120)],
+                )
+            })
+            .collect();
+        list.push((Some(Level::Xa), [share(38, 120), share(10, 120)]));
+        list.push((Some(Level::Xa), [share(5, 120), share(50, 120)]));
+        list.push((Some(Level::Tinh), [share(2, 40), share(3, 40)]));
+        list
+    }
+
+    fn run(list: &[(Option<Level>, [Share; 2])]) -> (Vec<[Assessment; 2]>, FlagSummary) {
+        let empty: [(u64, u64); 0] = [];
+        let inputs: Vec<AgencyInput<'_>> = list
+            .iter()
+            .map(|(level, shares)| AgencyInput {
+                level: *level,
+                shares: *shares,
+                recent: [&empty, &empty],
+            })
+            .collect();
+        assess(&inputs, &FlagPolicy::default())
+    }
+
     #[test]
-    fn v4_agencies_get_the_reference_posteriors_and_flags() {
-        let data = [
-            (0, 8),
-            (1, 15),
-            (2, 40),
-            (3, 25),
-            (1, 60),
-            (6, 50),
-            (4, 120),
-            (10, 80),
-            (2, 30),
-            (0, 12),
-            (15, 200),
-            (3, 90),
-            (18, 60),
-            (9, 25),
-        ];
-        let expected = [
-            0.0270590097,
-            0.04372816574,
-            0.00322245535,
-            0.09878188908,
-            1.329746229e-05,
-            0.06356531736,
-            1.543460055e-07,
-            0.04911456958,
-            0.01595743735,
-            0.01212110234,
-            3.858963225e-06,
-            4.018987325e-06,
-            0.9589984635,
-            0.9118328264,
-        ];
-        let out = assess_counts(Problem::Harassment, &data);
-        for (a, e) in out.iter().zip(expected) {
-            let p = a.posterior_prob.unwrap_or(f64::NAN);
-            assert!((p - e).abs() <= 1e-8 * e.max(1e-300) + 1e-15, "{p} vs {e}");
-            assert!((a.baseline.unwrap_or(0.0) - 0.09079754601).abs() < 1e-10);
-        }
-        let flags: Vec<Severity> = out.iter().map(|a| a.flag).collect();
-        let mut want = vec![Severity::None; 14];
-        want[12] = Severity::Alarm;
-        want[13] = Severity::Alert;
-        assert_eq!(flags, want);
+    fn outliers_are_alarms_explained_against_their_peers() {
+        let (rows, summary) = run(&province());
+        assert_eq!(rows[60][0].flag, Severity::Alarm);
+        assert_eq!(rows[61][1].flag, Severity::Alarm);
         assert!(
-            out[12]
-                .reason
-                .starts_with("18/60 người trả lời (30%, KTC 95%: "),
-            "{}",
-            out[12].reason
+            rows[..60]
+                .iter()
+                .all(|r| r.iter().all(|a| a.flag == Severity::None))
+        );
+        assert_eq!(summary.alarms, 2);
+        assert!(summary.expected_false_alarms < 0.1);
+        let reason = &rows[60][0].reason;
+        assert!(
+            reason.starts_with("38 trên 120 người trả lời (31,7%) phản ánh bị gây phiền hà"),
+            "{reason}"
         );
         assert!(
-            out[12]
-                .reason
-                .contains("mức chung của tỉnh 9,1%; xác suất vượt gấp đôi mức chung 0,96"),
-            "{}",
-            out[12].reason
+            reason.contains(
+                "so với khoảng 5 trên 100 ở các UBND cấp xã của tỉnh. Khó có thể do ngẫu nhiên."
+            ),
+            "{reason}"
         );
         assert!(
-            out[12].reason_en.contains(
-                "province rate 9.1%; probability of exceeding twice the province rate 0.96"
-            )
+            rows[60][0]
+                .reason_en
+                .contains("at the province's communes. Very unlikely to be chance.")
         );
+        assert!(
+            rows[60][0]
+                .details
+                .contains("xác suất tỷ lệ cao bất thường")
+        );
+        assert!(rows[60][0].problem_probability.is_some_and(|p| p > 0.99));
     }
 
     #[test]
     fn a_province_without_events_flags_nobody() {
-        let out = assess_counts(Problem::RepeatVisits, &[(0, 50), (0, 80), (0, 0)]);
+        let list: Vec<(Option<Level>, [Share; 2])> = (0..5)
+            .map(|i| (Some(Level::Xa), [share(0, 50 + i), share(0, 0)]))
+            .collect();
+        let (rows, summary) = run(&list);
+        assert_eq!(summary, FlagSummary::default());
         assert!(
-            out.iter()
-                .all(|a| a.flag == Severity::None && a.posterior_prob.is_none())
+            rows.iter()
+                .all(|r| r[0].flag == Severity::None && r[0].problem_probability.is_none())
         );
-        assert_eq!(out[2].reason, "Chưa có phản hồi trong kỳ");
-        assert_eq!(out[0].baseline, Some(0.0));
+        assert_eq!(rows[0][1].reason, "Chưa có phản hồi trong kỳ");
     }
 
     #[test]
-    fn the_cusum_signals_a_recent_burst() {
-        let quiet = early_warning(Some(0.04), &[(1, 25); 8]);
-        assert!(!quiet.signal);
-        let burst = early_warning(Some(0.04), &[(1, 25), (1, 25), (6, 20), (5, 15)]);
-        assert!(burst.signal, "{burst:?}");
-        assert_eq!(early_warning(None, &[(5, 5)]).statistic, None);
+    fn the_early_warning_signals_a_recent_burst_only() {
+        // A commune with 400 answers a year at 4%.
+        let steady = [(1u64, 33u64); 3];
+        assert!(!early_warning(Some(0.04), 400, &steady).signal);
+        let burst = [(1, 33), (6, 33), (9, 33)];
+        let warning = early_warning(Some(0.04), 400, &burst);
+        assert!(warning.signal, "{warning:?}");
+        assert!(warning.limit.is_some_and(|l| l > 0.0));
+        assert_eq!(early_warning(None, 400, &burst).statistic, None);
     }
 }

@@ -73,14 +73,14 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
             "harassment_n",
             "harassment_rate",
             "harassment_baseline",
-            "harassment_posterior_prob",
+            "harassment_problem_probability",
             "harassment_p_value",
             "harassment_flag",
             "repeat_visits_count",
             "repeat_visits_n",
             "repeat_visits_rate",
             "repeat_visits_baseline",
-            "repeat_visits_posterior_prob",
+            "repeat_visits_problem_probability",
             "repeat_visits_p_value",
             "repeat_visits_flag",
             "late_rate",
@@ -106,14 +106,14 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
                 h.n.to_string(),
                 opt(h.rate),
                 opt(h.baseline),
-                opt(h.posterior_prob),
+                opt(h.problem_probability),
                 opt(h.p_value),
                 flag_name(h.flag).into(),
                 v.count.to_string(),
                 v.n.to_string(),
                 opt(v.rate),
                 opt(v.baseline),
-                opt(v.posterior_prob),
+                opt(v.problem_probability),
                 opt(v.p_value),
                 flag_name(v.flag).into(),
                 opt(r.late.rate),
@@ -193,6 +193,9 @@ fn write_table(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
         show_index(&report.totals.sipas),
         report.totals.responses
     )?;
+    if let Some(flags) = &report.flags {
+        writeln!(out, "Cờ: {}", flags.statement(Lang::Vi))?;
+    }
     if let Some(rows) = &report.agencies {
         writeln!(
             out,

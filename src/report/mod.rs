@@ -15,13 +15,13 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use self::counts::Counts;
-use self::flags::{AgencyInput, Assessment, Problem, assess};
+use self::flags::{AgencyInput, Assessment, FlagSummary, assess};
 use self::indicators::{Factors, Index, Indicators, Share};
 use crate::db::DbConn;
 use crate::db::schema::{agencies, procedures, provinces};
 use crate::domain::Level;
 use crate::stats::Severity;
-use crate::stats::bayes::FlagRule;
+use crate::stats::flagging::FlagPolicy;
 
 /// Days of most recent responses the early-warning CUSUM looks at.
 pub const EARLY_WARNING_DAYS: i64 = 90;
@@ -128,8 +128,10 @@ pub struct AgencyRow {
     /// The most severe of the two flags.
     pub flag: Severity,
     /// True when something needs a reviewer's eyes even without a statistical flag: a citizen
-    /// reported being asked for money, an early-warning signal, or comments matching the lexicon.
+    /// reported being asked for money, or comments matching the lexicon.
     pub review: bool,
+    /// True when either problem's calibrated early warning signalled (shown apart from flags).
+    pub early_warning: bool,
     pub reasons: Vec<Reason>,
 }
 
@@ -153,6 +155,9 @@ pub struct Report {
     pub totals: Indicators,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agencies: Option<Vec<AgencyRow>>,
+    /// By agency: how many alarms and alerts, and how many of them are expected to be false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flags: Option<FlagSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<GroupRow>>,
 }
@@ -216,10 +221,13 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         group_by: query.group_by.as_str(),
         totals,
         agencies: None,
+        flags: None,
         groups: None,
     };
     if query.group_by == GroupBy::Agency {
-        report.agencies = Some(agency_rows(conn, query, province_id, grouped, &dossiers)?);
+        let (rows, flags) = agency_rows(conn, query, province_id, grouped, &dossiers)?;
+        report.agencies = Some(rows);
+        report.flags = Some(flags);
     } else {
         report.groups = Some(group_rows(conn, query, grouped, &dossiers)?);
     }
@@ -232,7 +240,7 @@ fn agency_rows(
     province_id: Option<i64>,
     grouped: Vec<(String, Counts)>,
     dossiers: &HashMap<String, i64>,
-) -> Result<Vec<AgencyRow>, ReportError> {
+) -> Result<(Vec<AgencyRow>, FlagSummary), ReportError> {
     let mut selected = agencies::table
         .inner_join(provinces::table)
         .select((
@@ -271,9 +279,10 @@ fn agency_rows(
     for a in &list {
         by_province.entry(a.province_id).or_default().push(a);
     }
-    let rule = FlagRule::default();
+    let policy = FlagPolicy::default();
     let empty = Recent::default();
     let mut rows = Vec::with_capacity(list.len());
+    let mut summary = FlagSummary::default();
     for members in by_province.values() {
         let indicators: Vec<Indicators> = members
             .iter()
@@ -283,31 +292,21 @@ fn agency_rows(
                 Indicators::from_counts(&c, Some(dossiers.get(&key).copied().unwrap_or(0)))
             })
             .collect();
-        let series: Vec<&Recent> = members
+        let inputs: Vec<AgencyInput<'_>> = members
             .iter()
-            .map(|a| recent.get(&a.id).unwrap_or(&empty))
+            .zip(&indicators)
+            .map(|(a, i)| {
+                let series = recent.get(&a.id).unwrap_or(&empty);
+                AgencyInput {
+                    level: Level::parse(&a.level),
+                    shares: [i.harassment, i.repeat_visits],
+                    recent: [&series.harassment, &series.repeat_visits],
+                }
+            })
             .collect();
-        let inputs = |pick: fn(&Indicators) -> Share, days: fn(&Recent) -> &[(u64, u64)]| {
-            indicators
-                .iter()
-                .zip(&series)
-                .map(|(i, s)| AgencyInput {
-                    share: pick(i),
-                    recent: days(s),
-                })
-                .collect::<Vec<_>>()
-        };
-        let harassment = assess(
-            Problem::Harassment,
-            &inputs(|i| i.harassment, |s| &s.harassment),
-            &rule,
-        );
-        let repeat = assess(
-            Problem::RepeatVisits,
-            &inputs(|i| i.repeat_visits, |s| &s.repeat_visits),
-            &rule,
-        );
-        for (((a, i), h), r) in members.iter().zip(indicators).zip(harassment).zip(repeat) {
+        let (assessed, flags) = assess(&inputs, &policy);
+        summary.add(&flags);
+        for ((a, i), [h, r]) in members.iter().zip(indicators).zip(assessed) {
             rows.push(agency_row(a, i, h, r));
         }
     }
@@ -317,7 +316,7 @@ fn agency_rows(
             .then(b.review.cmp(&a.review))
             .then(a.code.cmp(&b.code))
     });
-    Ok(rows)
+    Ok((rows, summary))
 }
 
 fn agency_row(
@@ -347,17 +346,6 @@ fn agency_row(
             en: format!("{} respondent(s) said an official asked for extra money or gifts (review each case)", i.money_asked),
         });
     }
-    for (label_vi, label_en, assessment) in [
-        ("phiền hà", "harassment", &harassment),
-        ("đi lại nhiều lần", "repeat visits", &repeat),
-    ] {
-        if assessment.early_warning.signal {
-            reasons.push(Reason {
-                vi: format!("Cảnh báo sớm (CUSUM {EARLY_WARNING_DAYS} ngày gần nhất): phản ánh {label_vi} tăng"),
-                en: format!("Early warning (CUSUM, last {EARLY_WARNING_DAYS} days): {label_en} rising"),
-            });
-        }
-    }
     if i.comment_signals > 0 {
         reasons.push(Reason {
             vi: format!(
@@ -372,6 +360,7 @@ fn agency_row(
     }
     let flag = harassment.flag.max(repeat.flag);
     let review = flag != Severity::None || !reasons.is_empty();
+    let early_warning = harassment.early_warning.signal || repeat.early_warning.signal;
     AgencyRow {
         code: a.code.clone(),
         name: a.name.clone(),
@@ -396,6 +385,7 @@ fn agency_row(
         comment_signals: i.comment_signals,
         flag,
         review,
+        early_warning,
         reasons,
     }
 }

@@ -10,21 +10,27 @@
 //! | Wilson, Clopper–Pearson, Jeffreys intervals | [`intervals`] |
 //! | exact one-sided binomial test, Benjamini–Hochberg | [`testing`] |
 //! | funnel limits and overdispersion | [`funnel`] |
-//! | beta-binomial empirical Bayes and flags | [`bayes`] |
-//! | Bernoulli CUSUM and EWMA | [`monitor`] |
+//! | peer comparison: two-component beta-binomial mixture, local fdr | [`mixture`] |
+//! | the flag decision: one false-discovery budget per province | [`flagging`] |
+//! | flag severity | [`severity`] |
+//! | Bernoulli CUSUM (calibrated lattice chart) and EWMA | [`monitor`] |
+//! | the simulation study of the flags | [`simulation`] |
 //! | month-on-month change (Newcombe, Fisher) | [`change`] |
 //! | top-2-box, mean score, Cronbach's α, Slovin | [`scale`] |
 
-pub mod bayes;
 pub mod change;
+pub mod flagging;
 pub mod funnel;
 pub mod intervals;
+pub mod mixture;
 pub mod monitor;
 pub mod scale;
+pub mod severity;
+pub mod simulation;
 pub mod testing;
 
-pub use bayes::Severity;
 pub use intervals::Interval;
+pub use severity::Severity;
 
 use statrs::distribution::{Beta, ContinuousCDF, Normal};
 

@@ -168,6 +168,178 @@ pub fn ewma(monthly: &[(u64, u64)], design: &EwmaDesign) -> Option<Vec<EwmaPoint
     Some(points)
 }
 
+/// A Bernoulli CUSUM on an integer lattice with its decision limit calibrated to a target
+/// in-control run length (statistics.md §0.1, §4.4): a non-event moves the statistic one step
+/// down (one step = |ln((1 − p1)/(1 − p0))|), an event `up` steps up (≈ ln(p1/p0), rounded), and
+/// the chart signals at `limit` steps. On the lattice the in-control average run length is
+/// exact (Markov chain, Brook & Evans 1972), so the limit can be set from an agency's own volume
+/// and baseline: a quiet commune and a busy department get the same false-signal rate per year.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatticeCusum {
+    /// The in-control rate the chart was designed for.
+    pub p0: f64,
+    /// The size of one step in log-likelihood-ratio units.
+    pub step: f64,
+    /// Steps up for an event.
+    pub up: u32,
+    /// The decision limit in steps.
+    pub limit: u32,
+}
+
+/// The smallest in-control rate a chart is designed for: a rarer baseline is treated as this,
+/// which only lengthens its in-control run (fewer false signals).
+pub const MIN_CUSUM_P0: f64 = 0.002;
+/// The largest in-control rate (p1 = 2·p0 must stay below 1).
+pub const MAX_CUSUM_P0: f64 = 0.45;
+
+/// Designs are computed on a grid (p0 in 2% steps, run lengths in 5% steps, rounded up) and
+/// cached for the life of the process.
+static DESIGNS: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<(i32, i32), LatticeCusum>>,
+> = std::sync::OnceLock::new();
+
+impl LatticeCusum {
+    /// The chart detecting a doubling of `p0` whose in-control average run length is at least
+    /// `in_control_arl` responses. `None` for a p0 that is not a probability or a run length
+    /// below 1.
+    pub fn calibrated(p0: f64, in_control_arl: f64) -> Option<LatticeCusum> {
+        if !(p0 > 0.0 && p0 < 1.0 && in_control_arl.is_finite() && in_control_arl >= 1.0) {
+            return None;
+        }
+        let p0_key = (p0.clamp(MIN_CUSUM_P0, MAX_CUSUM_P0).ln() / 1.02_f64.ln()).round() as i32;
+        let arl_key = (in_control_arl.ln() / 1.05_f64.ln()).ceil() as i32;
+        let cache = DESIGNS.get_or_init(Default::default);
+        if let Some(found) = cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&(p0_key, arl_key)).copied())
+        {
+            return Some(found);
+        }
+        let design = Self::design(
+            1.02_f64.powi(p0_key).min(MAX_CUSUM_P0),
+            1.05_f64.powi(arl_key),
+        )?;
+        if let Ok(mut c) = cache.lock() {
+            c.insert((p0_key, arl_key), design);
+        }
+        Some(design)
+    }
+
+    fn design(p0: f64, target: f64) -> Option<LatticeCusum> {
+        let p1 = 2.0 * p0;
+        let step = ((1.0 - p1) / (1.0 - p0)).ln().abs();
+        let up = ((p1 / p0).ln() / step).round().max(1.0) as u32;
+        let mut chart = LatticeCusum {
+            p0,
+            step,
+            up,
+            limit: up,
+        };
+        // Grow the limit until the run length is long enough, then bisect.
+        let mut high = up;
+        while chart.with_limit(high).in_control_arl()? < target {
+            high = high.checked_mul(2)?;
+            if high > 20_000_000 {
+                return None;
+            }
+        }
+        let mut low = 1;
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if chart.with_limit(mid).in_control_arl()? >= target {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        chart.limit = high;
+        Some(chart)
+    }
+
+    fn with_limit(&self, limit: u32) -> LatticeCusum {
+        LatticeCusum { limit, ..*self }
+    }
+
+    /// The average run length from 0 when events occur at `p0`: the solution of
+    /// L(s) = 1 + q·L(max(s − 1, 0)) + p·L(s + up) (L = 0 at or above the limit), by banded
+    /// elimination (each row after elimination spans `up` + 1 columns).
+    pub fn in_control_arl(&self) -> Option<f64> {
+        self.average_run_length(self.p0)
+    }
+
+    /// The average run length from 0 when events occur at `p`.
+    pub fn average_run_length(&self, p: f64) -> Option<f64> {
+        let h = self.limit as usize;
+        let up = self.up as usize;
+        if h == 0 || !(0.0..=1.0).contains(&p) {
+            return None;
+        }
+        let q = 1.0 - p;
+        // Row s: coefficients for columns s..=s+up (index 0 is the diagonal), and the right side.
+        let mut rows: Vec<Vec<f64>> = Vec::with_capacity(h);
+        let mut rhs: Vec<f64> = Vec::with_capacity(h);
+        for s in 0..h {
+            let mut row = vec![0.0; up + 1];
+            row[0] = if s == 0 { 1.0 - q } else { 1.0 };
+            if s + up < h {
+                row[up] -= p;
+            }
+            let mut b = 1.0;
+            if s > 0 {
+                // Eliminate −q·L(s − 1) with the already reduced row s − 1.
+                let previous = &rows[s - 1];
+                let factor = -q / previous[0];
+                // previous covers columns s−1 ..= s−1+up; row covers s ..= s+up.
+                for j in 1..=up {
+                    row[j - 1] -= factor * previous[j];
+                }
+                b -= factor * rhs[s - 1];
+            }
+            if row[0].abs() < f64::MIN_POSITIVE {
+                return None;
+            }
+            rows.push(row);
+            rhs.push(b);
+        }
+        let mut value = vec![0.0; h];
+        for s in (0..h).rev() {
+            let row = &rows[s];
+            let mut b = rhs[s];
+            for (j, coefficient) in row.iter().enumerate().skip(1) {
+                if s + j < h {
+                    b -= coefficient * value[s + j];
+                }
+            }
+            value[s] = b / row[0];
+        }
+        value.first().copied().filter(|v| v.is_finite() && *v > 0.0)
+    }
+
+    /// Runs the chart from 0 over responses in time order: the final statistic (in
+    /// log-likelihood-ratio units) and whether it reached the limit.
+    pub fn run(&self, events: impl IntoIterator<Item = bool>) -> (f64, bool) {
+        let mut steps: u64 = 0;
+        let mut signalled = false;
+        for event in events {
+            steps = if event {
+                steps + u64::from(self.up)
+            } else {
+                steps.saturating_sub(1)
+            };
+            if steps >= u64::from(self.limit) {
+                signalled = true;
+            }
+        }
+        (steps as f64 * self.step, signalled)
+    }
+
+    /// The decision limit in log-likelihood-ratio units.
+    pub fn limit_llr(&self) -> f64 {
+        f64::from(self.limit) * self.step
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -175,6 +347,63 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::f64::consts::LN_2;
+
+    /// Run lengths of the lattice chart against an independent dense solve of the same Markov
+    /// chain (numpy.linalg.solve, `A = I − P`, in Python; values printed with repr()).
+    #[test]
+    fn lattice_run_lengths_match_a_dense_solve() {
+        for (p0, limit, in_control, doubled) in [
+            (
+                0.04_f64,
+                150_u32,
+                76996.92466120828_f64,
+                365.0136080931881_f64,
+            ),
+            (0.04, 60, 1059.4983272985917, 119.59197377349712),
+            (0.1, 40, 3037.178080328262, 85.34325585584796),
+            (0.01, 400, 22677.808561003443, 858.1514044348019),
+        ] {
+            let step: f64 = ((1.0 - 2.0 * p0) / (1.0_f64 - p0)).ln().abs();
+            let chart = LatticeCusum {
+                p0,
+                step,
+                up: (LN_2 / step).round() as u32,
+                limit,
+            };
+            assert_close(chart.in_control_arl().unwrap(), in_control, 1e-9);
+            assert_close(chart.average_run_length(2.0 * p0).unwrap(), doubled, 1e-9);
+        }
+    }
+
+    #[test]
+    fn calibrated_limits_follow_volume_and_baseline() {
+        // A commune with 200 answers a year and a department with 50,000, one false signal per
+        // 100 years each.
+        for (p0, per_year) in [
+            (0.04, 200.0),
+            (0.04, 50_000.0),
+            (0.01, 2_000.0),
+            (0.2, 500.0),
+        ] {
+            let target = 100.0 * per_year;
+            let chart = LatticeCusum::calibrated(p0, target).unwrap();
+            let arl = chart.in_control_arl().unwrap();
+            assert!(arl >= target, "{p0} {per_year}: {arl} < {target}");
+            let tighter = LatticeCusum {
+                limit: chart.limit - 1,
+                ..chart
+            };
+            assert!(
+                tighter.in_control_arl().unwrap() < target * 1.05,
+                "smallest limit"
+            );
+        }
+        let quiet = LatticeCusum::calibrated(0.04, 20_000.0).map(|c| c.limit_llr());
+        let busy = LatticeCusum::calibrated(0.04, 5_000_000.0).map(|c| c.limit_llr());
+        assert!(quiet < busy, "{quiet:?} {busy:?}");
+        assert!(LatticeCusum::calibrated(0.0, 100.0).is_none());
+        assert!(LatticeCusum::calibrated(0.04, 0.5).is_none());
+    }
 
     /// V5 worked sequence: 150 responses at p = 0.04, then 150 at p = 0.15.
     const V5_RESPONSES: [&str; 5] = [

@@ -185,7 +185,8 @@ fn planted_agencies_are_flagged_with_reasons_and_small_ones_are_not() -> TestRes
         "ci_low",
         "ci_high",
         "baseline",
-        "posterior_prob",
+        "peers",
+        "problem_probability",
         "p_value",
         "flag",
         "reason",
@@ -201,10 +202,10 @@ fn planted_agencies_are_flagged_with_reasons_and_small_ones_are_not() -> TestRes
             && h["ci_low"].as_f64() <= Some(rate)
             && h["ci_high"].as_f64() >= Some(rate)
     );
-    assert!(h["posterior_prob"].as_f64().is_some_and(|p| p > 0.95));
+    assert!(h["problem_probability"].as_f64().is_some_and(|p| p > 0.95));
     let reason = h["reason"].as_str().ok_or("reason")?;
     assert!(
-        reason.contains("/150 người trả lời") && reason.contains("mức chung của tỉnh"),
+        reason.contains(" trên 150 người trả lời") && reason.contains("so với khoảng"),
         "{reason}"
     );
     assert!(

@@ -132,7 +132,10 @@ fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
             h3 { (title) " " (flag_badge(a.flag, false, lang)) }
             p { (lang.pick(&a.reason, &a.reason_en)) }
             @if a.early_warning.signal {
-                p { strong { (lang.pick("Cảnh báo sớm (CUSUM): ", "Early warning (CUSUM): ")) } (lang.pick("phản ánh tăng trong 90 ngày gần nhất.", "reports rising over the last 90 days.")) }
+                p { strong { (lang.pick("Cảnh báo sớm: ", "Early warning: ")) } (lang.pick("phản ánh tăng rõ so với mức thường ngày của chính cơ quan trong 90 ngày gần nhất.", "reports rose clearly above the agency's own usual rate over the last 90 days.")) }
+            }
+            @if !a.details.is_empty() {
+                details { summary { (lang.pick("Cách tính", "How this was computed")) } p.muted { (lang.pick(&a.details, &a.details_en)) } }
             }
         }
     }

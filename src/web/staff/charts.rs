@@ -70,7 +70,7 @@ pub fn funnel(rows: &[AgencyRow], problem: Problem, lang: Lang) -> Markup {
         .collect();
     let baseline = answered
         .iter()
-        .find_map(|r| assessment(problem, r).baseline)
+        .find_map(|r| assessment(problem, r).province_rate)
         .unwrap_or(0.0);
     let pairs: Vec<(u64, u64)> = answered
         .iter()

@@ -113,6 +113,14 @@ fn overview_body(
         .flatten()
         .filter(|a| a.flag != Severity::None || a.review)
         .collect();
+    // Early warnings are listed apart: they never crowd the watch list.
+    let rising: Vec<&AgencyRow> = d
+        .current
+        .agencies
+        .iter()
+        .flatten()
+        .filter(|a| a.early_warning && a.flag == Severity::None && !a.review)
+        .collect();
     html! {
         h1 { (tr("Tổng quan chỉ số hài lòng", "Satisfaction overview")) }
         form.filters method="get" action="/admin" {
@@ -138,6 +146,9 @@ fn overview_body(
         h2 { (tr("Năm chỉ số thành phần", "The five factors")) }
         (factors_table(&t.factors, lang))
         h2 { (tr("Cơ quan cần chú ý", "Agencies to watch")) }
+        @if let Some(flags) = &d.current.flags {
+            p.muted { (tr("Cờ trong kỳ: ", "Flags in the period: ")) (flags.statement(lang)) (tr(". Mỗi cơ quan được so với các cơ quan cùng cấp trong tỉnh; số \"dự kiến nhầm\" là số cờ có thể rơi vào cơ quan thực ra bình thường.", ". Each agency is compared with its peers of the same level in the province; \"expected false\" is how many flags may fall on agencies that are in fact normal.")) }
+        }
         @if agencies.is_empty() {
             p { (tr("Không có cơ quan nào bị gắn cờ trong kỳ.", "No agency was flagged in this period.")) }
         } @else {
@@ -154,6 +165,11 @@ fn overview_body(
                     }
                 }
             } }
+        }
+        @if !rising.is_empty() {
+            h3 { (tr("Cảnh báo sớm: phản ánh tăng so với mức thường ngày", "Early warnings: reports rising above the usual rate")) }
+            p.muted { (tr("Chưa phải cờ: tỷ lệ phản ánh trong 90 ngày gần nhất cao rõ so với mức thường ngày của chính cơ quan.", "Not flags: the share of reports over the last 90 days is clearly above the agency's own usual rate.")) }
+            ul { @for a in &rising { li { a href=(format!("/admin/agencies/{}", a.code)) { (a.name) } } } }
         }
         h2 { (tr("So sánh các cơ quan", "Agencies compared")) }
         (charts::funnel(d.current.agencies.as_deref().unwrap_or(&[]), Problem::Harassment, lang))
