@@ -8,7 +8,7 @@
 //! ```
 
 use sipas::stats::flagging::FlagPolicy;
-use sipas::stats::simulation::{Scenario, run};
+use sipas::stats::simulation::{Scenario, early_warning_study, run};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -63,5 +63,28 @@ fn main() {
                 s.expected_false_alarms
             );
         }
+    }
+    println!();
+    println!(
+        "early warning (rate 4%, spread φ 150; target: at most about 1 false signal per 100 agency-years):"
+    );
+    println!(
+        "{:>10} {:>13} {:>14} {:>18} {:>22}",
+        "answers/yr",
+        "agency-years",
+        "false signals",
+        "per 100 agency-yrs",
+        "days to detect 2× (median)"
+    );
+    for (per_year, agencies) in [(100, 2_000), (1_000, 1_000), (10_000, 300), (50_000, 100)] {
+        let w = early_warning_study(seeds, 0.04, per_year, agencies);
+        println!(
+            "{:>10} {:>13.0} {:>14} {:>18.2} {:>22.0}",
+            w.per_year,
+            w.agency_years,
+            w.false_signals,
+            100.0 * w.false_signals as f64 / w.agency_years.max(1.0),
+            w.median_days_to_detect
+        );
     }
 }

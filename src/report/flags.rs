@@ -14,11 +14,8 @@ use crate::domain::{Lang, Level};
 use crate::stats::Severity;
 use crate::stats::flagging::{FlagInput, FlagPolicy, INDICATORS, ProvinceFlags, flag_province};
 use crate::stats::mixture::Observation;
-use crate::stats::monitor::LatticeCusum;
+use crate::stats::monitor::{EARLY_WARNING_YEARS, LatticeCusum, in_control_rate};
 use crate::stats::testing::{benjamini_hochberg, binomial_upper_p_value};
-
-/// Years of stable data per false early-warning signal the chart is calibrated for.
-pub const EARLY_WARNING_YEARS: f64 = 100.0;
 
 /// Which problem a flag is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +302,14 @@ fn assess_problem(
                 reason_en: String::new(),
                 details: String::new(),
                 details_en: String::new(),
-                early_warning: early_warning(own_rate, share.n, a.recent[ind]),
+                early_warning: early_warning(
+                    fit.filter(|_| share.n > 0).map(|f| {
+                        let (alpha, beta) = f.own_normal_posterior(&observation);
+                        in_control_rate(alpha, beta)
+                    }),
+                    share.n,
+                    a.recent[ind],
+                ),
             };
             explained(problem, assessment, fit.map(|f| f.concentration))
         })
@@ -313,17 +317,17 @@ fn assess_problem(
 }
 
 /// The CUSUM over the recent responses, given as (events, answers) batches in time order, against
-/// the agency's own normal rate, with a limit that gives one false signal per
+/// the agency's own normal rate (`in_control`, see [`in_control_rate`]), with a limit that gives one false signal per
 /// [`EARLY_WARNING_YEARS`] of its volume (`per_year` answers in the period). Within a batch the
 /// order is not stored: events are spread evenly through it.
-fn early_warning(own_rate: Option<f64>, per_year: u64, batches: &[(u64, u64)]) -> EarlyWarning {
+fn early_warning(in_control: Option<f64>, per_year: u64, batches: &[(u64, u64)]) -> EarlyWarning {
     let none = EarlyWarning {
         statistic: None,
         limit: None,
         signal: false,
     };
     let answers: u64 = batches.iter().map(|(_, n)| n).sum();
-    let Some(chart) = own_rate
+    let Some(chart) = in_control
         .filter(|_| answers > 0)
         .and_then(|p0| LatticeCusum::calibrated(p0, EARLY_WARNING_YEARS * per_year.max(1) as f64))
     else {

@@ -23,6 +23,11 @@ pub struct FlagPolicy {
     pub small_n_lfdr: f64,
     /// What "elevated" means: at least this many times the peers' rate.
     pub min_elevation: f64,
+    /// The largest lfdr a single alarm may have, whatever the set's mean (Efron's individual
+    /// threshold: the budget alone would let a doubtful agency ride on many clear ones).
+    pub max_alarm_lfdr: f64,
+    /// The largest lfdr a single alert may have.
+    pub max_alert_lfdr: f64,
 }
 
 impl Default for FlagPolicy {
@@ -33,6 +38,8 @@ impl Default for FlagPolicy {
             small_n: 30,
             small_n_lfdr: 0.001,
             min_elevation: 3.0,
+            max_alarm_lfdr: 0.2,
+            max_alert_lfdr: 0.5,
         }
     }
 }
@@ -105,8 +112,14 @@ pub fn flag_province(inputs: &[FlagInput], groups: usize, policy: &FlagPolicy) -
             }
         }
     }
-    let alarms = mixture::select_by_fdr(&lfdr, policy.alarm_budget);
-    let flagged = mixture::select_by_fdr(&lfdr, policy.alert_budget);
+    let alarms: Vec<usize> = mixture::select_by_fdr(&lfdr, policy.alarm_budget)
+        .into_iter()
+        .filter(|&f| lfdr[f] <= policy.max_alarm_lfdr)
+        .collect();
+    let flagged: Vec<usize> = mixture::select_by_fdr(&lfdr, policy.alert_budget)
+        .into_iter()
+        .filter(|&f| lfdr[f] <= policy.max_alert_lfdr)
+        .collect();
     let (mut expected_false_alarms, mut expected_false_alerts) = (0.0, 0.0);
     let (mut alarm_count, mut alert_count) = (0, 0);
     for &f in &flagged {

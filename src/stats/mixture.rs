@@ -124,8 +124,14 @@ impl MixtureFit {
     /// The agency's own normal rate after shrinkage to its peers (posterior mean under the
     /// normal component): the in-control rate its early warning compares recent answers with.
     pub fn own_normal_rate(&self, o: &Observation) -> f64 {
+        let (a, b) = self.own_normal_posterior(o);
+        a / (a + b)
+    }
+
+    /// The Beta(α, β) of the agency's own normal rate after its answers.
+    pub fn own_normal_posterior(&self, o: &Observation) -> (f64, f64) {
         let (a, b) = self.normal_prior(o.group);
-        (a + o.k as f64) / (a + b + o.n as f64)
+        (a + o.k as f64, b + o.n.saturating_sub(o.k) as f64)
     }
 }
 
@@ -251,6 +257,16 @@ fn maximise(
             .sum()
     };
     model.concentration = golden_max(normal_fit, CONCENTRATION_RANGE, true);
+    maximise_elevated(model, data, normal_weight, min_elevation);
+}
+
+/// The M-step of the elevated component alone: elevation and share.
+fn maximise_elevated(
+    model: &mut MixtureFit,
+    data: &[Observation],
+    normal_weight: &[f64],
+    min_elevation: f64,
+) {
     let concentration = model.concentration;
     let elevated_fit = |m: f64| -> f64 {
         let psi = elevated_concentration(concentration, m);
@@ -357,7 +373,7 @@ fn golden_max(f: impl Fn(f64) -> f64, range: (f64, f64), log_scale: bool) -> f64
     let mut x1 = hi - ratio * (hi - lo);
     let mut x2 = lo + ratio * (hi - lo);
     let (mut f1, mut f2) = (f(from(x1)), f(from(x2)));
-    for _ in 0..80 {
+    for _ in 0..48 {
         if f1 < f2 {
             lo = x1;
             x1 = x2;

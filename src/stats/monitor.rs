@@ -186,6 +186,19 @@ pub struct LatticeCusum {
     pub limit: u32,
 }
 
+/// Years of an agency's own volume per false early-warning signal the chart is designed for
+/// (with the margin of [`in_control_rate`] the real rate is lower: see the simulation study).
+pub const EARLY_WARNING_YEARS: f64 = 100.0;
+
+/// The in-control rate an early warning is designed for: the agency's own rate, Beta(α, β) after
+/// its history, taken one standard deviation above its mean. An underestimated in-control rate
+/// makes a CUSUM signal far more often than designed; this margin keeps that rare.
+pub fn in_control_rate(alpha: f64, beta: f64) -> f64 {
+    let total = alpha + beta;
+    let mean = alpha / total;
+    mean + (mean * (1.0 - mean) / (total + 1.0)).sqrt()
+}
+
 /// The smallest in-control rate a chart is designed for: a rarer baseline is treated as this,
 /// which only lengthens its in-control run (fewer false signals).
 pub const MIN_CUSUM_P0: f64 = 0.002;
@@ -322,16 +335,24 @@ impl LatticeCusum {
         let mut steps: u64 = 0;
         let mut signalled = false;
         for event in events {
-            steps = if event {
-                steps + u64::from(self.up)
-            } else {
-                steps.saturating_sub(1)
-            };
-            if steps >= u64::from(self.limit) {
-                signalled = true;
-            }
+            steps = self.next(steps, event);
+            signalled |= self.signals(steps);
         }
         (steps as f64 * self.step, signalled)
+    }
+
+    /// The statistic (in steps) after one more response.
+    pub fn next(&self, steps: u64, event: bool) -> u64 {
+        if event {
+            steps + u64::from(self.up)
+        } else {
+            steps.saturating_sub(1)
+        }
+    }
+
+    /// True when the statistic (in steps) is at or above the limit.
+    pub fn signals(&self, steps: u64) -> bool {
+        steps >= u64::from(self.limit)
     }
 
     /// The decision limit in log-likelihood-ratio units.

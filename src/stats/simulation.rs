@@ -407,6 +407,74 @@ pub fn run(s: &Scenario, seed: u64, policy: &FlagPolicy) -> Score {
     total
 }
 
+/// The early warning on stable and on doubling data, for one volume.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WarningScore {
+    /// Answers per year.
+    pub per_year: u64,
+    pub agency_years: f64,
+    /// Signals on stable data (the chart restarts after each).
+    pub false_signals: usize,
+    /// Median days from a doubling of the rate to the first signal.
+    pub median_days_to_detect: f64,
+}
+
+/// The early-warning study: agencies at rate `p` (spread φ = 150 around it) with `per_year`
+/// answers; the product's chart (own rate from a year of history, shrunk to the peers; limit from
+/// [`EARLY_WARNING_YEARS`](super::monitor::EARLY_WARNING_YEARS)) runs over a second year, stable or doubled from its first day.
+pub fn early_warning_study(seed: u64, p: f64, per_year: u64, agencies: usize) -> WarningScore {
+    use super::monitor::{EARLY_WARNING_YEARS, LatticeCusum, in_control_rate};
+    let mut rng = Rng::new(seed);
+    let concentration = 150.0;
+    let (a, b) = (p * concentration, (1.0 - p) * concentration);
+    let per_day = per_year as f64 / 365.0;
+    let mut score = WarningScore {
+        per_year,
+        ..WarningScore::default()
+    };
+    let mut delays: Vec<f64> = Vec::new();
+    for _ in 0..agencies {
+        let own = rng.beta(a, b);
+        let history = rng.binomial(per_year, own);
+        let p0 = in_control_rate(a + history as f64, b + (per_year - history) as f64);
+        let Some(chart) = LatticeCusum::calibrated(p0, EARLY_WARNING_YEARS * per_year as f64)
+        else {
+            continue;
+        };
+        for doubled in [false, true] {
+            let rate = if doubled { (2.0 * own).min(0.95) } else { own };
+            let mut steps = 0u64;
+            let mut detected = None;
+            for day in 0..365 {
+                // Answers of the day: Poisson-like around the daily volume.
+                let slots = (2.0 * per_day).ceil().max(1.0);
+                let today = rng.binomial(slots as u64, per_day / slots);
+                for _ in 0..today {
+                    steps = chart.next(steps, rng.uniform() < rate);
+                    if chart.signals(steps) {
+                        steps = 0;
+                        if doubled {
+                            detected.get_or_insert(day);
+                        } else {
+                            score.false_signals += 1;
+                        }
+                    }
+                }
+                if doubled && detected.is_some() {
+                    break;
+                }
+            }
+            if doubled {
+                delays.push(detected.map_or(365.0, f64::from));
+            }
+        }
+        score.agency_years += 1.0;
+    }
+    delays.sort_by(f64::total_cmp);
+    score.median_days_to_detect = delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN);
+    score
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

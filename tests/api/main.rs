@@ -7,6 +7,7 @@ mod browser;
 mod columns;
 mod crash;
 mod dashboard;
+mod flags;
 mod fuzz;
 mod helpers;
 mod imports;
