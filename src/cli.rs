@@ -83,10 +83,11 @@ enum Command {
         #[command(subcommand)]
         action: DigestAction,
     },
-    /// Run one monitoring sweep now: open follow-up cases for new flags of the last 365 days and
-    /// alert the reform office of new alarms (the server does this every
-    /// `monitoring.sweep_minutes`).
-    Sweep,
+    /// The monitoring loop: flags, their history, cases and alarm alerts.
+    Monitor {
+        #[command(subcommand)]
+        action: MonitorAction,
+    },
     /// Maintain the daily counts reports are computed from.
     Aggregates {
         #[command(subcommand)]
@@ -134,6 +135,14 @@ enum DigestAction {
         #[arg(long)]
         agency: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MonitorAction {
+    /// Run one sweep now: record the flags of the last 365 days, open follow-up cases for new
+    /// flags and alert the reform office of new alarms (the server does this every
+    /// `monitoring.sweep_minutes`; safe to run from cron beside it).
+    Run,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,7 +271,9 @@ pub fn run() -> anyhow::Result<()> {
                 },
         } => add_user(&settings, &email, &role, agency.as_deref(), &lang),
         Command::Digest { action } => digest(&settings, action),
-        Command::Sweep => {
+        Command::Monitor {
+            action: MonitorAction::Run,
+        } => {
             let db = Database::open(&settings.database)?;
             let swept = db.write(|conn| {
                 crate::monitoring::sweep(
@@ -274,8 +285,9 @@ pub fn run() -> anyhow::Result<()> {
                 .map_err(anyhow::Error::from)
             })?;
             println!(
-                "{} agencies flagged; {} case(s) opened, {} alarm alert(s) queued",
+                "{} agencies flagged; {} flag change(s) recorded; {} case(s) opened, {} alarm alert(s) queued",
                 swept.flagged,
+                swept.changes,
                 swept.opened.len(),
                 swept.alerts
             );

@@ -199,7 +199,7 @@ impl Default for DashboardSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct MonitoringSettings {
     /// Minutes between two sweeps (the first runs at start-up); 0 switches the sweep off (run
-    /// `sipas sweep` from cron instead).
+    /// `sipas monitor run` from cron instead).
     pub sweep_minutes: u32,
 }
 

@@ -190,6 +190,76 @@ pub fn get(conn: &mut DbConn, id: i64) -> QueryResult<Option<Case>> {
     Ok(load(conn, Some(id), None)?.into_iter().next())
 }
 
+/// How the flags of one problem and severity turned out once reviewers closed their cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub problem: String,
+    pub flag: String,
+    /// Closed as resolved: the problem was real.
+    pub substantiated: u64,
+    /// Closed as unfounded.
+    pub unfounded: u64,
+    /// The model's expected share of real problems among these flags, Σ(1 − lfdr)/count
+    /// (`None` when no closed case recorded it).
+    pub expected_precision: Option<f64>,
+}
+
+impl Outcome {
+    /// The province's own measured precision of these flags.
+    pub fn measured_precision(&self) -> Option<f64> {
+        let closed = self.substantiated + self.unfounded;
+        (closed > 0).then(|| self.substantiated as f64 / closed as f64)
+    }
+}
+
+/// The outcomes of closed cases per problem and flag (statistical flags only).
+pub fn outcomes(conn: &mut DbConn) -> QueryResult<Vec<Outcome>> {
+    let closed: Vec<(String, String, String, Option<f64>)> = cases::table
+        .filter(cases::status.eq_any([Status::Resolved.as_str(), Status::Unfounded.as_str()]))
+        .filter(cases::problem.ne("money_asked"))
+        .select((
+            cases::problem,
+            cases::flag,
+            cases::status,
+            cases::false_probability,
+        ))
+        .order((cases::problem, cases::flag, cases::id))
+        .load(conn)?;
+    let mut out: Vec<Outcome> = Vec::new();
+    let mut expected: Vec<(f64, u64)> = Vec::new();
+    for (problem, flag, status, false_probability) in closed {
+        if out
+            .last()
+            .is_none_or(|o| o.problem != problem || o.flag != flag)
+        {
+            out.push(Outcome {
+                problem: problem.clone(),
+                flag: flag.clone(),
+                substantiated: 0,
+                unfounded: 0,
+                expected_precision: None,
+            });
+            expected.push((0.0, 0));
+        }
+        let (Some(o), Some(e)) = (out.last_mut(), expected.last_mut()) else {
+            continue;
+        };
+        if status == Status::Resolved.as_str() {
+            o.substantiated += 1;
+        } else {
+            o.unfounded += 1;
+        }
+        if let Some(f) = false_probability {
+            e.0 += 1.0 - f;
+            e.1 += 1;
+        }
+    }
+    for (o, (sum, count)) in out.iter_mut().zip(expected) {
+        o.expected_precision = (count > 0).then(|| sum / count as f64);
+    }
+    Ok(out)
+}
+
 /// A case's action log, oldest first.
 pub fn events(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Event>> {
     case_events::table
@@ -255,13 +325,14 @@ pub fn open_for_flags(
         let Some(agency_id) = ids.get(&row.code).copied() else {
             continue;
         };
-        let mut wanted: Vec<(&'static str, Severity, &str)> = Vec::new();
+        let mut wanted: Vec<(&'static str, Severity, &str, Option<f64>)> = Vec::new();
         for (problem, a) in [
             ("harassment", &row.harassment),
             ("repeat_visits", &row.repeat_visits),
         ] {
             if a.flag != Severity::None {
-                wanted.push((problem, a.flag, &a.reason));
+                let false_probability = a.problem_probability.map(|p| 1.0 - p);
+                wanted.push((problem, a.flag, &a.reason, false_probability));
             }
         }
         let money;
@@ -270,9 +341,9 @@ pub fn open_for_flags(
                 "{} người trả lời cho biết bị yêu cầu chi thêm tiền, quà",
                 row.money_asked
             );
-            wanted.push(("money_asked", Severity::None, &money));
+            wanted.push(("money_asked", Severity::None, &money, None));
         }
-        for (problem, severity, reason) in wanted {
+        for (problem, severity, reason, false_probability) in wanted {
             // A report of money asked is stored as "review": looked at whatever the numbers.
             let flag = match severity {
                 Severity::None => "review",
@@ -297,6 +368,7 @@ pub fn open_for_flags(
                     cases::reason.eq(reason),
                     cases::status.eq(Status::New.as_str()),
                     cases::opened_at.eq(now),
+                    cases::false_probability.eq(false_probability),
                 ))
                 .returning(cases::id)
                 .get_result(conn)?;

@@ -337,6 +337,20 @@ fn manager(settings: &DatabaseSettings) -> Manager {
     }
 }
 
+/// Takes the named lock for the rest of the caller's transaction: another process (or server)
+/// taking the same lock waits until this transaction ends (a row lock on PostgreSQL, the write
+/// lock on SQLite). Call it first thing in the transaction.
+pub fn claim(conn: &mut DbConn, name: &str, now: chrono::NaiveDateTime) -> QueryResult<()> {
+    use schema::locks;
+    crate::on_backend!(conn, c => diesel::insert_into(locks::table)
+        .values((locks::name.eq(name), locks::taken_at.eq(now)))
+        .on_conflict(locks::name)
+        .do_update()
+        .set(locks::taken_at.eq(now))
+        .execute(c))?;
+    Ok(())
+}
+
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")

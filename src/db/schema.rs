@@ -170,6 +170,25 @@ diesel::table! {
         opened_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
         unfounded_reason -> Nullable<Text>,
+        false_probability -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    locks (name) {
+        name -> Text,
+        taken_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    flag_history (id) {
+        id -> BigInt,
+        agency_id -> BigInt,
+        problem -> Text,
+        severity -> Text,
+        problem_probability -> Nullable<Double>,
+        observed_at -> Timestamp,
     }
 }
 
@@ -226,6 +245,7 @@ diesel::table! {
 diesel::joinable!(agencies -> provinces (province_id));
 diesel::joinable!(cases -> agencies (agency_id));
 diesel::joinable!(case_events -> cases (case_id));
+diesel::joinable!(flag_history -> agencies (agency_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(users -> agencies (agency_id));
 diesel::joinable!(agency_procedures -> agencies (agency_id));
@@ -252,6 +272,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     cases,
     case_events,
+    flag_history,
+    locks,
     questionnaires,
     outbox,
     mail_recipients,

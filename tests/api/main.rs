@@ -14,6 +14,7 @@ mod imports;
 mod logs;
 mod mail;
 mod migrations;
+mod monitor;
 mod outage;
 mod report;
 mod robustness;

@@ -39,7 +39,11 @@ fn province(planted: bool) -> Vec<(String, usize, f64, f64)> {
     list
 }
 
-fn write_files(dir: &Path, planted: bool, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn write_files(
+    dir: &Path,
+    planted: bool,
+    seed: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
     let agencies = province(planted);
     let mut catalog = String::from("code,name,level,province_code,parent_code\n");
     for (code, ..) in &agencies {

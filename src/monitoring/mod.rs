@@ -1,7 +1,10 @@
 //! The monitoring sweep: the flags of the last [`WINDOW_DAYS`] days, computed on today's data,
-//! become follow-up cases (one open case per agency and problem) and new alarms alert the reform
-//! office, all in one transaction. A scheduled job ([`crate::schedule`]) and `sipas sweep` run
-//! it; no page does.
+//! are recorded in the flag history, become follow-up cases (one open case per agency and
+//! problem) and new alarms alert the reform office, all in one transaction under a named lock, so
+//! two servers sweeping at once open each case and send each alert once. A scheduled job
+//! ([`crate::schedule`]) and `sipas monitor run` run it; no page does.
+
+pub mod history;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::Connection;
@@ -12,6 +15,9 @@ use crate::db::DbConn;
 use crate::mail::alert::{self, Cause};
 use crate::report::{self, AgencyRow, GroupBy, Query, ReportError};
 use crate::stats::Severity;
+
+/// The lock a sweep holds while it writes.
+const LOCK: &str = "monitoring-sweep";
 
 /// The days a sweep looks back over (the overview's default period).
 pub const WINDOW_DAYS: i64 = 365;
@@ -25,6 +31,8 @@ pub struct Swept {
     pub opened: Vec<Opened>,
     /// Alarm alerts queued.
     pub alerts: usize,
+    /// Flag changes recorded in the history.
+    pub changes: usize,
 }
 
 /// Runs one sweep over every province for the window ending `today` (Vietnam); `now` stamps
@@ -44,13 +52,15 @@ pub fn sweep(
         group_by: GroupBy::Agency,
     };
     let report = report::build(conn, &query)?;
-    let flagged: Vec<AgencyRow> = report
-        .agencies
-        .into_iter()
-        .flatten()
+    let rows: Vec<AgencyRow> = report.agencies.into_iter().flatten().collect();
+    let flagged: Vec<AgencyRow> = rows
+        .iter()
         .filter(|a| a.flag != Severity::None || a.money_asked > 0)
+        .cloned()
         .collect();
     Ok(conn.transaction(|conn| {
+        crate::db::claim(conn, LOCK, now)?;
+        let changes = history::record(conn, &rows, now)?;
         let opened = cases::open_for_flags(conn, &flagged, now)?;
         let mut alerts = 0;
         for case in opened.iter().filter(|c| c.severity == Severity::Alarm) {
@@ -71,6 +81,7 @@ pub fn sweep(
             flagged: flagged.len(),
             opened,
             alerts,
+            changes,
         })
     })?)
 }

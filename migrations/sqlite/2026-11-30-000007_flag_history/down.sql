@@ -1,0 +1,3 @@
+DROP TABLE locks;
+ALTER TABLE cases DROP COLUMN false_probability;
+DROP TABLE flag_history;
