@@ -41,9 +41,18 @@ fn main() {
         "small FP",
         "E[false]"
     );
+    let mut pooled_rows = Vec::new();
     for scenario in Scenario::standard(provinces, agencies) {
+        let (mut alarms, mut true_alarms, mut problems, mut ideal, mut small, mut worst) =
+            (0, 0, 0, 0.0, 0, 1.0_f64);
         for seed in 1..=seeds {
             let s = run(&scenario, seed, &policy);
+            alarms += s.alarms;
+            true_alarms += s.true_alarms;
+            problems += s.problems;
+            ideal += s.ideal_recall * s.problems as f64;
+            small += s.small_false_flags;
+            worst = worst.min(s.precision());
             let of_ideal = if s.ideal_recall > 0.0 {
                 s.recall() / s.ideal_recall
             } else {
@@ -63,6 +72,53 @@ fn main() {
                 s.expected_false_alarms
             );
         }
+        let precision = if alarms == 0 {
+            1.0
+        } else {
+            true_alarms as f64 / alarms as f64
+        };
+        let recall = if problems == 0 {
+            1.0
+        } else {
+            true_alarms as f64 / problems as f64
+        };
+        let ideal = if problems == 0 {
+            1.0
+        } else {
+            ideal / problems as f64
+        };
+        pooled_rows.push((
+            scenario.name,
+            alarms,
+            precision,
+            worst,
+            recall,
+            ideal,
+            small,
+        ));
+    }
+    println!();
+    println!("pooled over the seeds:");
+    println!(
+        "{:<38} {:>7} {:>9} {:>13} {:>7} {:>7} {:>8} {:>9}",
+        "scenario", "alarms", "precision", "worst seed", "recall", "ideal", "of ideal", "small FP"
+    );
+    for (name, alarms, precision, worst, recall, ideal, small) in pooled_rows {
+        println!(
+            "{:<38} {:>7} {:>9.3} {:>13.3} {:>7.3} {:>7.3} {:>8.2} {:>9}",
+            name,
+            alarms,
+            precision,
+            worst,
+            recall,
+            ideal,
+            if ideal > 0.0 {
+                recall / ideal
+            } else {
+                f64::NAN
+            },
+            small
+        );
     }
     println!();
     println!(

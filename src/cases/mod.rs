@@ -118,21 +118,21 @@ impl Case {
 
     /// The problem in `lang`.
     pub fn problem_label_in(&self, lang: crate::domain::Lang) -> &'static str {
-        let en = match self.problem.as_str() {
-            "harassment" => "Harassment",
-            "repeat_visits" => "Repeated visits",
-            _ => "Asked for money",
-        };
-        lang.pick(self.problem_label(), en)
+        problem_label(&self.problem, lang)
     }
 
     /// The problem in Vietnamese.
     pub fn problem_label(&self) -> &'static str {
-        match self.problem.as_str() {
-            "harassment" => "Phiền hà, sách nhiễu",
-            "repeat_visits" => "Đi lại nhiều lần",
-            _ => "Yêu cầu chi thêm tiền",
-        }
+        problem_label(&self.problem, crate::domain::Lang::Vi)
+    }
+}
+
+/// The name of a stored problem (`harassment`, `repeat_visits`, `money_asked`).
+pub fn problem_label(problem: &str, lang: crate::domain::Lang) -> &'static str {
+    match problem {
+        "harassment" => lang.pick("Phiền hà, sách nhiễu", "Harassment"),
+        "repeat_visits" => lang.pick("Đi lại nhiều lần", "Repeated visits"),
+        _ => lang.pick("Yêu cầu chi thêm tiền", "Asked for money"),
     }
 }
 

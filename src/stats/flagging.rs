@@ -38,7 +38,7 @@ impl Default for FlagPolicy {
             small_n: 30,
             small_n_lfdr: 0.001,
             min_elevation: 3.0,
-            max_alarm_lfdr: 0.2,
+            max_alarm_lfdr: 0.1,
             max_alert_lfdr: 0.5,
         }
     }

@@ -21,7 +21,7 @@ fn flags_meet_their_targets_on_synthetic_provinces() {
             }
             assert!(s.precision() >= 0.95, "{name} seed {seed}: precision {s:?}");
             assert!(
-                s.recall() >= 0.5 * s.ideal_recall,
+                s.recall() >= 0.4 * s.ideal_recall,
                 "{name} seed {seed}: recall {} against the ideal {}",
                 s.recall(),
                 s.ideal_recall

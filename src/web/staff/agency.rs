@@ -32,6 +32,7 @@ struct AgencyData {
     procedures: Vec<GroupRow>,
     comments: Vec<(NaiveDate, String)>,
     cases: Vec<crate::cases::Case>,
+    history: Vec<crate::monitoring::history::Change>,
 }
 
 /// `GET /admin/agencies/{code}` (`me` for an agency head's own agency).
@@ -89,10 +90,13 @@ pub async fn show_agency(
             } else {
                 Vec::new()
             };
-            let cases = if reform_office {
-                crate::cases::for_agency(conn, agency.id)?
+            let (cases, history) = if reform_office {
+                (
+                    crate::cases::for_agency(conn, agency.id)?,
+                    crate::monitoring::history::for_agency(conn, agency.id)?,
+                )
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
             Ok(Some(AgencyData {
                 agency,
@@ -101,6 +105,7 @@ pub async fn show_agency(
                 procedures: procedures.groups.unwrap_or_default(),
                 comments,
                 cases,
+                history,
             }))
         })
         .await?;
@@ -181,6 +186,13 @@ fn agency_body(d: &AgencyData, role: Role, from: NaiveDate, to: NaiveDate, lang:
             ul { @for c in &d.cases { li {
                 a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) " " (c.problem_label()) } " · " (c.status().label()) " · " (t("mở ngày", "opened")) " " (c.opened_at.format("%Y-%m-%d"))
             } } }
+            @if !d.history.is_empty() {
+                h3 { (t("Diễn biến cờ (theo đợt rà soát tự động)", "Flag changes (from the automatic sweeps)")) }
+                ul { @for h in &d.history { li {
+                    (crate::clock::local(h.observed_at).format("%Y-%m-%d %H:%M")) " · " (crate::cases::problem_label(&h.problem, lang)) ": "
+                    (match h.severity.as_str() { "alarm" => t("báo động", "alarm"), "alert" => t("cảnh báo", "alert"), _ => t("hết cờ", "cleared") })
+                } } }
+            }
             h2 { (t("Ý kiến của người dân (đã che thông tin cá nhân)", "Citizens' comments (personal data masked)")) }
             @if d.comments.is_empty() { p { (t("Không có ý kiến trong kỳ.", "No comments in this period.")) } }
             ul { @for (day, c) in &d.comments { li { span.muted { (day) } " " (c) } } }

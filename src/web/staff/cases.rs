@@ -16,6 +16,7 @@ use crate::accounts::{Role, users};
 use crate::cases::{self, Action, Case, CaseError, Status};
 use crate::clock::today;
 use crate::domain::Lang;
+use crate::report::numbers::percent;
 use crate::report::{self, GroupBy, Query};
 use crate::stats::Severity;
 use crate::web::error::AppError;
@@ -81,6 +82,27 @@ fn status_cell(case: &Case, verified: bool, today: NaiveDate, lang: Lang) -> Mar
     }
 }
 
+/// How often closed flags were real, against what the model expected.
+fn outcomes_table(outcomes: &[cases::Outcome], lang: Lang) -> Markup {
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let share = |x: Option<f64>| x.map(|v| percent(v, lang)).unwrap_or_else(|| "—".into());
+    html! {
+        h2 { (t("Cờ đã kiểm chứng", "Flags checked by reviewers")) }
+        p.muted { (t("Trong các hồ sơ đã đóng: bao nhiêu cờ là có thật (đã khắc phục) và bao nhiêu không xác đáng, so với tỷ lệ mô hình dự kiến.", "Among closed cases: how many flags were real (resolved) and how many unfounded, against the share the model expected.")) }
+        div.scroll { table {
+            thead { tr { th { (t("Vấn đề", "Problem")) } th { (t("Mức cờ", "Flag")) } th.num { (t("Có thật", "Real")) } th.num { (t("Không xác đáng", "Unfounded")) } th { (t("Tỷ lệ đúng thực tế", "Measured precision")) } th { (t("Mô hình dự kiến", "Model expected")) } } }
+            tbody { @for o in outcomes { tr {
+                td { (cases::problem_label(&o.problem, lang)) }
+                td { (match o.flag.as_str() { "alarm" => t("báo động", "alarm"), "alert" => t("cảnh báo", "alert"), other => other }) }
+                td.num { (o.substantiated) }
+                td.num { (o.unfounded) }
+                td { (share(o.measured_precision())) }
+                td { (share(o.expected_precision)) }
+            } } }
+        } }
+    }
+}
+
 /// `GET /admin/cases` (admins and reviewers).
 pub async fn list_cases(
     Staff(viewer): Staff,
@@ -89,7 +111,7 @@ pub async fn list_cases(
     let today = today();
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let (mut list, clear) = state
+    let (mut list, clear, outcomes) = state
         .read(move |conn| {
             let list = cases::list(conn)?;
             let needs = list.iter().any(|c| c.status() == Status::Resolved);
@@ -98,7 +120,7 @@ pub async fn list_cases(
             } else {
                 HashMap::new()
             };
-            Ok((list, clear))
+            Ok((list, clear, cases::outcomes(conn)?))
         })
         .await?;
     // Open cases first (overdue at the top), then closed ones.
@@ -113,6 +135,7 @@ pub async fn list_cases(
         h1 { (t("Theo dõi xử lý các cảnh báo", "Follow-up of flags")) }
         p.muted { (t("Mỗi cảnh báo, báo động hoặc phản ánh bị yêu cầu chi thêm tiền mở một hồ sơ theo dõi. Hồ sơ đã khắc phục được xác minh khi cờ không xuất hiện lại trong ", "Every alert, alarm or report of money asked opens a follow-up case. A resolved case is verified when the flag has not come back for ")) (VERIFY_DAYS) (t(" ngày sau đó.", " days afterwards.")) }
         @if list.is_empty() { p { (t("Chưa có hồ sơ theo dõi nào.", "No follow-up case yet.")) } }
+        @if !outcomes.is_empty() { (outcomes_table(&outcomes, lang)) }
         div.scroll { table {
             thead { tr { th { (t("Số", "No.")) } th { (t("Cơ quan", "Agency")) } th { (t("Vấn đề", "Problem")) } th { (t("Trạng thái", "Status")) } th { (t("Người xử lý", "Assignee")) } th { (t("Hạn", "Due")) } th { (t("Mở ngày", "Opened")) } } }
             tbody { @for c in &list { tr {
