@@ -20,9 +20,17 @@ pub struct Change {
     pub observed_at: NaiveDateTime,
 }
 
-/// Records the flags of `rows` that differ from each agency's last recorded state (no row yet
-/// means "none"); returns how many changes were recorded. Call inside the sweep's transaction.
-pub fn record(conn: &mut DbConn, rows: &[AgencyRow], now: NaiveDateTime) -> QueryResult<usize> {
+/// True when some flag of `rows` differs from its agency's last recorded state (reads only).
+pub fn has_changes(conn: &mut DbConn, rows: &[AgencyRow]) -> QueryResult<bool> {
+    Ok(!changes(conn, rows)?.is_empty())
+}
+
+/// (agency id, problem, severity, probability) of every flag that differs from its last
+/// recorded state.
+fn changes(
+    conn: &mut DbConn,
+    rows: &[AgencyRow],
+) -> QueryResult<Vec<(i64, &'static str, Severity, Option<f64>)>> {
     let ids: HashMap<String, i64> = agencies::table
         .select((agencies::code, agencies::id))
         .load::<(String, i64)>(conn)?
@@ -40,7 +48,7 @@ pub fn record(conn: &mut DbConn, rows: &[AgencyRow], now: NaiveDateTime) -> Quer
     for (agency, problem, severity) in latest {
         last.insert((agency, problem), severity);
     }
-    let mut changes = 0;
+    let mut out = Vec::new();
     for row in rows {
         let Some(&agency) = ids.get(&row.code) else {
             continue;
@@ -53,22 +61,30 @@ pub fn record(conn: &mut DbConn, rows: &[AgencyRow], now: NaiveDateTime) -> Quer
                 .get(&(agency, problem.to_owned()))
                 .map(String::as_str)
                 .unwrap_or(Severity::None.as_str());
-            if before == a.flag.as_str() {
-                continue;
+            if before != a.flag.as_str() {
+                out.push((agency, problem, a.flag, a.problem_probability));
             }
-            diesel::insert_into(flag_history::table)
-                .values((
-                    flag_history::agency_id.eq(agency),
-                    flag_history::problem.eq(problem),
-                    flag_history::severity.eq(a.flag.as_str()),
-                    flag_history::problem_probability.eq(a.problem_probability),
-                    flag_history::observed_at.eq(now),
-                ))
-                .execute(conn)?;
-            changes += 1;
         }
     }
-    Ok(changes)
+    Ok(out)
+}
+
+/// Records the flags of `rows` that differ from each agency's last recorded state (no row yet
+/// means "none"); returns how many changes were recorded. Call inside the sweep's transaction.
+pub fn record(conn: &mut DbConn, rows: &[AgencyRow], now: NaiveDateTime) -> QueryResult<usize> {
+    let found = changes(conn, rows)?;
+    for (agency, problem, severity, probability) in &found {
+        diesel::insert_into(flag_history::table)
+            .values((
+                flag_history::agency_id.eq(agency),
+                flag_history::problem.eq(problem),
+                flag_history::severity.eq(severity.as_str()),
+                flag_history::problem_probability.eq(probability),
+                flag_history::observed_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(found.len())
 }
 
 /// An agency's flag changes, newest first.

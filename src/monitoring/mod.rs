@@ -58,6 +58,10 @@ pub fn sweep(
         .filter(|a| a.flag != Severity::None || a.money_asked > 0)
         .cloned()
         .collect();
+    // Nothing to record or open: write nothing (a sweep on a quiet database takes no lock).
+    if flagged.is_empty() && !history::has_changes(conn, &rows)? {
+        return Ok(Swept::default());
+    }
     Ok(conn.transaction(|conn| {
         crate::db::claim(conn, LOCK, now)?;
         let changes = history::record(conn, &rows, now)?;
