@@ -25,12 +25,16 @@ pub fn has_changes(conn: &mut DbConn, rows: &[AgencyRow]) -> QueryResult<bool> {
     Ok(!changes(conn, rows)?.is_empty())
 }
 
-/// (agency id, problem, severity, probability) of every flag that differs from its last
-/// recorded state.
-fn changes(
-    conn: &mut DbConn,
-    rows: &[AgencyRow],
-) -> QueryResult<Vec<(i64, &'static str, Severity, Option<f64>)>> {
+/// A flag that differs from its agency's last recorded state.
+struct Pending {
+    agency: i64,
+    problem: &'static str,
+    severity: Severity,
+    probability: Option<f64>,
+}
+
+/// Every flag of `rows` that differs from its last recorded state.
+fn changes(conn: &mut DbConn, rows: &[AgencyRow]) -> QueryResult<Vec<Pending>> {
     let ids: HashMap<String, i64> = agencies::table
         .select((agencies::code, agencies::id))
         .load::<(String, i64)>(conn)?
@@ -62,7 +66,12 @@ fn changes(
                 .map(String::as_str)
                 .unwrap_or(Severity::None.as_str());
             if before != a.flag.as_str() {
-                out.push((agency, problem, a.flag, a.problem_probability));
+                out.push(Pending {
+                    agency,
+                    problem,
+                    severity: a.flag,
+                    probability: a.problem_probability,
+                });
             }
         }
     }
@@ -73,13 +82,13 @@ fn changes(
 /// means "none"); returns how many changes were recorded. Call inside the sweep's transaction.
 pub fn record(conn: &mut DbConn, rows: &[AgencyRow], now: NaiveDateTime) -> QueryResult<usize> {
     let found = changes(conn, rows)?;
-    for (agency, problem, severity, probability) in &found {
+    for p in &found {
         diesel::insert_into(flag_history::table)
             .values((
-                flag_history::agency_id.eq(agency),
-                flag_history::problem.eq(problem),
-                flag_history::severity.eq(severity.as_str()),
-                flag_history::problem_probability.eq(probability),
+                flag_history::agency_id.eq(p.agency),
+                flag_history::problem.eq(p.problem),
+                flag_history::severity.eq(p.severity.as_str()),
+                flag_history::problem_probability.eq(p.probability),
                 flag_history::observed_at.eq(now),
             ))
             .execute(conn)?;
