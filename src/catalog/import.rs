@@ -18,15 +18,23 @@ struct AgencyRow {
     level: Level,
     province: Code,
     parent: Option<Code>,
+    /// The optional `peer_group` column: agencies flagged against each other instead of
+    /// against their level (e.g. departments grouped by field).
+    peer_group: Option<String>,
 }
 
-/// Imports agencies (`code,name,level,province_code,parent_code`); existing codes are updated.
+/// The longest peer group name.
+const PEER_GROUP_MAX: usize = 100;
+
+/// Imports agencies (`code,name,level,province_code,parent_code[,peer_group]`); existing codes
+/// are updated.
 /// Returns the number of rows imported.
 pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, ImportError> {
     let mut rows = CsvRows::open(
         input,
         &["code", "name", "level", "province_code", "parent_code"],
     )?;
+    let has_peer_groups = rows.column_names().any(|c| c == "peer_group");
     let mut problems = Problems::default();
     let mut parsed: Vec<AgencyRow> = Vec::new();
     let mut seen = HashSet::new();
@@ -85,6 +93,16 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             problems.add(line, "an agency cannot be its own parent");
             continue;
         }
+        let peer_group = Some(row.get("peer_group").to_owned()).filter(|g| !g.is_empty());
+        if peer_group
+            .as_ref()
+            .is_some_and(|g| g.chars().count() > PEER_GROUP_MAX)
+        {
+            problems.add(
+                line,
+                format!("peer_group is longer than {PEER_GROUP_MAX} characters"),
+            );
+        }
         parsed.push(AgencyRow {
             line,
             code,
@@ -92,6 +110,7 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             level,
             province,
             parent,
+            peer_group,
         });
     }
     if !problems.is_empty() {
@@ -199,6 +218,10 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
                     parent_id,
                 },
             )?;
+            // Without the column, an agency keeps the peer group it has.
+            if has_peer_groups {
+                queries::set_peer_group(conn, r.code.as_str(), r.peer_group.as_deref())?;
+            }
         }
         Ok(parsed.len())
     })

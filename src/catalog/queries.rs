@@ -202,3 +202,10 @@ pub fn province_code(conn: &mut DbConn, province_id: i64) -> QueryResult<String>
         .select(crate::db::schema::provinces::code)
         .first(conn)
 }
+
+/// Sets (or clears) the peer group of the agency `code`.
+pub fn set_peer_group(conn: &mut DbConn, code: &str, group: Option<&str>) -> QueryResult<usize> {
+    diesel::update(agencies::table.filter(agencies::code.eq(code)))
+        .set(agencies::peer_group.eq(group))
+        .execute(conn)
+}

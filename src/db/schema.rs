@@ -16,6 +16,7 @@ diesel::table! {
         level -> Text,
         province_id -> BigInt,
         parent_id -> Nullable<BigInt>,
+        peer_group -> Nullable<Text>,
     }
 }
 

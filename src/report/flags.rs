@@ -40,29 +40,39 @@ impl Problem {
     }
 }
 
-/// The peer groups agencies are compared within (of one province).
-fn peer_group(level: Option<Level>) -> usize {
-    match level {
-        Some(Level::Tinh) => 0,
-        Some(Level::Huyen) => 1,
-        Some(Level::Xa) => 2,
-        None => 3,
-    }
+/// The peer group an agency is compared within (of its province): its own `peer_group` when
+/// the catalog gives one, else its level.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Peers<'a> {
+    Named(&'a str),
+    Level(Option<Level>),
 }
 
-/// The number of peer groups.
-const PEER_GROUPS: usize = 4;
-
-/// Who an agency's peers are, in both languages.
-fn peer_name(level: Option<Level>) -> (&'static str, &'static str) {
-    match level {
-        Some(Level::Tinh) => (
-            "các sở, ban, ngành cấp tỉnh của tỉnh",
-            "the province's departments",
-        ),
-        Some(Level::Huyen) => ("các UBND cấp huyện của tỉnh", "the province's districts"),
-        Some(Level::Xa) => ("các UBND cấp xã của tỉnh", "the province's communes"),
-        None => ("các cơ quan khác của tỉnh", "the province's other agencies"),
+impl Peers<'_> {
+    /// Who the peers are, in both languages.
+    fn name(&self) -> (String, String) {
+        match self {
+            Peers::Named(group) => (
+                format!("nhóm \u{201c}{group}\u{201d} của tỉnh"),
+                format!("the province's \u{201c}{group}\u{201d} group"),
+            ),
+            Peers::Level(Some(Level::Tinh)) => (
+                "các sở, ban, ngành cấp tỉnh của tỉnh".into(),
+                "the province's departments".into(),
+            ),
+            Peers::Level(Some(Level::Huyen)) => (
+                "các UBND cấp huyện của tỉnh".into(),
+                "the province's districts".into(),
+            ),
+            Peers::Level(Some(Level::Xa)) => (
+                "các UBND cấp xã của tỉnh".into(),
+                "the province's communes".into(),
+            ),
+            Peers::Level(None) => (
+                "các cơ quan khác của tỉnh".into(),
+                "the province's other agencies".into(),
+            ),
+        }
     }
 }
 
@@ -122,6 +132,8 @@ impl Assessment {
 /// batches per problem, in time order.
 pub struct AgencyInput<'a> {
     pub level: Option<Level>,
+    /// The catalog's peer group, if any (else the level decides).
+    pub peer_group: Option<&'a str>,
     pub shares: [Share; INDICATORS],
     pub recent: [&'a [(u64, u64)]; INDICATORS],
 }
@@ -177,22 +189,35 @@ pub fn assess(
     agencies: &[AgencyInput<'_>],
     policy: &FlagPolicy,
 ) -> (Vec<[Assessment; INDICATORS]>, FlagSummary) {
+    let peers: Vec<Peers<'_>> = agencies
+        .iter()
+        .map(|a| match a.peer_group {
+            Some(group) => Peers::Named(group),
+            None => Peers::Level(a.level),
+        })
+        .collect();
+    // Group indices in a fixed order (the groups sorted), so results do not depend on hashing.
+    let mut groups: Vec<&Peers<'_>> = peers.iter().collect();
+    groups.sort();
+    groups.dedup();
     let inputs: Vec<FlagInput> = agencies
         .iter()
-        .map(|a| FlagInput {
-            group: peer_group(a.level),
+        .zip(&peers)
+        .map(|(a, p)| FlagInput {
+            group: groups.iter().position(|g| *g == p).unwrap_or(0),
             counts: std::array::from_fn(|ind| (a.shares[ind].count, a.shares[ind].n)),
         })
         .collect();
-    let flags = flag_province(&inputs, PEER_GROUPS, policy);
+    let flags = flag_province(&inputs, groups.len(), policy);
     let summary = FlagSummary {
         alarms: flags.alarms,
         alerts: flags.alerts,
         expected_false_alarms: flags.expected_false_alarms,
         expected_false_alerts: flags.expected_false_alerts,
     };
+    let names: Vec<(String, String)> = peers.iter().map(Peers::name).collect();
     let per_problem: [Vec<Assessment>; INDICATORS] =
-        std::array::from_fn(|ind| assess_problem(ind, agencies, &inputs, &flags));
+        std::array::from_fn(|ind| assess_problem(ind, agencies, &inputs, &names, &flags));
     let mut columns = per_problem.map(Vec::into_iter);
     let rows = agencies
         .iter()
@@ -243,6 +268,7 @@ fn assess_problem(
     ind: usize,
     agencies: &[AgencyInput<'_>],
     inputs: &[FlagInput],
+    peer_names: &[(String, String)],
     flags: &ProvinceFlags,
 ) -> Vec<Assessment> {
     let problem = Problem::ALL[ind];
@@ -281,7 +307,7 @@ fn assess_problem(
             let own_rate = fit
                 .filter(|_| share.n > 0)
                 .map(|f| f.own_normal_rate(&observation));
-            let (peers, peers_en) = peer_name(a.level);
+            let (peers, peers_en) = peer_names[i].clone();
             let assessment = Assessment {
                 count: share.count,
                 n: share.n,
@@ -289,8 +315,8 @@ fn assess_problem(
                 ci_low: share.ci_low,
                 ci_high: share.ci_high,
                 baseline: baseline_of(i),
-                peers: peers.to_owned(),
-                peers_en: peers_en.to_owned(),
+                peers,
+                peers_en,
                 province_rate,
                 posterior_mean: own_rate,
                 problem_probability: (fit.is_some() && share.n > 0)
@@ -477,6 +503,7 @@ mod tests {
             .iter()
             .map(|(level, shares)| AgencyInput {
                 level: *level,
+                peer_group: None,
                 shares: *shares,
                 recent: [&empty, &empty],
             })
@@ -518,6 +545,54 @@ mod tests {
                 .contains("xác suất tỷ lệ cao bất thường")
         );
         assert!(rows[60][0].problem_probability.is_some_and(|p| p > 0.99));
+    }
+
+    #[test]
+    fn named_peer_groups_replace_the_level() {
+        // Departments in two fields with very different normal rates: 2% and 12%.
+        let mut list = Vec::new();
+        let mut groups = Vec::new();
+        for i in 0..40 {
+            let (group, k) = if i < 20 {
+                ("Đất đai", 24)
+            } else {
+                ("Tư pháp", 4)
+            };
+            list.push((Some(Level::Tinh), [share(k + i % 3, 200), share(10, 200)]));
+            groups.push(group);
+        }
+        let empty: [(u64, u64); 0] = [];
+        let inputs: Vec<AgencyInput<'_>> = list
+            .iter()
+            .zip(&groups)
+            .map(|((level, shares), group)| AgencyInput {
+                level: *level,
+                peer_group: Some(group),
+                shares: *shares,
+                recent: [&empty, &empty],
+            })
+            .collect();
+        let (rows, summary) = assess(&inputs, &FlagPolicy::default());
+        assert_eq!(
+            summary.alarms + summary.alerts,
+            0,
+            "no field is flagged as a whole"
+        );
+        assert_eq!(rows[0][0].peers, "nhóm \u{201c}Đất đai\u{201d} của tỉnh");
+        assert!(
+            rows[0][0]
+                .baseline
+                .is_some_and(|b| (b - 0.125).abs() < 0.01),
+            "{:?}",
+            rows[0][0].baseline
+        );
+        assert!(
+            rows[30][0]
+                .baseline
+                .is_some_and(|b| (b - 0.025).abs() < 0.01),
+            "{:?}",
+            rows[30][0].baseline
+        );
     }
 
     #[test]

@@ -177,6 +177,7 @@ struct AgencyInfo {
     level: String,
     province: String,
     province_id: i64,
+    peer_group: Option<String>,
 }
 
 /// Builds the report for `query`.
@@ -250,6 +251,7 @@ fn agency_rows(
             agencies::level,
             provinces::code,
             provinces::id,
+            agencies::peer_group,
         ))
         .order(agencies::code)
         .into_boxed();
@@ -299,6 +301,7 @@ fn agency_rows(
                 let series = recent.get(&a.id).unwrap_or(&empty);
                 AgencyInput {
                     level: Level::parse(&a.level),
+                    peer_group: a.peer_group.as_deref(),
                     shares: [i.harassment, i.repeat_visits],
                     recent: [&series.harassment, &series.repeat_visits],
                 }

@@ -237,3 +237,32 @@ async fn the_command_line_imports_and_reports_bad_lines() -> TestResult {
     assert!(!unknown.status.success());
     Ok(())
 }
+
+#[tokio::test]
+async fn agencies_carry_an_optional_peer_group() -> TestResult {
+    let app = spawn_app().await?;
+    let mut conn = app.conn()?;
+    let file = "code,name,level,province_code,parent_code,peer_group\n\
+                P-DD,Sở Tài nguyên,tinh,TT,,Đất đai\n\
+                P-TP,Sở Tư pháp,tinh,TT,,\n";
+    assert_eq!(import_agencies(&mut conn, file.as_bytes())?, 2);
+    let group = |conn: &mut sipas::db::PooledConn, code: &str| {
+        agencies::table
+            .filter(agencies::code.eq(code))
+            .select(agencies::peer_group)
+            .first::<Option<String>>(&mut **conn)
+    };
+    assert_eq!(group(&mut conn, "P-DD")?.as_deref(), Some("Đất đai"));
+    assert_eq!(group(&mut conn, "P-TP")?, None);
+    // Without the column the group is kept; a name too long is refused with its line.
+    let without = "code,name,level,province_code,parent_code\nP-DD,Sở Tài nguyên,tinh,TT,\n";
+    import_agencies(&mut conn, without.as_bytes())?;
+    assert_eq!(group(&mut conn, "P-DD")?.as_deref(), Some("Đất đai"));
+    let long = format!(
+        "code,name,level,province_code,parent_code,peer_group\nP-DD,Sở,tinh,TT,,{}\n",
+        "x".repeat(101)
+    );
+    assert_eq!(lines(import_agencies(&mut conn, long.as_bytes())), [2]);
+    assert_eq!(group(&mut conn, "P-DD")?.as_deref(), Some("Đất đai"));
+    Ok(())
+}

@@ -17,3 +17,6 @@ CREATE TABLE locks (
     name TEXT PRIMARY KEY,
     taken_at TIMESTAMP NOT NULL
 );
+
+-- An agency's peer group for flags (optional; without one, its level in its province).
+ALTER TABLE agencies ADD COLUMN peer_group TEXT;
