@@ -198,7 +198,7 @@ impl Default for DashboardSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitoringSettings {
-    /// Minutes between two sweeps (the first runs at start-up); 0 switches the sweep off (run
+    /// Minutes between two sweeps (the first 30 s after start-up); 0 switches the sweep off (run
     /// `sipas monitor run` from cron instead).
     pub sweep_minutes: u32,
 }

@@ -1,5 +1,5 @@
 //! Scheduled tasks, on one background thread (stopped and joined after the HTTP server): the
-//! monitoring sweep every `monitoring.sweep_minutes`, and when mail is on, outbox delivery every
+//! monitoring sweep every `monitoring.sweep_minutes` (the first 30 s after start-up), and when mail is on, outbox delivery every
 //! 5 seconds and the weekly (Mondays) and monthly (the 1st) digests from `send_hour`, Vietnam
 //! time. Every task is idempotent, so restarts and several servers are harmless.
 
@@ -19,6 +19,10 @@ use crate::monitoring;
 
 /// Time between two rounds.
 const ROUND: StdDuration = StdDuration::from_secs(5);
+/// The first sweep waits this long after start-up, past the commands an operator runs right
+/// after starting the server (an SQLite transaction that read before another process wrote
+/// cannot wait for the write lock: it fails at once).
+const FIRST_SWEEP_AFTER: StdDuration = StdDuration::from_secs(30);
 
 /// The running scheduler; [`Scheduler::stop`] lets its current round finish, then joins it.
 pub struct Scheduler {
@@ -45,6 +49,7 @@ struct Tasks {
     queued: Vec<String>,
     /// When the last sweep ran.
     swept: Option<Instant>,
+    started: Instant,
 }
 
 /// Starts the thread; `None` when there is nothing to schedule (mail off and sweep off).
@@ -59,6 +64,7 @@ pub fn spawn(db: Database, settings: Settings, mailer: Mailer) -> Option<Schedul
         mailer,
         queued: Vec::new(),
         swept: None,
+        started: Instant::now(),
     };
     let thread = std::thread::spawn(move || {
         loop {
@@ -88,7 +94,11 @@ impl Tasks {
 
     fn sweep_if_due(&mut self) -> anyhow::Result<()> {
         let every = StdDuration::from_secs(u64::from(self.settings.monitoring.sweep_minutes) * 60);
-        if every.is_zero() || self.swept.is_some_and(|at| at.elapsed() < every) {
+        let waiting = match self.swept {
+            Some(at) => at.elapsed() < every,
+            None => self.started.elapsed() < FIRST_SWEEP_AFTER,
+        };
+        if every.is_zero() || waiting {
             return Ok(());
         }
         let swept = self.db.write(|conn| {

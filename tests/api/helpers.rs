@@ -100,6 +100,9 @@ pub fn test_settings(
     settings.database.url = db.url.clone();
     settings.database.pool_size = 4;
     settings.security.secret_key_file = key_dir.join("sipas.key");
+    // Tests run the monitoring sweep themselves (`tests/api/monitor.rs`, `dashboard.rs`): a
+    // scheduled one would write beside the test's own direct writes.
+    settings.monitoring.sweep_minutes = 0;
     Ok(settings)
 }
 
