@@ -390,7 +390,7 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
             };
             let issued = import_dossiers(&mut conn, &issuer, open_file(&file)?)?;
             let base = settings.public_url();
-            let mut out = csv::Writer::from_writer(std::io::stdout());
+            let mut out = crate::csvsafe::Writer::new(std::io::stdout());
             out.write_record([
                 "dossier_code",
                 "agency_code",

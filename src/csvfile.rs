@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 /// One problem in an input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +40,24 @@ fn format_lines(errors: &[LineError]) -> String {
     out
 }
 
-/// A CSV reader that yields records as `column name → value`.
+/// A strict RFC 4180 reader that yields records as `column name → value`:
+/// - a quote may only open a field and must close it (a doubled quote inside is one quote); a
+///   stray quote, or text after the closing quote, is an error on that line;
+/// - a quote never closed is an error naming the line where it opened;
+/// - a line break inside a quoted field is accepted only in the columns named multi-line (a
+///   comment); elsewhere it is the sign of a quote left open, and is reported with the line
+///   where the field started;
+/// - every field is normalised ([`crate::text::clean`]): NFC, no invisible characters.
 pub struct CsvRows<R: Read> {
-    reader: csv::Reader<R>,
+    input: BufReader<R>,
+    /// The 1-based line of the next byte.
+    line: u64,
+    at_start: bool,
     columns: HashMap<String, usize>,
     names: Vec<String>,
-    record: csv::StringRecord,
+    multiline: Vec<bool>,
+    fields: Vec<String>,
+    buffer: Vec<u8>,
 }
 
 /// One data row.
@@ -53,7 +65,7 @@ pub struct Row<'a> {
     pub line: u64,
     columns: &'a HashMap<String, usize>,
     names: &'a [String],
-    record: &'a csv::StringRecord,
+    fields: &'a [String],
 }
 
 impl Row<'_> {
@@ -61,8 +73,8 @@ impl Row<'_> {
     pub fn get(&self, column: &str) -> &str {
         self.columns
             .get(column)
-            .and_then(|i| self.record.get(*i))
-            .map(str::trim)
+            .and_then(|i| self.fields.get(*i))
+            .map(|v| v.trim())
             .unwrap_or("")
     }
 
@@ -73,32 +85,65 @@ impl Row<'_> {
     ) -> impl Iterator<Item = (&'s str, &'s str)> + 's {
         self.names
             .iter()
-            .zip(self.record.iter())
+            .zip(self.fields.iter())
             .filter(move |(name, _)| keep(name))
             .map(|(name, value)| (name.as_str(), value.trim()))
     }
 }
 
+/// A raw record: its fields and the line each started on.
+struct Record {
+    line: u64,
+    fields: Vec<(u64, Vec<u8>)>,
+}
+
 impl<R: Read> CsvRows<R> {
     /// Opens a CSV with a header row that must contain every `required` column. A UTF-8 byte
-    /// order mark (Excel) is ignored.
+    /// order mark (Excel) is ignored. No column may hold a line break.
     pub fn open(input: R, required: &[&str]) -> Result<CsvRows<R>, ImportError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::None)
-            .from_reader(input);
-        let headers = reader.headers().map_err(|e| {
-            ImportError::Lines(vec![LineError {
-                line: 1,
-                message: describe(&e),
-            }])
-        })?;
-        let mut columns = HashMap::new();
-        let mut names = Vec::new();
-        for (i, name) in headers.iter().enumerate() {
-            let name = name.trim_start_matches('\u{feff}').trim().to_owned();
-            names.push(name.clone());
-            if columns.insert(name.clone(), i).is_some() {
+        CsvRows::open_with(input, required, &[])
+    }
+
+    /// Like [`CsvRows::open`], where the columns named in `multiline` may hold line breaks.
+    pub fn open_with(
+        input: R,
+        required: &[&str],
+        multiline: &[&str],
+    ) -> Result<CsvRows<R>, ImportError> {
+        let mut rows = CsvRows {
+            input: BufReader::with_capacity(1 << 16, input),
+            line: 1,
+            at_start: true,
+            columns: HashMap::new(),
+            names: Vec::new(),
+            multiline: Vec::new(),
+            fields: Vec::new(),
+            buffer: Vec::new(),
+        };
+        let header = match rows.read_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(ImportError::Lines(vec![LineError {
+                    line: 1,
+                    message: "the file is empty: the first line must name the columns".into(),
+                }]));
+            }
+            Err(e) => return Err(ImportError::Lines(vec![e])),
+        };
+        for (i, (line, raw)) in header.fields.iter().enumerate() {
+            let name = text_of(raw, *line)
+                .map_err(|e| ImportError::Lines(vec![e]))?
+                .trim()
+                .to_owned();
+            if line_break(&name) || *line != 1 {
+                return Err(ImportError::Lines(vec![LineError {
+                    line: 1,
+                    message: "a column name holds a line break".into(),
+                }]));
+            }
+            rows.names.push(name.clone());
+            rows.multiline.push(multiline.contains(&name.as_str()));
+            if rows.columns.insert(name.clone(), i).is_some() {
                 return Err(ImportError::Lines(vec![LineError {
                     line: 1,
                     message: format!("column {name} appears twice in the header"),
@@ -108,7 +153,7 @@ impl<R: Read> CsvRows<R> {
         let missing: Vec<&str> = required
             .iter()
             .copied()
-            .filter(|c| !columns.contains_key(*c))
+            .filter(|c| !rows.columns.contains_key(*c))
             .collect();
         if !missing.is_empty() {
             return Err(ImportError::Lines(vec![LineError {
@@ -120,12 +165,7 @@ impl<R: Read> CsvRows<R> {
                 ),
             }]));
         }
-        Ok(CsvRows {
-            reader,
-            columns,
-            names,
-            record: csv::StringRecord::new(),
-        })
+        Ok(rows)
     }
 
     /// The header's column names.
@@ -133,54 +173,178 @@ impl<R: Read> CsvRows<R> {
         self.names.iter().map(String::as_str)
     }
 
-    /// The next data row, skipping blank lines; `Err` for an unreadable line.
+    /// The next data row, skipping blank lines; `Err` for a bad line (reading goes on after it,
+    /// except after a quote that never closes).
     pub fn next_row(&mut self) -> Option<Result<Row<'_>, LineError>> {
         loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
-                Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
-                    // An unreadable record (bad UTF-8, broken quoting) ends the file.
+            let record = match self.read_record() {
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+                Ok(Some(r)) => r,
+            };
+            if record.fields.iter().all(|(_, f)| f.trim_ascii().is_empty()) {
+                continue;
+            }
+            // A line break where none belongs comes first: it explains a wrong field count.
+            for (i, (start, raw)) in record.fields.iter().enumerate() {
+                let may_break = self.multiline.get(i).copied().unwrap_or(false);
+                if !may_break && raw.contains(&b'\n') {
+                    let column = self.names.get(i).map_or("?", String::as_str);
                     return Some(Err(LineError {
-                        line,
-                        message: describe(&e),
+                        line: *start,
+                        message: format!(
+                            "column {column} holds a line break: a quote opened on line {start} \
+                             is probably closed only on a later line"
+                        ),
                     }));
                 }
-                Ok(true) => {
-                    if self.record.iter().all(|f| f.trim().is_empty()) {
-                        continue;
+            }
+            if record.fields.len() != self.columns.len() {
+                return Some(Err(LineError {
+                    line: record.line,
+                    message: format!(
+                        "expected {} fields, found {}",
+                        self.columns.len(),
+                        record.fields.len()
+                    ),
+                }));
+            }
+            self.fields.clear();
+            for (i, (start, raw)) in record.fields.iter().enumerate() {
+                let value = match text_of(raw, *start) {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                };
+                if !self.multiline[i] && line_break(&value) {
+                    return Some(Err(LineError {
+                        line: *start,
+                        message: format!(
+                            "column {} holds a line break (U+2028, U+2029 or U+0085)",
+                            self.names[i]
+                        ),
+                    }));
+                }
+                self.fields.push(value);
+            }
+            return Some(Ok(Row {
+                line: record.line,
+                columns: &self.columns,
+                names: &self.names,
+                fields: &self.fields,
+            }));
+        }
+    }
+
+    /// Reads one record (which may span lines inside quotes); `None` at the end of the input.
+    /// After an error the rest of the physical line is dropped and reading goes on.
+    fn read_record(&mut self) -> Result<Option<Record>, LineError> {
+        let mut record = Record {
+            line: self.line,
+            fields: vec![(self.line, Vec::new())],
+        };
+        // The current field: whether it was quoted, is inside its quotes, or past them.
+        let (mut quoted, mut in_quotes, mut after_quote) = (false, false, false);
+        let mut opened_on = self.line;
+        let mut any = false;
+        loop {
+            self.buffer.clear();
+            let read = self
+                .input
+                .read_until(b'\n', &mut self.buffer)
+                .map_err(|e| LineError {
+                    line: self.line,
+                    message: format!("cannot read: {e}"),
+                })?;
+            if read == 0 {
+                if in_quotes {
+                    return Err(LineError {
+                        line: opened_on,
+                        message: format!("the quote opened on line {opened_on} is never closed"),
+                    });
+                }
+                return Ok(any.then_some(record));
+            }
+            any = true;
+            let mut bytes: &[u8] = &self.buffer;
+            if self.at_start {
+                self.at_start = false;
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            let line = self.line;
+            self.line += 1;
+            let mut i = 0;
+            while i < bytes.len() {
+                let b = bytes[i];
+                let next = bytes.get(i + 1).copied();
+                i += 1;
+                let last = record.fields.len() - 1;
+                let field = &mut record.fields[last];
+                if in_quotes {
+                    match b {
+                        b'"' if next == Some(b'"') => {
+                            field.1.push(b'"');
+                            i += 1;
+                        }
+                        b'"' => {
+                            in_quotes = false;
+                            after_quote = true;
+                        }
+                        // \r\n inside a quoted field is a line break like \n.
+                        b'\r' if next == Some(b'\n') => {}
+                        _ => field.1.push(b),
                     }
-                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                    if self.record.len() != self.columns.len() {
-                        return Some(Err(LineError {
+                    continue;
+                }
+                match b {
+                    b',' => {
+                        record.fields.push((line, Vec::new()));
+                        (quoted, after_quote) = (false, false);
+                    }
+                    b'\n' => return Ok(Some(record)),
+                    b'\r' if next == Some(b'\n') => {}
+                    b'"' if field.1.is_empty() && !quoted => {
+                        (quoted, in_quotes, opened_on) = (true, true, line);
+                        field.0 = line;
+                    }
+                    b'"' => {
+                        return Err(LineError {
                             line,
-                            message: format!(
-                                "expected {} fields, found {}",
-                                self.columns.len(),
-                                self.record.len()
-                            ),
-                        }));
+                            message: "a stray quote inside a field: put the whole field in \
+                                      quotes and write a quote inside it as two quotes (\"\")"
+                                .into(),
+                        });
                     }
-                    return Some(Ok(Row {
-                        line,
-                        columns: &self.columns,
-                        names: &self.names,
-                        record: &self.record,
-                    }));
+                    _ if after_quote => {
+                        return Err(LineError {
+                            line,
+                            message: "text after a closing quote: a quoted field must end \
+                                      where its quote closes"
+                                .into(),
+                        });
+                    }
+                    _ => field.1.push(b),
                 }
+            }
+            if !in_quotes {
+                // The last line of a file that does not end with a line break.
+                return Ok(Some(record));
             }
         }
     }
 }
 
-fn describe(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            "the text is not valid UTF-8 (save the file as CSV UTF-8)".into()
-        }
-        csv::ErrorKind::Io(io) => format!("cannot read: {io}"),
-        _ => e.to_string(),
-    }
+/// The field's bytes as normalised text.
+fn text_of(raw: &[u8], line: u64) -> Result<String, LineError> {
+    std::str::from_utf8(raw)
+        .map(crate::text::clean)
+        .map_err(|_| LineError {
+            line,
+            message: "the text is not valid UTF-8 (save the file as CSV UTF-8)".into(),
+        })
+}
+
+fn line_break(value: &str) -> bool {
+    crate::text::has_line_break(value)
 }
 
 /// Collects line errors up to [`MAX_REPORTED`].
@@ -235,6 +399,62 @@ mod tests {
         }
         assert_eq!(seen, ["2:12", "3:34", "line 4: expected 2 fields, found 1"]);
         Ok(())
+    }
+
+    fn read_all(data: &str, multiline: &[&str]) -> Vec<String> {
+        let mut seen = vec![];
+        let Ok(mut rows) = CsvRows::open_with(data.as_bytes(), &["a", "b"], multiline) else {
+            return vec!["header".into()];
+        };
+        while let Some(row) = rows.next_row() {
+            match row {
+                Ok(r) => seen.push(format!("{}:{}|{}", r.line, r.get("a"), r.get("b"))),
+                Err(e) => seen.push(e.to_string()),
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn quoting_is_strict_and_errors_name_their_lines() {
+        // A quote left open on line 3 and closed on line 5 would swallow two rows.
+        let swallowing = "a,b\nA1,x\nA2,\"Sở Q2, nhánh\nA3,y\nA4,z\"\nA5,w\n";
+        assert_eq!(
+            read_all(swallowing, &[]),
+            [
+                "2:A1|x",
+                "line 3: column b holds a line break: a quote opened on line 3 is probably \
+                 closed only on a later line",
+                "6:A5|w"
+            ]
+        );
+        assert_eq!(
+            read_all("a,b\n1,x\"y\n2,\"ok\"\"q\"\n", &[]),
+            [
+                "line 2: a stray quote inside a field: put the whole field in quotes and write \
+                 a quote inside it as two quotes (\"\")",
+                "3:2|ok\"q"
+            ]
+        );
+        assert_eq!(
+            read_all("a,b\n\"1\"x,2\n", &[])[0],
+            "line 2: text after a closing quote: a quoted field must end where its quote closes"
+        );
+        assert_eq!(
+            read_all("a,b\n1,2\n3,\"open\n4,5\n", &[]),
+            [
+                "2:1|2",
+                "line 3: the quote opened on line 3 is never closed"
+            ]
+        );
+    }
+
+    #[test]
+    fn multiline_columns_crlf_and_normalisation() {
+        use unicode_normalization::UnicodeNormalization;
+        let nfd: String = "Sách".nfd().collect();
+        let data = format!("a,b\r\n1,\"two\r\nlines\"\r\n{nfd}\u{200B},\"\"\r\n");
+        assert_eq!(read_all(&data, &["b"]), ["2:1|two\nlines", "4:Sách|"]);
     }
 
     #[test]

@@ -22,34 +22,9 @@ const PHRASES: [&str; 16] = [
     "doi tien",
 ];
 
-/// Lower-cases and strips Vietnamese diacritics (đ → d).
-pub fn fold(text: &str) -> String {
-    text.chars()
-        .flat_map(char::to_lowercase)
-        .map(base_letter)
-        .collect()
-}
-
-fn base_letter(c: char) -> char {
-    const GROUPS: [(&str, char); 7] = [
-        ("àáảãạăằắẳẵặâầấẩẫậ", 'a'),
-        ("èéẻẽẹêềếểễệ", 'e'),
-        ("ìíỉĩị", 'i'),
-        ("òóỏõọôồốổỗộơờớởỡợ", 'o'),
-        ("ùúủũụưừứửữự", 'u'),
-        ("ỳýỷỹỵ", 'y'),
-        ("đ", 'd'),
-    ];
-    GROUPS
-        .iter()
-        .find(|(group, _)| group.contains(c))
-        .map(|(_, base)| *base)
-        .unwrap_or(c)
-}
-
 /// True when the comment contains a lexicon phrase as whole words.
 pub fn matches(comment: &str) -> bool {
-    let folded = fold(comment);
+    let folded = crate::text::fold(&crate::text::clean(comment));
     // Normalise every run of non-letters to one space so word boundaries are spaces.
     let words: Vec<&str> = folded
         .split(|c: char| !c.is_alphanumeric())
@@ -64,8 +39,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folding_strips_vietnamese_diacritics() {
-        assert_eq!(fold("Đường BỒI DƯỠNG Phong Bì"), "duong boi duong phong bi");
+    fn decomposed_or_hidden_spellings_match_too() {
+        use unicode_normalization::UnicodeNormalization;
+        let decomposed: String = "Cán bộ đòi bồi dưỡng".nfd().collect();
+        assert!(matches(&decomposed), "NFD, as some keyboards type it");
+        assert!(
+            matches("bồi\u{200B} dưỡng"),
+            "a zero-width space inside a word"
+        );
+        assert!(matches("SÁCH NHIỄU"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! đã khắc phục` or close it as `không xác đáng` with a reason, assign it and set a due date;
 //! every change is an event with who and when.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConn;
@@ -408,6 +408,14 @@ pub enum CaseError {
     Note,
     #[error("không có hồ sơ theo dõi này")]
     NotFound,
+    #[error(
+        "chỉ giao được cho chuyên viên theo dõi hoặc quản trị đang hoạt động (not an active reviewer or admin)"
+    )]
+    Assignee,
+    #[error(
+        "hạn xử lý phải là một ngày từ năm 2000 đến 2100 (the due date must fall in 2000–2100)"
+    )]
+    Due,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -451,6 +459,23 @@ pub fn apply(
                 log(conn, case_id, now, Some(user), "status", &detail)?;
             }
             Action::Assign(who) => {
+                if let Some(id) = who {
+                    let role: Option<(crate::accounts::Role, bool)> = users::table
+                        .find(id)
+                        .select((users::role, users::disabled))
+                        .first(conn)
+                        .optional()?;
+                    let may_work = matches!(
+                        role,
+                        Some((
+                            crate::accounts::Role::Admin | crate::accounts::Role::Reviewer,
+                            false
+                        ))
+                    );
+                    if !may_work {
+                        return Err(CaseError::Assignee);
+                    }
+                }
                 diesel::update(target)
                     .set(cases::assignee_id.eq(who))
                     .execute(conn)?;
@@ -472,6 +497,9 @@ pub fn apply(
                 )?;
             }
             Action::Due(day) => {
+                if day.is_some_and(|d| !(2000..=2100).contains(&d.year())) {
+                    return Err(CaseError::Due);
+                }
                 diesel::update(target)
                     .set(cases::due_on.eq(day))
                     .execute(conn)?;

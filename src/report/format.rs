@@ -56,7 +56,7 @@ fn flag_name(f: Severity) -> &'static str {
 }
 
 fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = crate::csvsafe::Writer::new(out);
     if let Some(rows) = &report.agencies {
         w.write_record([
             "code",

@@ -36,7 +36,7 @@ pub fn import_responses(
     input: impl Read,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, ImportError> {
-    let mut rows = CsvRows::open(input, &["agency_code", "submitted_at"])?;
+    let mut rows = CsvRows::open_with(input, &["agency_code", "submitted_at"], &[COMMENT_ITEM])?;
     let agencies: HashMap<String, i64> = catalog::all_agencies(conn)?
         .into_iter()
         .map(|a| (a.code, a.id))

@@ -122,6 +122,23 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Normalises every string of a JSON document ([`crate::text::clean`]).
+fn clean_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = crate::text::clean(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clean_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(clean_strings),
+        _ => {}
+    }
+}
+
+/// The credentials of an `Authorization: Bearer <key>` header; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, key) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
 /// The caller of the API, identified by its key.
 pub struct ApiCaller(Scope);
 
@@ -134,7 +151,7 @@ impl FromRequest for ApiCaller {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer)
             .and_then(ApiKey::parse);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
@@ -200,7 +217,7 @@ pub async fn report_dossiers(
             "cần gửi Content-Type: application/json",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_json",
@@ -208,6 +225,7 @@ pub async fn report_dossiers(
             &format!("nội dung không phải JSON hợp lệ: {e}"),
         )
     })?;
+    clean_strings(&mut value);
     let single = value.is_object();
     let items = match value {
         serde_json::Value::Array(items) => items,

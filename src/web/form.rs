@@ -8,6 +8,7 @@ use super::error::AppError;
 
 /// The form in `body` as a `T`; `None` for another content type or a body that does not decode
 /// into `T` (invalid UTF-8, a missing or malformed field). Repeated fields keep the last value.
+/// Every value is normalised first ([`crate::text::clean`]: NFC, no invisible characters).
 pub fn parse<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Option<T> {
     let urlencoded = req
         .headers()
@@ -20,7 +21,12 @@ pub fn parse<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Option<T> {
     if !urlencoded {
         return None;
     }
-    serde_urlencoded::from_bytes(body).ok()
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    let cleaned: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(k, v)| (k, crate::text::clean(&v)))
+        .collect();
+    serde_urlencoded::from_str(&serde_urlencoded::to_string(cleaned).ok()?).ok()
 }
 
 /// The error of a body that could not be read: 413 past the configured size, 400 otherwise.

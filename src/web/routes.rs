@@ -10,6 +10,7 @@ use super::{api, assets, citizen, staff};
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .route("/assets/{file}", web::get().to(assets::serve_asset))
         .route("/api/v1/openapi.json", web::get().to(api::openapi))
         .route("/api/v1/dossiers", web::post().to(api::report_dossiers))
@@ -75,7 +76,22 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}/disabled", web::post().to(users::set_disabled));
 }
 
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+/// `GET /readyz`: 200 when a write can be made within the database's lock timeout (the
+/// server can take responses), 503 otherwise — for a load balancer's readiness check.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let now = crate::clock::now();
+    let ok = state
+        .write(move |conn| Ok(crate::db::claim(conn, "readyz", now)?))
+        .await;
+    match ok {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database not writable"),
+    }
+}
+
+/// `GET /healthz` (liveness): 200 when the database answers a read, 503 otherwise.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let ok = state.read(|conn| Ok(crate::db::ping(conn)?)).await;
     match ok {

@@ -5,10 +5,11 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::ServiceResponse;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{
-    Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
+    self, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
 };
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -35,17 +36,20 @@ impl Server {
         let state = web::Data::new(state);
         let app_state = state.clone();
         let max_body = settings.max_body_bytes;
+        let https = settings.public_url.starts_with("https://");
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap(ErrorHandlers::new().default_handler(render_bare_errors))
-                .wrap(security_headers())
+                .wrap(middleware::from_fn(private_pages_not_stored))
+                .wrap(security_headers(https))
                 .wrap(Compress::default())
                 .wrap(
                     Logger::new("%{request}xi %s %b %Dms")
                         .custom_request_replace("request", loggable_request)
-                        .exclude("/healthz"),
+                        .exclude("/healthz")
+                        .exclude("/readyz"),
                 )
                 .configure(routes::routes)
         })
@@ -125,8 +129,17 @@ fn mask_token(path: &str) -> String {
     path.to_owned()
 }
 
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = if https {
+        // Browsers that once reached the site over https never try plain http again.
+        DefaultHeaders::new().add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add((
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
@@ -136,6 +149,23 @@ fn security_headers() -> DefaultHeaders {
         // Survey URLs carry the token: never leak them to other sites.
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Frame-Options", "DENY"))
+}
+
+/// Nothing under `/admin` (pages, downloads, redirects, errors) may be kept by a browser or a
+/// proxy: it shows other people's data, sessions and one-time passwords.
+async fn private_pages_not_stored(
+    req: ServiceRequest,
+    next: middleware::Next<impl MessageBody>,
+) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
+    let private = req.path().starts_with("/admin");
+    let mut res = next.call(req).await?;
+    if private {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
 }
 
 /// Gives framework-generated errors (404 for unknown routes, 405, 413 from the body limit…),
@@ -153,7 +183,8 @@ fn render_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     if !bare
         || !is_error
         || res.request().path().starts_with("/api/")
-        || status == StatusCode::SERVICE_UNAVAILABLE && res.request().path() == "/healthz"
+        || status == StatusCode::SERVICE_UNAVAILABLE
+            && matches!(res.request().path(), "/healthz" | "/readyz")
     {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -157,7 +157,7 @@ impl futures_core::Stream for Chunks {
 }
 
 fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::csvsafe::Writer::new(Vec::new());
     if header {
         w.write_record([
             "agency_code",
