@@ -457,7 +457,14 @@ fn add_user(
     };
     let now = crate::clock::now();
     let mut conn = conn(&pool)?;
-    let user = crate::accounts::users::create(&mut conn, email, role, agency, &password, now)?;
+    let hash = crate::accounts::password::hash(&password)?;
+    let new = crate::accounts::users::NewUser {
+        email,
+        role,
+        agency,
+    };
+    // A generated password is a one-time password: it must be changed at the first sign-in.
+    let user = crate::accounts::users::insert(&mut conn, new, &hash, given.is_none(), now)?;
     crate::accounts::users::set_lang(
         &mut conn,
         user.id,

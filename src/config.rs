@@ -177,10 +177,21 @@ pub struct DashboardSettings {
     pub session_idle_minutes: u32,
     /// Hours after sign-in after which a session ends whatever its use.
     pub session_absolute_hours: u32,
-    /// Failed sign-ins for one email within `login_lockout_minutes` before further attempts are
-    /// refused until the window has passed.
+    /// Failed sign-ins for one account from one client address within `login_lockout_minutes`
+    /// before that address may not try that account again until the window has passed. The
+    /// account itself is never locked: its owner signs in from elsewhere.
     pub login_max_failures: u32,
     pub login_lockout_minutes: u32,
+    /// Failed sign-ins from one client address (any accounts) within `login_lockout_minutes`
+    /// before the address may not sign in until the window has passed (password spraying).
+    pub login_address_max_failures: u32,
+    /// Failed sign-ins of one account (from anywhere) within `login_lockout_minutes` after which
+    /// the account is slowed down: one attempt per `login_slowdown_seconds`.
+    pub login_account_slowdown_after: u32,
+    pub login_slowdown_seconds: u32,
+    /// Sign-in attempts per minute for the whole site, beyond which attempts are refused for
+    /// the rest of the minute (bounds the password-hashing work an attacker can cause).
+    pub login_global_per_minute: u32,
 }
 
 impl Default for DashboardSettings {
@@ -190,6 +201,10 @@ impl Default for DashboardSettings {
             session_absolute_hours: 12,
             login_max_failures: 5,
             login_lockout_minutes: 15,
+            login_address_max_failures: 30,
+            login_account_slowdown_after: 10,
+            login_slowdown_seconds: 15,
+            login_global_per_minute: 600,
         }
     }
 }
@@ -342,6 +357,10 @@ impl Settings {
             || d.session_absolute_hours == 0
             || d.login_max_failures == 0
             || d.login_lockout_minutes == 0
+            || d.login_address_max_failures == 0
+            || d.login_account_slowdown_after == 0
+            || d.login_slowdown_seconds == 0
+            || d.login_global_per_minute == 0
         {
             return fail("[dashboard] session and sign-in limits must be at least 1");
         }

@@ -44,8 +44,8 @@ impl<W: Write> Writer<W> {
     }
 
     /// The underlying output, flushed.
-    pub fn into_inner(self) -> Result<W, csv::IntoInnerError<csv::Writer<W>>> {
-        self.0.into_inner()
+    pub fn into_inner(self) -> std::io::Result<W> {
+        self.0.into_inner().map_err(|e| e.into_error())
     }
 }
 
@@ -76,7 +76,7 @@ mod tests {
     fn the_writer_neutralises_every_cell() -> Result<(), Box<dyn std::error::Error>> {
         let mut w = Writer::new(Vec::new());
         w.write_record(["=1+1", "ok", "@x"])?;
-        let text = String::from_utf8(w.into_inner().map_err(|e| e.to_string())?)?;
+        let text = String::from_utf8(w.into_inner()?)?;
         assert_eq!(text, "'=1+1,ok,'@x\n");
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod domain;
 pub mod invitations;
 pub mod lexicon;
+pub mod limits;
 pub mod mail;
 pub mod monitoring;
 pub mod privacy;

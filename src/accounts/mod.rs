@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod password;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::fmt;

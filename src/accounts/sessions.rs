@@ -1,11 +1,11 @@
-//! Sessions (an opaque cookie; only its hash is stored) and sign-in throttling.
+//! Sessions: an opaque cookie, of which only a hash is stored.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::users::User;
 use crate::db::DbConn;
-use crate::db::schema::{login_failures, sessions, users};
+use crate::db::schema::{sessions, users};
 use crate::domain::SessionToken;
 
 /// A live session with its user.
@@ -94,31 +94,4 @@ pub fn find(
 /// Ends a session.
 pub fn end(conn: &mut DbConn, session_id: i64) -> QueryResult<usize> {
     diesel::delete(sessions::table.find(session_id)).execute(conn)
-}
-
-/// Failed sign-ins for `email` since `since`.
-pub fn recent_failures(conn: &mut DbConn, email: &str, since: NaiveDateTime) -> QueryResult<i64> {
-    login_failures::table
-        .filter(login_failures::email.eq(email))
-        .filter(login_failures::failed_at.gt(since))
-        .count()
-        .get_result(conn)
-}
-
-/// Records a failed sign-in.
-pub fn record_failure(conn: &mut DbConn, email: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::email.eq(email),
-            login_failures::failed_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Forgets the failures of `email` (after a successful sign-in).
-pub fn clear_failures(conn: &mut DbConn, email: &str) -> QueryResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::email.eq(email)))
-        .execute(conn)
-        .map(|_| ())
 }

@@ -22,6 +22,9 @@ pub struct User {
     pub lang: Lang,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    /// The password was set by someone else (an invitation, a reset): it must be changed before
+    /// anything else.
+    pub must_change_password: bool,
 }
 
 /// Why an account was not created or changed.
@@ -45,7 +48,7 @@ pub enum UserError {
 
 /// Normalises an email for storage and lookup.
 pub fn normalise_email(email: &str) -> Option<String> {
-    let e = email.trim().to_lowercase();
+    let e = crate::text::clean(email).trim().to_lowercase();
     let ok = e.len() <= 254
         && !e.contains(char::is_whitespace)
         && e.split_once('@')
@@ -53,7 +56,8 @@ pub fn normalise_email(email: &str) -> Option<String> {
     ok.then_some(e)
 }
 
-/// Creates an account; `agency` is required for (and only for) agency heads.
+/// Creates an account with a password its user chose; `agency` is required for (and only for)
+/// agency heads. Hashes the password on the calling thread (not inside a web write).
 pub fn create(
     conn: &mut DbConn,
     email: &str,
@@ -62,6 +66,42 @@ pub fn create(
     password: &str,
     now: NaiveDateTime,
 ) -> Result<User, UserError> {
+    let hash = password::hash(password)?;
+    insert(
+        conn,
+        NewUser {
+            email,
+            role,
+            agency,
+        },
+        &hash,
+        false,
+        now,
+    )
+}
+
+/// Who a new account is for.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub role: &'a str,
+    pub agency: Option<&'a str>,
+}
+
+/// Creates an account with an already hashed password; `must_change` when someone else chose
+/// it (an invitation).
+pub fn insert(
+    conn: &mut DbConn,
+    new: NewUser<'_>,
+    password_hash: &str,
+    must_change: bool,
+    now: NaiveDateTime,
+) -> Result<User, UserError> {
+    let NewUser {
+        email,
+        role,
+        agency,
+    } = new;
     let email = normalise_email(email).ok_or_else(|| UserError::Email(email.to_owned()))?;
     let role = Role::parse(role).ok_or(UserError::Role)?;
     let agency_id = match (role, agency.map(str::trim).filter(|a| !a.is_empty())) {
@@ -73,7 +113,6 @@ pub fn create(
         (Role::AgencyHead, None) | (_, Some(_)) => return Err(UserError::AgencyNeeded),
         (_, None) => None,
     };
-    let password_hash = password::hash(password)?;
     conn.transaction(|conn| {
         if find_by_email(conn, &email)?.is_some() {
             return Err(UserError::Exists(email.clone()));
@@ -81,7 +120,8 @@ pub fn create(
         diesel::insert_into(users::table)
             .values((
                 users::email.eq(&email),
-                users::password_hash.eq(&password_hash),
+                users::password_hash.eq(password_hash),
+                users::must_change_password.eq(must_change),
                 users::role.eq(role.as_str()),
                 users::agency_id.eq(agency_id),
                 users::created_at.eq(now),
@@ -119,6 +159,35 @@ pub fn set_disabled(conn: &mut DbConn, user_id: i64, disabled: bool) -> QueryRes
         }
         Ok(n)
     })
+}
+
+/// Replaces an account's password (already hashed) and ends every session of the account;
+/// `must_change` when someone else chose it (a reset).
+pub fn set_password(
+    conn: &mut DbConn,
+    user_id: i64,
+    password_hash: &str,
+    must_change: bool,
+) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let n = diesel::update(users::table.find(user_id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::must_change_password.eq(must_change),
+            ))
+            .execute(conn)?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+        Ok(n)
+    })
+}
+
+/// The account with this id.
+pub fn find(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(user_id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Sets the language an account's pages and digests use (`vi` or `en`).

@@ -126,6 +126,7 @@ diesel::table! {
         lang -> Text,
         disabled -> Bool,
         created_at -> Timestamp,
+        must_change_password -> Bool,
     }
 }
 
@@ -141,10 +142,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
-        id -> BigInt,
-        email -> Text,
-        failed_at -> Timestamp,
+    rate_counts (scope, key, window_start) {
+        scope -> Text,
+        key -> Text,
+        window_start -> Timestamp,
+        hits -> Integer,
+        expires_at -> Timestamp,
     }
 }
 
@@ -269,7 +272,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_requests,
     users,
     sessions,
-    login_failures,
+    rate_counts,
     audit_log,
     cases,
     case_events,

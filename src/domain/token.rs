@@ -26,6 +26,23 @@ impl TokenSecret {
         TokenSecret(secret.to_vec())
     }
 
+    /// A keyed hash (HMAC-SHA-256, 128 bits in hex) of `value` in `scope`: the same value always
+    /// gives the same pseudonym, which cannot be turned back into the value without the secret.
+    /// Used for what rate limits count (client addresses, emails) so that none is stored.
+    pub fn pseudonym(&self, scope: &str, value: &str) -> String {
+        let tag = match Hmac::<Sha256>::new_from_slice(&self.0) {
+            Ok(mut mac) => {
+                mac.update(scope.as_bytes());
+                mac.update(&[0]);
+                mac.update(value.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            }
+            Err(_) => Sha256::digest([&self.0, scope.as_bytes(), &[0], value.as_bytes()].concat())
+                .to_vec(),
+        };
+        tag[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A fresh random secret, encoded for a key file.
     pub fn generate() -> Result<String, getrandom::Error> {
         Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))

@@ -324,8 +324,8 @@ pub async fn openapi() -> HttpResponse {
 
 /// An unknown QR code counts against the client like an unknown survey link: 404, or 429 past
 /// the limit.
-fn unknown_code(state: &AppState, req: &HttpRequest) -> AppError {
-    match unknown_link(state, req) {
+async fn unknown_code(state: &web::Data<AppState>, req: &HttpRequest) -> AppError {
+    match unknown_link(state, req).await {
         Ok(()) => AppError::NotFound,
         Err(e) => e,
     }
@@ -344,14 +344,14 @@ pub async fn show_qr(
         _ => return Err(AppError::NotFound),
     };
     let Some(token) = SurveyToken::parse(token) else {
-        return Err(unknown_code(&state, &req));
+        return Err(unknown_code(&state, &req).await);
     };
     let lookup = token.clone();
     let found = state
         .read(move |conn| Ok(queries::find_by_token(conn, &lookup)?))
         .await?;
     if found.is_none() {
-        return Err(unknown_code(&state, &req));
+        return Err(unknown_code(&state, &req).await);
     }
     let url = format!("{}/s/{}", state.settings.public_url(), token.as_str());
     let response = if svg {

@@ -20,6 +20,8 @@ pub enum AppError {
     /// A dashboard page without a valid session: back to the sign-in page.
     #[error("not signed in")]
     SignIn,
+    #[error("the password must be changed first")]
+    PasswordChange,
     #[error("forbidden")]
     Forbidden,
     #[error("the form is stale or forged (CSRF)")]
@@ -77,7 +79,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            AppError::SignIn => StatusCode::SEE_OTHER,
+            AppError::SignIn | AppError::PasswordChange => StatusCode::SEE_OTHER,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +90,11 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
+            AppError::PasswordChange => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/admin/password"))
+                    .finish();
+            }
             AppError::SignIn => {
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, "/admin/login"))

@@ -1,143 +1,112 @@
-//! Sliding-window limits kept in memory only (walk-in responses per client and agency; unknown
-//! survey links per client): a client's address is never stored with a response, and is
-//! forgotten when its window ends.
+//! The citizen side's rate limits: walk-in responses per client and agency, and unknown survey
+//! links per client. Both are counted in the database ([`crate::limits`]), so every server
+//! process shares them and simultaneous requests cannot overrun them; a client's address is
+//! counted under a keyed pseudonym, never stored. A client already over the unknown-link limit
+//! is also remembered in memory until its window ends, so that a scan costs no database write.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts events per key within a sliding window.
+use chrono::NaiveDateTime;
+
+use crate::config::Settings;
+use crate::db::DbConn;
+use crate::domain::TokenSecret;
+use crate::limits::Limit;
+
+/// The most clients remembered as over the limit; past it the memory is cleared (the database
+/// still counts them).
+const MAX_BLOCKED: usize = 100_000;
+
+/// The limits of the citizen pages.
 #[derive(Debug)]
-pub struct WindowLimiter<K> {
-    max: usize,
-    window: Duration,
-    state: Mutex<Seen<K>>,
+pub struct CitizenLimits {
+    walk_in: Limit,
+    link_miss: Limit,
+    blocked: Mutex<HashMap<String, Instant>>,
 }
 
-#[derive(Debug)]
-struct Seen<K> {
-    times: HashMap<K, VecDeque<Instant>>,
-    pruned: Option<Instant>,
-}
-
-/// The most keys remembered; past it (after pruning) everything is forgotten, so a flood of
-/// addresses cannot grow the map without bound.
-const MAX_KEYS: usize = 100_000;
-
-/// Accepted walk-in submissions per (client address, agency).
-pub type WalkinLimiter = WindowLimiter<(IpAddr, i64)>;
-
-/// Requests for survey links that do not exist, per client address. A token has 128 random bits,
-/// so guessing cannot succeed anyway; past the limit unknown links get 429 instead of 404, which
-/// makes a scan visible and cheap to answer. Valid links are never refused: citizens behind one
-/// shared (carrier) address must not pay for a scanner among them.
-pub type LinkMissLimiter = WindowLimiter<IpAddr>;
-
-impl<K: Hash + Eq + Copy> WindowLimiter<K> {
-    /// At most `max` events per `window`.
-    pub fn new(max: u32, window: Duration) -> WindowLimiter<K> {
-        WindowLimiter {
-            max: max as usize,
-            window,
-            state: Mutex::new(Seen {
-                times: HashMap::new(),
-                pruned: None,
-            }),
+impl CitizenLimits {
+    /// The limits configured in `[walkin]` and `[security]`.
+    pub fn new(settings: &Settings) -> CitizenLimits {
+        CitizenLimits {
+            walk_in: Limit {
+                scope: "walk-in",
+                max: settings.walkin.max_per_window,
+                window: chrono::Duration::minutes(i64::from(settings.walkin.window_minutes)),
+            },
+            link_miss: Limit {
+                scope: "link miss",
+                max: settings.security.link_miss_limit,
+                window: chrono::Duration::minutes(i64::from(
+                    settings.security.link_miss_window_minutes,
+                )),
+            },
+            blocked: Mutex::new(HashMap::new()),
         }
     }
 
-    /// True when `key` may have one more event now.
-    pub fn allows(&self, key: K, now: Instant) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.prune(&mut state, now);
-        state
-            .times
-            .get(&key)
-            .is_none_or(|t| t.iter().filter(|at| self.live(**at, now)).count() < self.max)
+    /// The key a walk-in response from `client` to `agency` counts under.
+    pub fn walk_in_key(secret: &TokenSecret, client: IpAddr, agency: i64) -> String {
+        secret.pseudonym("walk-in", &format!("{client}\n{agency}"))
     }
 
-    /// Records an event of `key`.
-    pub fn record(&self, key: K, now: Instant) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.prune(&mut state, now);
-        state.times.entry(key).or_default().push_back(now);
+    /// Reserves one walk-in response for `key`: false when the window's limit is reached.
+    pub fn reserve_walk_in(
+        &self,
+        conn: &mut DbConn,
+        key: &str,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<bool> {
+        self.walk_in.take(conn, key, now)
     }
 
-    /// Records an event of `key` and tells whether it went past the limit.
-    pub fn record_over(&self, key: K, now: Instant) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.prune(&mut state, now);
-        let times = state.times.entry(key).or_default();
-        times.push_back(now);
-        times.iter().filter(|at| self.live(**at, now)).count() > self.max
+    /// Gives back a reservation whose response was not stored (rejected or postponed).
+    pub fn release_walk_in(
+        &self,
+        conn: &mut DbConn,
+        key: &str,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<()> {
+        self.walk_in.give_back(conn, key, now)
     }
 
-    fn live(&self, at: Instant, now: Instant) -> bool {
-        now.duration_since(at) < self.window
+    /// The key unknown links asked for by `client` count under.
+    pub fn link_miss_key(secret: &TokenSecret, client: IpAddr) -> String {
+        secret.pseudonym("link miss", &client.to_string())
     }
 
-    /// Drops expired events, at most once a second (not on every request: the map may be large).
-    fn prune(&self, state: &mut Seen<K>, now: Instant) {
-        let due = state
-            .pruned
-            .is_none_or(|p| now.duration_since(p) >= Duration::from_secs(1));
-        if !due && state.times.len() <= MAX_KEYS {
-            return;
-        }
-        let window = self.window;
-        state.times.retain(|_, times| {
-            while times
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= window)
-            {
-                times.pop_front();
+    /// True when `key` is known (in this process) to be over the unknown-link limit.
+    pub fn known_over(&self, key: &str, now: Instant) -> bool {
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        blocked.get(key).is_some_and(|until| *until > now)
+    }
+
+    /// Counts an unknown link asked for by `key`; true when it went past the limit (the client
+    /// is then remembered as over it until the window ends).
+    pub fn count_link_miss(
+        &self,
+        conn: &mut DbConn,
+        key: &str,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<bool> {
+        let over = self.link_miss.add(conn, key, now)? > self.link_miss.max;
+        if over {
+            let window = self
+                .link_miss
+                .window
+                .to_std()
+                .unwrap_or(Duration::from_secs(60));
+            let now = Instant::now();
+            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            blocked.retain(|_, until| *until > now);
+            if blocked.len() >= MAX_BLOCKED {
+                blocked.clear();
             }
-            !times.is_empty()
-        });
-        if state.times.len() > MAX_KEYS {
-            state.times.clear();
+            blocked.insert(key.to_owned(), now + window);
         }
-        state.pruned = Some(now);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_window_limits_then_forgets() {
-        let limiter = WalkinLimiter::new(2, Duration::from_secs(60));
-        let ip: IpAddr = [10, 0, 0, 1].into();
-        let t0 = Instant::now();
-        assert!(limiter.allows((ip, 1), t0));
-        limiter.record((ip, 1), t0);
-        limiter.record((ip, 1), t0);
-        assert!(!limiter.allows((ip, 1), t0 + Duration::from_secs(30)));
-        assert!(
-            limiter.allows((ip, 2), t0),
-            "another agency has its own count"
-        );
-        assert!(
-            limiter.allows(([10, 0, 0, 2].into(), 1), t0),
-            "another client too"
-        );
-        assert!(limiter.allows((ip, 1), t0 + Duration::from_secs(61)));
-    }
-
-    #[test]
-    fn misses_past_the_limit_are_reported() {
-        let limiter = LinkMissLimiter::new(2, Duration::from_secs(60));
-        let ip: IpAddr = [10, 0, 0, 1].into();
-        let t0 = Instant::now();
-        assert!(!limiter.record_over(ip, t0));
-        assert!(!limiter.record_over(ip, t0));
-        assert!(limiter.record_over(ip, t0 + Duration::from_secs(1)));
-        assert!(
-            !limiter.record_over(ip, t0 + Duration::from_secs(120)),
-            "forgotten after the window"
-        );
+        Ok(over)
     }
 }

@@ -28,13 +28,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The dashboard, relative to `/admin`.
 fn staff_routes(cfg: &mut web::ServiceConfig) {
     use staff::{
-        agency, cases, catalog, exports, login, mail, overview, poster, questionnaires, users,
+        agency, cases, catalog, exports, login, mail, overview, password, poster, questionnaires,
+        users,
     };
     cfg.route("", web::get().to(overview::show_overview))
         .route("/login", web::get().to(login::show_login))
         .route("/login", web::post().to(login::submit_login))
         .route("/logout", web::post().to(login::logout))
         .route("/lang", web::post().to(login::set_lang))
+        .route("/password", web::get().to(password::show_password))
+        .route("/password", web::post().to(password::change_password))
         .route("/agencies/{code}", web::get().to(agency::show_agency))
         .route(
             "/agencies/{code}/poster",
@@ -73,7 +76,11 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/users", web::get().to(staff::show::<users::UsersPage>))
         .route("/users", web::post().to(users::invite_user))
-        .route("/users/{id}/disabled", web::post().to(users::set_disabled));
+        .route("/users/{id}/disabled", web::post().to(users::set_disabled))
+        .route(
+            "/users/{id}/password",
+            web::post().to(password::reset_password),
+        );
 }
 
 /// `GET /readyz`: 200 when a write can be made within the database's lock timeout (the

@@ -1,15 +1,14 @@
 //! What every handler shares: the database, the response recorder, the current questionnaire,
-//! the token secret, the settings and the per-process rate limiters. Built from the parts
+//! the token secret, the settings and the rate limits. Built from the parts
 //! start-up opened; handlers reach the database through [`AppState::read`] and
 //! [`AppState::write`], which run the work on actix's blocking pool.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::web;
 
 use super::error::AppError;
-use super::ratelimit::{LinkMissLimiter, WalkinLimiter};
+use super::ratelimit::CitizenLimits;
 use crate::config::Settings;
 use crate::db::{Database, DbConn};
 use crate::domain::TokenSecret;
@@ -25,10 +24,8 @@ pub struct AppState {
     pub recorder: Recorder,
     pub secret: TokenSecret,
     questionnaire: Arc<Current>,
-    /// Walk-in responses per client and agency.
-    pub walkin: WalkinLimiter,
-    /// Unknown survey links asked for, per client (token guessing).
-    pub link_misses: LinkMissLimiter,
+    /// Walk-in responses per client and agency, unknown survey links per client.
+    pub limits: CitizenLimits,
 }
 
 impl AppState {
@@ -40,22 +37,14 @@ impl AppState {
         secret: TokenSecret,
         questionnaire: Arc<Current>,
     ) -> AppState {
-        let walkin = WalkinLimiter::new(
-            settings.walkin.max_per_window,
-            Duration::from_secs(u64::from(settings.walkin.window_minutes) * 60),
-        );
-        let link_misses = LinkMissLimiter::new(
-            settings.security.link_miss_limit,
-            Duration::from_secs(u64::from(settings.security.link_miss_window_minutes) * 60),
-        );
+        let limits = CitizenLimits::new(&settings);
         AppState {
             settings,
             db,
             recorder,
             secret,
             questionnaire,
-            walkin,
-            link_misses,
+            limits,
         }
     }
 

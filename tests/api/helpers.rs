@@ -112,7 +112,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub api_key: String,
+    pub settings: Settings,
     server: Option<RunningServer>,
+    /// More servers over the same database (several processes behind one load balancer).
+    others: Vec<RunningServer>,
     _keys: tempfile::TempDir,
 }
 
@@ -125,17 +128,43 @@ struct RunningServer {
     state: Weak<AppState>,
 }
 
+impl RunningServer {
+    /// Builds the application on `settings` and runs it on its own thread.
+    fn start(
+        settings: Settings,
+    ) -> Result<(String, DbPool, RunningServer), Box<dyn std::error::Error>> {
+        let app = Application::build(settings)?;
+        let pool = app.db().pool().clone();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let server = RunningServer {
+            handle: app.handle(),
+            state: app.state(),
+            thread: std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(app.run_until_stopped())
+            }),
+        };
+        Ok((address, pool, server))
+    }
+
+    fn stop(self) {
+        // The stop command is sent when `stop` is called; the thread ends once it is done.
+        drop(self.handle.stop(true));
+        let _ = self.thread.join();
+        // Workers drop their copy of the state just after they report stopping.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.state.strong_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
+        for server in self.others.drain(..) {
+            server.stop();
+        }
         if let Some(server) = self.server.take() {
-            // The stop command is sent when `stop` is called; the thread ends once it is done.
-            drop(server.handle.stop(true));
-            let _ = server.thread.join();
-            // Workers drop their copy of the state just after they report stopping.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while server.state.strong_count() > 0 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            server.stop();
         }
     }
 }
@@ -159,8 +188,7 @@ pub async fn spawn_app_with(
     let keys = tempfile::tempdir()?;
     let mut settings = test_settings(&db, keys.path())?;
     tweak(&mut settings);
-    let app = Application::build(settings)?;
-    let pool = app.db().pool().clone();
+    let (address, pool, server) = RunningServer::start(settings.clone())?;
     let api_key = {
         let mut conn = pool.get()?;
         sipas::catalog::import::import_agencies(&mut conn, AGENCIES.as_bytes())?;
@@ -171,14 +199,6 @@ pub async fn spawn_app_with(
             now(),
         )?;
         key.as_str().to_owned()
-    };
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let server = RunningServer {
-        handle: app.handle(),
-        state: app.state(),
-        thread: std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(app.run_until_stopped())
-        }),
     };
     // No idle keep-alive connections: a graceful stop would wait for them.
     let client = reqwest::Client::builder()
@@ -191,7 +211,9 @@ pub async fn spawn_app_with(
         client,
         db,
         api_key,
+        settings,
         server: Some(server),
+        others: Vec::new(),
         _keys: keys,
     })
 }
@@ -216,6 +238,13 @@ pub fn dossier(code: &str, agency: &str, late: bool) -> serde_json::Value {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Starts another server over the same database and secret; returns its base URL.
+    pub fn another_server(&mut self) -> Result<String, Box<dyn std::error::Error>> {
+        let (address, _, server) = RunningServer::start(self.settings.clone())?;
+        self.others.push(server);
+        Ok(address)
     }
 
     pub fn conn(&self) -> Result<sipas::db::PooledConn, Box<dyn std::error::Error>> {

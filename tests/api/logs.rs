@@ -150,7 +150,15 @@ async fn the_log_records_requests_but_no_secrets() -> TestResult {
         .header("Cookie", format!("sipas_session={session}"))
         .send()
         .await?;
-    assert_eq!(overview.status(), 200);
+    // A generated password is a one-time password: the first page is the password change.
+    assert_eq!(overview.status(), 303);
+    assert_eq!(
+        overview
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/admin/password")
+    );
     terminate(&server)?;
     assert!(wait_exit(&mut server, std::time::Duration::from_secs(30)).await?);
 

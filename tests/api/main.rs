@@ -1,6 +1,7 @@
 //! Integration tests: the real application on a real database (SQLite by default, PostgreSQL
 //! when TEST_DATABASE_URL is set), over real HTTP. One test binary.
 
+mod abuse;
 mod api;
 mod backup;
 mod browser;
@@ -10,6 +11,7 @@ mod dashboard;
 mod flags;
 mod fuzz;
 mod helpers;
+mod hostile_input;
 mod imports;
 mod logs;
 mod mail;
@@ -19,5 +21,6 @@ mod outage;
 mod report;
 mod robustness;
 mod shutdown;
+mod signed;
 mod survey;
 mod walkin;

@@ -19,6 +19,7 @@ use crate::web::client::client_address;
 use crate::web::error::AppError;
 use crate::web::form;
 use crate::web::html::{html, retry_later, see_other};
+use crate::web::ratelimit::CitizenLimits;
 use crate::web::state::{AppState, blocking};
 
 /// The questionnaire page of an opened invitation, with what the citizen entered (if anything).
@@ -44,11 +45,23 @@ fn survey_page(
 }
 
 /// Counts an unknown link against the client: `Err(TooManyRequests)` past the limit
-/// ([`crate::web::ratelimit::LinkMissLimiter`]). Lookups are by the token's hash, so their
+/// ([`crate::web::ratelimit::CitizenLimits`]). Lookups are by the token's hash, so their
 /// timing says nothing about how close a guess was.
-pub(crate) fn unknown_link(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+pub(crate) async fn unknown_link(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+) -> Result<(), AppError> {
     let client = client_address(req, &state.settings.security.trusted_proxies);
-    if state.link_misses.record_over(client, Instant::now()) {
+    let key = CitizenLimits::link_miss_key(&state.secret, client);
+    if state.limits.known_over(&key, Instant::now()) {
+        return Err(AppError::TooManyRequests);
+    }
+    let shared = state.clone();
+    let now = clock::now();
+    let over = state
+        .write(move |conn| Ok(shared.limits.count_link_miss(conn, &key, now)?))
+        .await?;
+    if over {
         return Err(AppError::TooManyRequests);
     }
     Ok(())
@@ -83,7 +96,7 @@ pub async fn show_survey(
         None => None,
     };
     let Some(opened) = opened else {
-        unknown_link(&state, &req)?;
+        unknown_link(&state, &req).await?;
         return Ok(unknown_link_page(lang));
     };
     if opened.invitation.used {
@@ -117,7 +130,7 @@ pub async fn submit_survey(
         return Ok(status_page(StatusCode::BAD_REQUEST));
     };
     let Some(token) = SurveyToken::parse(&token) else {
-        unknown_link(&state, &req)?;
+        unknown_link(&state, &req).await?;
         return Ok(unknown_link_page(lang));
     };
     // Everything from the lookup to the commit happens in one trip to a database thread
@@ -134,7 +147,7 @@ pub async fn submit_survey(
         Err(e) if e.is_transient() => Ok(keep_for_later(&e, lang, &path, &fields)),
         Err(e) => Err(e.into()),
         Ok(Submitted::Unknown) => {
-            unknown_link(&state, &req)?;
+            unknown_link(&state, &req).await?;
             Ok(unknown_link_page(lang))
         }
         Ok(Submitted::AlreadyUsed) => Ok(html(StatusCode::OK, views::thanks_page(lang, &path))),

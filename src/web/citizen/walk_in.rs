@@ -1,8 +1,8 @@
 //! `/k/{agency}`: the questionnaire for citizens without a dossier link (the agency's poster),
-//! rate-limited per client and agency.
+//! rate-limited per client and agency (counted in the database, see
+//! [`crate::web::ratelimit`]).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,6 +18,7 @@ use crate::web::client::client_address;
 use crate::web::error::AppError;
 use crate::web::form;
 use crate::web::html::{html, see_other};
+use crate::web::ratelimit::CitizenLimits;
 use crate::web::state::{AppState, blocking};
 
 /// The agency named by a poster URL, with the procedures a citizen may pick.
@@ -107,15 +108,26 @@ pub async fn submit_walk_in_form(
     let Some((agency, procedures)) = agency else {
         return Ok(status_page(StatusCode::NOT_FOUND));
     };
-    let client = client_address(&req, &state.settings.security.trusted_proxies);
-    if !state.walkin.allows((client, agency.id), Instant::now()) {
-        return Ok(status_page(StatusCode::TOO_MANY_REQUESTS));
-    }
     let Some(fields) = form::parse::<BTreeMap<String, String>>(&req, &body) else {
         return Ok(status_page(StatusCode::BAD_REQUEST));
     };
+    // The response is counted before it is stored (one atomic statement), and the count given
+    // back if it is not stored: simultaneous posts cannot pass the limit together.
+    let client = client_address(&req, &state.settings.security.trusted_proxies);
+    let key = CitizenLimits::walk_in_key(&state.secret, client, agency.id);
+    let now = crate::clock::now();
+    let limits = state.clone();
+    let reserve_key = key.clone();
+    let reserved = state
+        .write(move |conn| Ok(limits.limits.reserve_walk_in(conn, &reserve_key, now)?))
+        .await;
+    match reserved {
+        Ok(true) => {}
+        Ok(false) => return Ok(status_page(StatusCode::TOO_MANY_REQUESTS)),
+        Err(e) if e.is_unavailable() => return Ok(keep_for_later(&e, lang, &path, &fields)),
+        Err(e) => return Err(e),
+    }
     let shared = state.clone();
-    let agency_id = agency.id;
     let (outcome, fields, agency, procedures) = blocking(move || {
         let questionnaire = shared.questionnaire();
         let outcome = submit_walk_in(
@@ -127,6 +139,16 @@ pub async fn submit_walk_in_form(
         Ok((outcome, fields, agency, procedures))
     })
     .await?;
+    if !matches!(outcome, Ok(Ok(_))) {
+        let limits = state.clone();
+        // If the database cannot take even this, the count lapses with its window.
+        if let Err(e) = state
+            .write(move |conn| Ok(limits.limits.release_walk_in(conn, &key, now)?))
+            .await
+        {
+            tracing::warn!(error = %e, "could not give back a walk-in reservation");
+        }
+    }
     match outcome {
         Err(e) if e.is_transient() => Ok(keep_for_later(&e, lang, &path, &fields)),
         Err(e) => Err(e.into()),
@@ -136,13 +158,10 @@ pub async fn submit_walk_in_form(
             let page = walk_in_page(&state, lang, form, (&agency, &procedures), &entered);
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
-        Ok(Ok(_)) => {
-            state.walkin.record((client, agency_id), Instant::now());
-            Ok(see_other(format!(
-                "/k/{}?lang={}&sent=1",
-                agency.code,
-                lang.tag()
-            )))
-        }
+        Ok(Ok(_)) => Ok(see_other(format!(
+            "/k/{}?lang={}&sent=1",
+            agency.code,
+            lang.tag()
+        ))),
     }
 }

@@ -19,6 +19,9 @@ use crate::web::error::AppError;
 use crate::web::form;
 use crate::web::state::AppState;
 
+/// The page where users change their password.
+pub const PASSWORD_PATH: &str = "/admin/password";
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sipas_session";
 
@@ -71,6 +74,8 @@ impl FromRequest for Viewer {
             .cookie(SESSION_COOKIE)
             .and_then(|c| SessionToken::parse(c.value()));
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        // Until a password someone else chose is changed, only changing it (or signing out) works.
+        let changing_password = matches!(req.path(), PASSWORD_PATH | "/admin/logout");
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else {
                 return Err(AppError::SignIn);
@@ -80,7 +85,13 @@ impl FromRequest for Viewer {
             let session = state
                 .read(move |conn| Ok(sessions::find(conn, &token, now, lifetime)?))
                 .await?;
-            session.map(Viewer).ok_or(AppError::SignIn)
+            match session {
+                None => Err(AppError::SignIn),
+                Some(s) if s.user.must_change_password && !changing_password => {
+                    Err(AppError::PasswordChange)
+                }
+                Some(s) => Ok(Viewer(s)),
+            }
         })
     }
 }

@@ -27,7 +27,7 @@ pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
                                 input type="hidden" name="lang" value=(t("en", "vi"));
                                 button.link type="submit" lang=(t("en", "vi")) { (t("English", "Tiếng Việt")) }
                             }
-                            " "
+                            " " a href="/admin/password" { (t("Đổi mật khẩu", "Password")) } " "
                             form.inline method="post" action="/admin/logout" {
                                 input type="hidden" name="csrf" value=(v.0.csrf_token);
                                 button.link type="submit" { (t("Đăng xuất", "Sign out")) " (" (v.0.user.email) ")" }

@@ -1,22 +1,26 @@
-//! Signing in and out: throttled by email, a fresh session on every sign-in (no fixation),
+//! Signing in and out: throttled per address, account and site (see
+//! [`crate::accounts::throttle`]), passwords checked outside any database lock, a fresh session
+//! on every sign-in (no fixation),
 //! CSRF on the sign-in form by a double-submit cookie, every attempt in the audit log.
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Duration;
+use diesel::Connection;
 use maud::html;
 use serde::Deserialize;
 
 use super::audited;
 use super::guard::{Posted, SESSION_COOKIE, Viewer, constant_time_eq};
 use super::layout::page;
+use crate::accounts::throttle::{Attempt, SignInLimits, Verdict};
 use crate::accounts::{Role, audit, password, sessions, users};
 use crate::domain::{Lang, SessionToken};
+use crate::web::client::client_address;
 use crate::web::error::AppError;
 use crate::web::form;
 use crate::web::html::{html, see_other};
-use crate::web::state::AppState;
+use crate::web::state::{AppState, blocking};
 
 const LOGIN_CSRF_COOKIE: &str = "sipas_login_csrf";
 
@@ -91,63 +95,98 @@ pub async fn submit_login(
         return Err(AppError::Csrf);
     }
     let email = users::normalise_email(&form.email).unwrap_or_default();
-    let password = form.password;
+    let address = client_address(&req, &state.settings.security.trusted_proxies).to_string();
+    let attempt = Attempt::new(&state.secret, &email, &address);
+    let limits = SignInLimits::new(&state.settings.dashboard);
     let now = crate::clock::now();
-    let settings = state.settings.dashboard.clone();
-    let since = now - Duration::minutes(i64::from(settings.login_lockout_minutes));
+    // 1. Count the attempt (a short write), 2. check the password with no lock held, 3. record
+    // the outcome (a short write).
+    let admitted = {
+        let (attempt, email) = (attempt.clone(), email.clone());
+        state
+            .write(move |conn| {
+                conn.transaction(|conn| {
+                    let verdict = limits.admit(conn, &attempt, now)?;
+                    let user = users::find_by_email(conn, &email)?;
+                    if verdict != Verdict::Go
+                        && let Some(u) = &user
+                    {
+                        audit::record(conn, now, Some(u.id), "login.throttled", &email)?;
+                    }
+                    Ok::<_, diesel::result::Error>((verdict, user))
+                })
+                .map_err(AppError::from)
+            })
+            .await?
+    };
+    let user = match admitted {
+        (Verdict::Go, user) => user,
+        (refused, _) => return Ok(throttled(refused, &cookie_csrf)),
+    };
+    let password = form.password;
+    let valid = blocking(move || {
+        Ok(match &user {
+            Some(u) => (password::verify(&password, &u.password_hash) && !u.disabled)
+                .then_some((u.id, u.role)),
+            None => {
+                password::verify_nothing(&password);
+                None
+            }
+        }
+        .ok_or(user.map(|u| u.id)))
+    })
+    .await?;
     let outcome = state
         .write(move |conn| {
-            if sessions::recent_failures(conn, &email, since)?
-                >= i64::from(settings.login_max_failures)
-            {
-                audit::record(conn, now, None, "login.throttled", &email)?;
-                return Ok(Outcome::Throttled);
-            }
-            let user = users::find_by_email(conn, &email)?;
-            let valid = match &user {
-                Some(u) => password::verify(&password, &u.password_hash) && !u.disabled,
-                None => {
-                    password::verify_nothing(&password);
-                    false
+            conn.transaction(|conn| match valid {
+                Ok((id, role)) => {
+                    limits.succeeded(conn, &attempt, now)?;
+                    let token = sessions::start(conn, id, now).map_err(AppError::internal)?;
+                    audit::record(conn, now, Some(id), "login", &email)?;
+                    Ok(Some((token, role)))
                 }
-            };
-            match user {
-                Some(u) if valid => {
-                    sessions::clear_failures(conn, &email)?;
-                    let token = sessions::start(conn, u.id, now).map_err(AppError::internal)?;
-                    audit::record(conn, now, Some(u.id), "login", &email)?;
-                    Ok(Outcome::SignedIn(token, u.role))
+                Err(known) => {
+                    limits.failed(conn, &attempt, now)?;
+                    // Failures on real accounts are audited; failures on unknown emails are
+                    // only counted (the log must not grow with every anonymous guess).
+                    if let Some(id) = known {
+                        audit::record(conn, now, Some(id), "login.failed", &email)?;
+                    }
+                    Ok(None)
                 }
-                _ => {
-                    sessions::record_failure(conn, &email, now)?;
-                    audit::record(conn, now, user.map(|u| u.id), "login.failed", &email)?;
-                    Ok(Outcome::Failed)
-                }
-            }
+            })
         })
         .await?;
     match outcome {
-        Outcome::Throttled => Ok(retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            &cookie_csrf,
-            "Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa đăng nhập, xin thử lại sau ít phút. (Too many failed sign-ins: try again in a few minutes.)",
-        )),
-        Outcome::Failed => Ok(retry(
+        None => Ok(retry(
             StatusCode::UNAUTHORIZED,
             &cookie_csrf,
             "Email hoặc mật khẩu không đúng. (Wrong email or password.)",
         )),
-        Outcome::SignedIn(token, role) => Ok(HttpResponse::SeeOther()
+        Some((token, role)) => Ok(HttpResponse::SeeOther()
             .cookie(cookie(&state, SESSION_COOKIE, token.as_str().to_owned()))
             .insert_header((header::LOCATION, home(role)))
             .finish()),
     }
 }
 
-enum Outcome {
-    Throttled,
-    Failed,
-    SignedIn(SessionToken, Role),
+/// The page of a refused attempt.
+fn throttled(verdict: Verdict, csrf: &str) -> HttpResponse {
+    let message = match verdict {
+        Verdict::AddressLocked { minutes } => format!(
+            "Đăng nhập sai quá nhiều lần từ địa chỉ này. Xin thử lại sau {minutes} phút. \
+             (Too many failed sign-ins from this address: try again in {minutes} minutes.)"
+        ),
+        Verdict::AccountSlowed { seconds } => format!(
+            "Tài khoản này vừa bị thử mật khẩu sai nhiều lần; để bảo vệ tài khoản, mỗi lần thử \
+             phải cách nhau {seconds} giây. Xin thử lại sau ít giây. (This account has had many \
+             failed sign-ins: one attempt every {seconds} seconds.)"
+        ),
+        Verdict::SiteBusy | Verdict::Go => "Hệ thống đang nhận quá nhiều lượt đăng nhập. Xin \
+             thử lại sau một phút. (Too many sign-ins right now: try again in a minute.)"
+            .to_owned(),
+    };
+    retry(StatusCode::TOO_MANY_REQUESTS, csrf, &message)
 }
 
 /// The page a user starts on: agency heads their agency, everyone else the overview.

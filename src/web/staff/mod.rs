@@ -13,6 +13,7 @@ pub mod layout;
 pub mod login;
 pub mod mail;
 pub mod overview;
+pub mod password;
 pub mod period;
 pub mod poster;
 pub mod questionnaires;

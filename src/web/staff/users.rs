@@ -12,7 +12,7 @@ use super::layout::{csrf_field, page};
 use crate::accounts::{Role, audit, password, users};
 use crate::web::error::AppError;
 use crate::web::html::{html, see_other};
-use crate::web::state::AppState;
+use crate::web::state::{AppState, blocking};
 
 fn users_page(
     viewer: &Viewer,
@@ -41,6 +41,11 @@ fn users_page(
                                     (csrf_field(viewer))
                                     input type="hidden" name="disabled" value=(if u.disabled { "false" } else { "true" });
                                     button type="submit" { @if u.disabled { (t("Mở khóa", "Unlock")) } @else { (t("Khóa", "Lock")) } }
+                                }
+                                " "
+                                form.inline method="post" action=(format!("/admin/users/{}/password", u.id)) {
+                                    (csrf_field(viewer))
+                                    button type="submit" { (t("Đặt lại mật khẩu", "Reset the password")) }
                                 }
                             }
                         }
@@ -106,11 +111,20 @@ pub async fn invite_user(
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let secret = password::generate().map_err(AppError::internal)?;
-    let (actor, now, pw) = (viewer.user_id(), crate::clock::now(), secret.clone());
+    let hash = {
+        let secret = secret.clone();
+        blocking(move || password::hash(&secret).map_err(AppError::internal)).await?
+    };
+    let (actor, now) = (viewer.user_id(), crate::clock::now());
     let created = state
         .write(move |conn| {
-            let agency = Some(form.agency.as_str()).filter(|a| !a.trim().is_empty());
-            match users::create(conn, &form.email, &form.role, agency, &pw, now) {
+            let new = users::NewUser {
+                email: &form.email,
+                role: &form.role,
+                agency: Some(form.agency.as_str()).filter(|a| !a.trim().is_empty()),
+            };
+            // The invited user must replace the password shown here at their first sign-in.
+            match users::insert(conn, new, &hash, true, now) {
                 Ok(u) => {
                     audit::record(
                         conn,
