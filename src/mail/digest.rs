@@ -1,6 +1,6 @@
-//! Digests: an agency's week or month for its head, and the province's for the reform office.
-//! Aggregates only — no free text, nothing from fewer than 5 responses — in Vietnamese, as plain
-//! text and simple inline-styled HTML.
+//! Digests: an agency's month for its head (released months only, like the head's pages), and
+//! the province's week or month for the reform office. Aggregates only — no free text, nothing
+//! from fewer than 5 responses — in Vietnamese, as plain text and simple inline-styled HTML.
 
 use std::collections::BTreeSet;
 
@@ -22,8 +22,7 @@ use crate::report::{self, AgencyRow, GroupBy, Query, Report};
 use crate::stats::Severity;
 use crate::stats::change::newcombe_difference;
 
-/// Fewest responses an agency needs before its digest shows numbers.
-pub const MINIMUM: u64 = 5;
+use crate::report::disclosure::MINIMUM;
 
 /// Which digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +152,9 @@ pub fn agency_email(
         Lang::En => window.name_en.clone(),
     };
     let link = format!(
-        "{base}/admin/agencies/{}?from={}&to={}",
-        row.code, window.from, window.to
+        "{base}/admin/agencies/{}?month={}",
+        row.code,
+        window.from.format("%Y-%m")
     );
     let enough = row.responses >= MINIMUM;
     let moved = change(&row.sipas, before.map(|b| &b.sipas), lang);
@@ -537,7 +537,14 @@ pub fn compose(
         let now_report = build(conn, window.from, window.to, &code)?;
         let before_report = build(conn, window.previous.0, window.previous.1, &code)?;
         let all_cases = cases::list(conn)?;
-        for (agency_id, email, lang) in &targets {
+        // Agency heads read released months only (`report::disclosure`): weekly figures
+        // could be subtracted from the month's. Their digest is the monthly one.
+        let heads = if period == Period::Monthly {
+            targets.as_slice()
+        } else {
+            &[]
+        };
+        for (agency_id, email, lang) in heads {
             let Some((_, agency_code, p)) = agency_list.iter().find(|a| a.0 == *agency_id) else {
                 continue;
             };

@@ -3,6 +3,7 @@
 //! layer use; the same data gives byte-identical JSON on every run and on both databases.
 
 pub mod counts;
+pub mod disclosure;
 pub mod flags;
 pub mod format;
 pub mod indicators;

@@ -161,10 +161,10 @@ fn mail_settings(port: u16) -> MailSettings {
     }
 }
 
-/// Twelve responses for T-SO last week (one with a personal comment), two for T-XA, an agency
+/// Twelve responses for T-SO last month (one with a personal comment), two for T-XA, an agency
 /// head for each.
-async fn last_week(app: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
-    let window = Period::Weekly.window(today());
+async fn last_month(app: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
+    let window = Period::Monthly.window(today());
     let mut csv = String::from("agency_code,submitted_at,procedure_code,HL0,TC0,E6,E7,C1\n");
     for i in 0..12 {
         let comment = if i == 0 {
@@ -218,20 +218,20 @@ fn settings_for(app: &TestApp, port: u16) -> Result<Settings, Box<dyn std::error
 }
 
 #[tokio::test]
-async fn weekly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestResult {
+async fn monthly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
     let settings = settings_for(&app, sink.port)?;
     let mailer = Mailer::new(&settings.mail)?;
     let mut conn = app.conn()?;
     let now = Utc::now().naive_utc();
     assert_eq!(
-        digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?,
+        digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?,
         3
     );
     assert_eq!(
-        digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?,
+        digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?,
         0,
         "queued once per period"
     );
@@ -324,7 +324,7 @@ fn quoted_printable(s: &str) -> String {
 #[tokio::test]
 async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let sink = Sink::start(0, inbox.clone())?;
     let port = sink.port;
@@ -333,7 +333,7 @@ async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
     let mailer = Mailer::new(&settings.mail)?;
     let mut conn = app.conn()?;
     let now = Utc::now().naive_utc();
-    digest::queue(&mut conn, &settings, Period::Weekly, None, today(), now)?;
+    digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?;
     let down = outbox::deliver_due(&mut conn, &mailer, 6, || now)?;
     assert_eq!((down.sent, down.retrying), (0, 3), "all kept for a retry");
     assert_eq!(
@@ -360,7 +360,7 @@ async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_deliver_each_message_once() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
     let settings = settings_for(&app, sink.port)?;
     let mailer = Mailer::new(&settings.mail)?;
@@ -369,7 +369,7 @@ async fn two_workers_deliver_each_message_once() -> TestResult {
         digest::queue(
             &mut conn,
             &settings,
-            Period::Weekly,
+            Period::Monthly,
             None,
             today(),
             Utc::now().naive_utc(),
@@ -480,7 +480,7 @@ async fn a_report_of_money_asked_alerts_the_reform_office_once_per_hour() -> Tes
 #[tokio::test]
 async fn unsubscribed_addresses_and_extra_recipients_are_honoured() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let settings = settings_for(&app, 25)?;
     let mut conn = app.conn()?;
     let now = Utc::now().naive_utc();
@@ -494,7 +494,7 @@ async fn unsubscribed_addresses_and_extra_recipients_are_honoured() -> TestResul
     };
     sipas::mail::recipients::add(&mut conn, "head.xa@test.vn", None, false, now)?;
     sipas::mail::recipients::add(&mut conn, "deputy.so@test.vn", Some(so), true, now)?;
-    let emails = digest::compose(&mut conn, &settings, Period::Weekly, None, today())?;
+    let emails = digest::compose(&mut conn, &settings, Period::Monthly, None, today())?;
     let to: Vec<&str> = emails.iter().map(|(e, _, _)| e.to.as_str()).collect();
     assert!(!to.contains(&"head.xa@test.vn"), "unsubscribed");
     assert!(
@@ -502,7 +502,7 @@ async fn unsubscribed_addresses_and_extra_recipients_are_honoured() -> TestResul
             && to.contains(&"head.so@test.vn")
             && to.contains(&"office@test.vn")
     );
-    let one = digest::compose(&mut conn, &settings, Period::Weekly, Some("T-SO"), today())?;
+    let one = digest::compose(&mut conn, &settings, Period::Monthly, Some("T-SO"), today())?;
     assert_eq!(
         one.len(),
         2,
@@ -519,12 +519,8 @@ fn normalise(text: &str, window: &digest::Window) -> String {
             out = out.replace(&date.format(format).to_string(), &format!("<{name}>"));
         }
     }
-    use chrono::Datelike;
-    let week = window.from.iso_week();
-    out.replace(
-        &format!("tuần {}/{}", week.week(), week.year()),
-        "tuần <W>/<Y>",
-    )
+    out.replace(&window.from.format("%m/%Y").to_string(), "<M>/<Y>")
+        .replace(&window.from.format("%Y-%m").to_string(), "<Y>-<M>")
 }
 
 /// Compares with the stored snapshot; `SIPAS_UPDATE_SNAPSHOTS=1` rewrites it.
@@ -548,11 +544,11 @@ fn snapshot(name: &str, actual: &str) -> TestResult {
 #[tokio::test]
 async fn digests_match_their_snapshots() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let settings = settings_for(&app, 25)?;
     let mut conn = app.conn()?;
-    let window = Period::Weekly.window(today());
-    let emails = digest::compose(&mut conn, &settings, Period::Weekly, None, today())?;
+    let window = Period::Monthly.window(today());
+    let emails = digest::compose(&mut conn, &settings, Period::Monthly, None, today())?;
     let find = |to: &str| {
         emails
             .iter()
@@ -583,7 +579,7 @@ async fn digests_match_their_snapshots() -> TestResult {
 #[tokio::test]
 async fn sipas_digest_send_delivers_through_smtp_from_the_command_line() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
     let dir = tempfile::tempdir()?;
     let run = |args: &[&str]| {
@@ -604,7 +600,7 @@ async fn sipas_digest_send_delivers_through_smtp_from_the_command_line() -> Test
             .current_dir(dir.path())
             .output()
     };
-    let dry = run(&["digest", "send", "--period", "weekly", "--dry-run"])?;
+    let dry = run(&["digest", "send", "--period", "monthly", "--dry-run"])?;
     assert!(
         dry.status.success(),
         "{}",
@@ -612,21 +608,21 @@ async fn sipas_digest_send_delivers_through_smtp_from_the_command_line() -> Test
     );
     assert!(String::from_utf8(dry.stdout)?.contains("To: head.so@test.vn"));
     assert!(sink.messages().is_empty(), "a dry run sends nothing");
-    let sent = run(&["digest", "send", "--period", "weekly"])?;
+    let sent = run(&["digest", "send", "--period", "monthly"])?;
     assert!(
         sent.status.success(),
         "{}",
         String::from_utf8_lossy(&sent.stderr)
     );
     assert!(String::from_utf8(sent.stdout)?.contains("4 digest(s) queued; sent 4"));
-    let again = run(&["digest", "send", "--period", "weekly"])?;
+    let again = run(&["digest", "send", "--period", "monthly"])?;
     assert!(
         String::from_utf8(again.stdout)?.contains("0 digest(s) queued; sent 0"),
         "never twice"
     );
     assert_eq!(sink.messages().len(), 4);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
-        .args(["digest", "send", "--period", "weekly"])
+        .args(["digest", "send", "--period", "monthly"])
         .env("SIPAS_DATABASE_URL", &app.db.url)
         .env("SIPAS_MAIL_TRANSPORT", "smtp")
         .env("SIPAS_MAIL_FROM", "not an address")
@@ -641,13 +637,13 @@ async fn sipas_digest_send_delivers_through_smtp_from_the_command_line() -> Test
 #[tokio::test]
 async fn a_head_who_prefers_english_gets_the_digest_in_english() -> TestResult {
     let app = spawn_app().await?;
-    last_week(&app).await?;
+    last_month(&app).await?;
     let settings = settings_for(&app, 25)?;
     let mut conn = app.conn()?;
     let head =
         sipas::accounts::users::find_by_email(&mut conn, "head.so@test.vn")?.ok_or("head")?;
     sipas::accounts::users::set_lang(&mut conn, head.id, sipas::domain::Lang::En)?;
-    let emails = digest::compose(&mut conn, &settings, Period::Weekly, Some("T-SO"), today())?;
+    let emails = digest::compose(&mut conn, &settings, Period::Monthly, Some("T-SO"), today())?;
     let english = emails
         .iter()
         .find(|(e, _, _)| e.to == "head.so@test.vn")
@@ -664,5 +660,25 @@ async fn a_head_who_prefers_english_gets_the_digest_in_english() -> TestResult {
             && english.text.contains("95% CI")
     );
     assert!(english.html.contains("<html lang=\"en\">"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn agency_heads_get_no_weekly_figures() -> TestResult {
+    let app = spawn_app().await?;
+    last_month(&app).await?;
+    let settings = settings_for(&app, 25)?;
+    let mut conn = app.conn()?;
+    // Weeks overlap months: a week's figures subtracted from the month's would isolate a few
+    // respondents, so heads get the monthly digest only; the reform office gets both.
+    let today = Period::Monthly.window(today()).to + Duration::days(8);
+    let weekly = digest::compose(&mut conn, &settings, Period::Weekly, None, today)?;
+    assert!(
+        weekly
+            .iter()
+            .all(|(e, kind, _)| *kind == "digest_office" && !e.to.starts_with("head."))
+    );
+    let monthly = digest::compose(&mut conn, &settings, Period::Monthly, None, today)?;
+    assert!(monthly.iter().any(|(e, _, _)| e.to == "head.so@test.vn"));
     Ok(())
 }

@@ -18,6 +18,7 @@ mod mail;
 mod migrations;
 mod monitor;
 mod outage;
+mod privacy;
 mod report;
 mod robustness;
 mod shutdown;

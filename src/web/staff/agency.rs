@@ -9,10 +9,11 @@ use maud::{Markup, html};
 
 use super::guard::Viewer;
 use super::layout::page;
-use super::period::PeriodQuery;
+use super::period::{PeriodQuery, last_released, released_months};
 use crate::accounts::Role;
 use crate::catalog::{Agency, queries as catalog};
 use crate::domain::Lang;
+use crate::report::disclosure::{MINIMUM, Withheld, withhold_groups};
 use crate::report::flags::Assessment;
 use crate::report::numbers::share_text;
 use crate::report::{self, AgencyRow, GroupBy, GroupRow, Query};
@@ -22,8 +23,14 @@ use crate::web::html::ok;
 use crate::web::state::AppState;
 use crate::web::views::{factors_table, flag_badge, groups_table, index_with_interval};
 
-/// The fewest responses a group needs before an agency head sees its numbers.
-pub const AGENCY_HEAD_MINIMUM: u64 = 5;
+/// The period shown and, for an agency head, the released months to choose from and what was
+/// withheld.
+struct Shown {
+    from: NaiveDate,
+    to: NaiveDate,
+    released: Option<Vec<NaiveDate>>,
+    withheld: Withheld,
+}
 
 struct AgencyData {
     agency: Agency,
@@ -42,8 +49,22 @@ pub async fn show_agency(
     code: web::Path<String>,
     q: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (from, to) = q.period();
     let role = viewer.role();
+    let head = role == Role::AgencyHead;
+    // Agency heads see released months only (ended calendar months; see
+    // `report::disclosure`): a free window could be differenced against another one day longer.
+    let (from, to) = if head {
+        q.released_month(crate::clock::today())
+            .ok_or(AppError::NotFound)?
+    } else {
+        q.period()
+    };
+    // The trend: for heads the twelve released months up to the one shown, each on its own.
+    let trend_from = if head {
+        released_months(from, 12).last().copied().unwrap_or(from)
+    } else {
+        from
+    };
     let own = viewer.0.user.agency_id;
     let code = code.into_inner();
     let data = state
@@ -69,7 +90,7 @@ pub async fn show_agency(
                 .find(|a| a.code == agency.code);
             let only = Some(vec![agency.id]);
             let months = build(Query {
-                from,
+                from: trend_from,
                 to,
                 province: Some(province.clone()),
                 level: None,
@@ -112,22 +133,25 @@ pub async fn show_agency(
     let Some(mut data) = data else {
         return Err(AppError::NotFound);
     };
-    if role == Role::AgencyHead {
-        // Nothing from groups of fewer than 5 responses.
-        data.months
-            .retain(|g| g.indicators.responses >= AGENCY_HEAD_MINIMUM);
-        data.procedures
-            .retain(|g| g.indicators.responses >= AGENCY_HEAD_MINIMUM);
-        if data
-            .row
-            .as_ref()
-            .is_some_and(|r| r.responses < AGENCY_HEAD_MINIMUM)
-        {
+    let mut withheld = Withheld::default();
+    if head {
+        // Nothing from groups of fewer than 5 responses, nor from a pool of them that a
+        // subtraction would recover. Months stand alone (no total over them is shown).
+        data.months.retain(|g| g.indicators.responses >= MINIMUM);
+        let (procedures, w) = withhold_groups(std::mem::take(&mut data.procedures));
+        (data.procedures, withheld) = (procedures, w);
+        if data.row.as_ref().is_some_and(|r| r.responses < MINIMUM) {
             data.row = None;
         }
     }
     let title = data.agency.name.clone();
-    let body = agency_body(&data, role, from, to, viewer.lang());
+    let shown = Shown {
+        from,
+        to,
+        released: head.then(|| released_months(last_released(crate::clock::today()), 12)),
+        withheld,
+    };
+    let body = agency_body(&data, role, &shown, viewer.lang());
     Ok(ok(page(Some(&viewer), &title, body)))
 }
 
@@ -146,7 +170,8 @@ fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
     }
 }
 
-fn agency_body(d: &AgencyData, role: Role, from: NaiveDate, to: NaiveDate, lang: Lang) -> Markup {
+fn agency_body(d: &AgencyData, role: Role, shown: &Shown, lang: Lang) -> Markup {
+    let (from, to) = (shown.from, shown.to);
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let level = crate::domain::Level::parse(&d.agency.level)
         .map(|l| lang.pick(l.label(), l.as_str()))
@@ -155,8 +180,18 @@ fn agency_body(d: &AgencyData, role: Role, from: NaiveDate, to: NaiveDate, lang:
         h1 { (d.agency.name) }
         p.muted { (d.agency.code) " · " (level) " · " (t("kỳ", "period")) " " (from) " – " (to) " · "
             a href=(format!("/admin/agencies/{}/poster", d.agency.code)) { (t("In áp phích mã QR", "Print the QR poster")) } }
+        @if let Some(months) = &shown.released {
+            nav.months aria-label=(t("Chọn tháng", "Choose the month")) {
+                (t("Tháng: ", "Month: "))
+                @for m in months {
+                    @if *m == from { strong { (m.format("%m/%Y")) } } @else { a href=(format!("?month={}", m.format("%Y-%m"))) { (m.format("%m/%Y")) } }
+                    " "
+                }
+            }
+            p.muted { (t("Để người trả lời được ẩn danh, số liệu chỉ hiện theo từng tháng đã kết thúc, không hiện nhóm dưới 5 phiếu, và khi cần ẩn thêm một nhóm nhỏ khác để không thể suy ra nhóm bị ẩn bằng phép trừ.", "To keep respondents anonymous, figures are shown by ended month only, never for a group of fewer than 5 responses, and another small group is hidden when needed so that no hidden group can be worked out by subtraction.")) }
+        }
         @match &d.row {
-            None => p { (t("Chưa đủ dữ liệu trong kỳ này (dưới ", "Not enough data in this period (fewer than ")) (AGENCY_HEAD_MINIMUM) (t(" phiếu).", " responses).")) },
+            None => p { (t("Chưa đủ dữ liệu trong kỳ này (dưới ", "Not enough data in this period (fewer than ")) (MINIMUM) (t(" phiếu).", " responses).")) },
             Some(r) => {
                 @if !r.reasons.is_empty() {
                     div.alert { ul.reasons { @for reason in &r.reasons { li { (lang.pick(&reason.vi, &reason.en)) } } } }
@@ -180,6 +215,9 @@ fn agency_body(d: &AgencyData, role: Role, from: NaiveDate, to: NaiveDate, lang:
         (groups_table(&d.months, t("Tháng", "Month"), lang))
         h2 { (t("Theo thủ tục", "By procedure")) }
         (groups_table(&d.procedures, t("Thủ tục", "Procedure"), lang))
+        @if shown.withheld.rows > 0 {
+            p.muted { (shown.withheld.rows) (t(" thủ tục có ít phiếu được ẩn để bảo vệ người trả lời.", " procedures with few responses are hidden to protect respondents.")) }
+        }
         @if role != Role::AgencyHead {
             h2 { (t("Lịch sử cảnh báo và xử lý", "Flags and follow-up")) }
             @if d.cases.is_empty() { p { (t("Chưa có hồ sơ theo dõi.", "No follow-up case yet.")) } }

@@ -24,8 +24,36 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Rows fetched per page of the raw export.
 const PAGE: i64 = 5_000;
 
-async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, AppError> {
-    let (from, to) = q.period();
+/// What an export is asked for: a period, or for a publication one released month.
+#[derive(Debug, serde::Deserialize)]
+pub struct ExportQuery {
+    #[serde(flatten)]
+    period: PeriodQuery,
+    /// Anything but empty: the report as it may leave the reform office
+    /// ([`crate::report::disclosure::for_publication`]), for one released month.
+    publish: Option<String>,
+}
+
+impl ExportQuery {
+    fn publication(&self) -> bool {
+        self.publish
+            .as_deref()
+            .is_some_and(|p| !p.trim().is_empty())
+    }
+}
+
+async fn agency_report(state: &AppState, q: &ExportQuery) -> Result<Report, AppError> {
+    let publish = q.publication();
+    let (from, to) = if publish {
+        // Published figures are whole ended months and nothing else: two publications of
+        // overlapping windows could be subtracted from each other.
+        q.period
+            .released_month(crate::clock::today())
+            .ok_or(AppError::BadRequest)?
+    } else {
+        q.period.period()
+    };
+    let q = &q.period;
     let query = Query {
         from,
         to,
@@ -34,9 +62,14 @@ async fn agency_report(state: &AppState, q: &PeriodQuery) -> Result<Report, AppE
         agencies: None,
         group_by: GroupBy::Agency,
     };
-    state
+    let report = state
         .read(move |conn| Ok(report::build(conn, &query)?))
-        .await
+        .await?;
+    Ok(if publish {
+        crate::report::disclosure::for_publication(report).0
+    } else {
+        report
+    })
 }
 
 fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
@@ -53,7 +86,7 @@ fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
 pub async fn report_csv(
     _: Staff,
     state: web::Data<AppState>,
-    q: web::Query<PeriodQuery>,
+    q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     let report = agency_report(&state, &q).await?;
     let mut body = BOM.to_vec();
@@ -69,7 +102,7 @@ pub async fn report_csv(
 pub async fn report_xlsx(
     _: Staff,
     state: web::Data<AppState>,
-    q: web::Query<PeriodQuery>,
+    q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     let report = agency_report(&state, &q).await?;
     let body = xlsx(&report).map_err(AppError::internal)?;
