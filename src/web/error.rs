@@ -68,8 +68,9 @@ impl From<crate::report::ReportError> for AppError {
     fn from(e: crate::report::ReportError) -> Self {
         match e {
             crate::report::ReportError::Database(d) => AppError::from(d),
-            // The pages only ask for periods and provinces they checked: anything else is a bug.
-            other => AppError::internal(other),
+            // A province code typed into a URL or a form that no province has.
+            crate::report::ReportError::UnknownProvince(_) => AppError::NotFound,
+            crate::report::ReportError::Period { .. } => AppError::BadRequest,
         }
     }
 }

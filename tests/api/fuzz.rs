@@ -370,3 +370,270 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
     );
     Ok(())
 }
+
+/// Query values that have broken date and number parsing elsewhere.
+fn nasty_query_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // A URL must stay a URL the client can send (servers cap the request line anyway).
+        nasty_string().prop_map(|s| s.chars().take(500).collect()),
+        Just("-262143-01-02".to_owned()),
+        Just("+262142-12-31".to_owned()),
+        Just("2026-02-30".to_owned()),
+        Just("0000-00-00".to_owned()),
+        Just("2026-13".to_owned()),
+        Just("1999-12".to_owned()),
+        Just("99999999999999999999".to_owned()),
+        Just("-1".to_owned()),
+        Just("tn".to_owned()),
+        Just("TT".to_owned()),
+        "(19|20|21|30)[0-9]{2}-[01][0-9]-[0-3][0-9]",
+        "(19|20|21)[0-9]{2}-[01][0-9]",
+    ]
+}
+
+/// Signs in a fresh admin and agency head; returns their session cookies.
+async fn staff_sessions(app: &TestApp) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    const PASSWORD: &str = "a-long-fuzz-password";
+    {
+        let mut conn = app.conn()?;
+        let now = crate::helpers::now();
+        sipas::accounts::users::create(
+            &mut conn,
+            "fz-admin@test.vn",
+            "admin",
+            None,
+            PASSWORD,
+            now,
+        )?;
+        sipas::accounts::users::create(
+            &mut conn,
+            "fz-head@test.vn",
+            "agency_head",
+            Some("T-HUYEN"),
+            PASSWORD,
+            now,
+        )?;
+    }
+    let mut sessions = Vec::new();
+    for email in ["fz-admin@test.vn", "fz-head@test.vn"] {
+        let response = crate::signed::sign_in(app, email, PASSWORD, "127.0.0.1").await?;
+        sessions.push(crate::signed::session_of(&response).ok_or("no session")?);
+    }
+    Ok(sessions)
+}
+
+#[tokio::test]
+async fn generated_page_queries_get_clear_answers() -> TestResult {
+    let app = spawn_app().await?;
+    let sessions = staff_sessions(&app).await?;
+    let mut runner = runner();
+    let pages = [
+        "/admin",
+        "/admin/agencies/T-SO",
+        "/admin/agencies/me",
+        "/admin/agencies/{code}",
+        "/admin/agencies/{code}/poster",
+        "/admin/cases",
+        "/admin/cases/{id}",
+        "/admin/export/report.csv",
+        "/admin/export/report.xlsx",
+        "/admin/export/responses.csv",
+        "/admin/password",
+        "/admin/users",
+        "/admin/catalog",
+        "/admin/mail",
+        "/k/{code}",
+        "/s/{code}",
+        "/q/{code}.svg",
+    ];
+    let keys = prop_oneof![
+        Just("from"),
+        Just("to"),
+        Just("month"),
+        Just("province"),
+        Just("publish"),
+        Just("lang"),
+        Just("form"),
+        Just("sent"),
+        Just("done"),
+    ];
+    let query = proptest::collection::vec((keys, nasty_query_value()), 0..5);
+    let path_value = prop_oneof![nasty_query_value(), Just("T-XA".to_owned()), "[0-9]{1,20}",];
+    let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+    for case in 0..cases(300) {
+        let page = pages[case as usize % pages.len()];
+        let filler: String = draw(&mut runner, &path_value)?;
+        let path = page
+            .replace("{code}", &urlencode(&filler))
+            .replace("{id}", &urlencode(&filler));
+        let pairs = draw(&mut runner, &query)?;
+        let query = serde_urlencoded::to_string(&pairs)?;
+        let session = &sessions[case as usize % sessions.len()];
+        let response = app
+            .client
+            .get(app.url(&format!("{path}?{query}")))
+            .header("Cookie", format!("sipas_session={session}"))
+            .send()
+            .await?;
+        *seen.entry(response.status().as_u16()).or_default() += 1;
+        must_not_fail(&format!("page case {case}: {path}?{query}"), response).await?;
+    }
+    assert!(
+        seen.contains_key(&200) && seen.contains_key(&400),
+        "{seen:?}"
+    );
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn generated_dashboard_forms_get_clear_answers() -> TestResult {
+    let app = spawn_app().await?;
+    let sessions = staff_sessions(&app).await?;
+    let csrf = crate::signed::csrf_of(&app, "/admin/users", &sessions[0]).await?;
+    let mut runner = runner();
+    let forms: [(&str, &[&str]); 15] = [
+        (
+            "/admin/cases/1",
+            &["action", "to", "reason", "assignee", "due", "note"],
+        ),
+        ("/admin/cases/{id}", &["action", "assignee", "due"]),
+        ("/admin/users", &["email", "role", "agency"]),
+        ("/admin/users/{id}/disabled", &["disabled"]),
+        ("/admin/users/{id}/password", &[]),
+        ("/admin/password", &["current", "new", "again"]),
+        ("/admin/catalog/keys", &["label", "province", "agency"]),
+        ("/admin/catalog/keys/revoke", &["id"]),
+        ("/admin/catalog/import", &["kind", "csv"]),
+        ("/admin/questionnaires", &["json"]),
+        ("/admin/mail/retry", &["id"]),
+        ("/admin/mail/recipients", &["email", "agency"]),
+        ("/admin/mail/recipients/remove", &["id"]),
+        ("/admin/lang", &["lang"]),
+        ("/admin/login", &["email", "password"]),
+    ];
+    let action = prop_oneof![
+        Just("status".to_owned()),
+        Just("assign".to_owned()),
+        Just("due".to_owned()),
+        Just("note".to_owned()),
+        Just("agencies".to_owned()),
+        Just("procedures".to_owned()),
+        Just("links".to_owned()),
+        nasty_query_value(),
+    ];
+    let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+    for case in 0..cases(300) {
+        let (path, names) = forms[case as usize % forms.len()];
+        let id: String = draw(
+            &mut runner,
+            &prop_oneof![Just("1".to_owned()), "-?[0-9]{1,20}", nasty_query_value()],
+        )?;
+        let path = path.replace("{id}", &urlencode(&id));
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if case % 4 != 3 {
+            fields.push(("csrf".into(), csrf.clone()));
+        }
+        for name in names {
+            let value = if *name == "action" || *name == "kind" {
+                draw(&mut runner, &action)?
+            } else {
+                draw(&mut runner, &nasty_query_value())?
+            };
+            fields.push(((*name).to_owned(), value));
+        }
+        let body = serde_urlencoded::to_string(&fields)?;
+        let session = &sessions[case as usize % 2];
+        let response = app
+            .client
+            .post(app.url(&path))
+            .header("Cookie", format!("sipas_session={session}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        *seen.entry(response.status().as_u16()).or_default() += 1;
+        must_not_fail(&format!("form case {case}: {path} {fields:?}"), response).await?;
+    }
+    assert!(
+        seen.keys().any(|s| *s < 400) && seen.keys().any(|s| *s >= 400),
+        "{seen:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_quoting_and_encodings_are_line_errors() -> TestResult {
+    let app = spawn_app().await?;
+    let mut runner = runner();
+    // Fields with quotes in every wrong place, line breaks, and bytes that are not UTF-8.
+    let field = prop_oneof![
+        "[A-Z0-9-]{1,6}",
+        Just("\"".to_owned()),
+        Just("\"open".to_owned()),
+        Just("close\"".to_owned()),
+        Just("mid\"dle".to_owned()),
+        Just("\"closed\"after".to_owned()),
+        Just("\"a\"\"b\"".to_owned()),
+        Just("\"line\nbreak\"".to_owned()),
+        Just("\"cr\r\nlf\"".to_owned()),
+        Just("\u{feff}".to_owned()),
+        Just("\u{200B}x".to_owned()),
+        "\\PC{0,6}",
+    ];
+    let line = proptest::collection::vec(field, 1..6).prop_map(|f| f.join(","));
+    let garbage = prop_oneof![
+        Just(Vec::new()),
+        Just(b"S\xf4 T\xfa ph\xe1p".to_vec()),
+        Just(b"\xff\xfe".to_vec()),
+        Just(b"\xc3".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    let file = (
+        proptest::collection::vec((line, garbage), 0..6),
+        any::<bool>(),
+    );
+    let mut outcomes = (0, 0);
+    for case in 0..cases(300) {
+        let (lines, crlf) = draw(&mut runner, &file)?;
+        let mut bytes = b"code,name,level,province_code,parent_code\n".to_vec();
+        for (text, junk) in &lines {
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.extend_from_slice(junk);
+            bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        }
+        let before = app.count("agencies")?;
+        let mut conn = app.conn()?;
+        let result = sipas::catalog::import::import_agencies(&mut conn, bytes.as_slice());
+        drop(conn);
+        match result {
+            Ok(_) => outcomes.0 += 1,
+            Err(sipas::csvfile::ImportError::Lines(errors)) => {
+                outcomes.1 += 1;
+                assert_eq!(
+                    app.count("agencies")?,
+                    before,
+                    "case {case}: nothing imported"
+                );
+                assert!(
+                    errors.iter().all(|e| e.line >= 1 && !e.message.is_empty()),
+                    "case {case}: {errors:?}"
+                );
+            }
+            Err(other) => panic!("case {case}: {other}"),
+        }
+    }
+    assert!(outcomes.1 > 0, "{outcomes:?}");
+    Ok(())
+}
