@@ -72,6 +72,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the text, what is written never starts a formula, and reading it back
+        /// gives the text (with the apostrophe when one was added).
+        #[test]
+        fn no_cell_starts_a_formula(text in "\\PC{0,20}|[=+@\\t\\r-][\\PC]{0,10}") {
+            let written = cell(&text);
+            let numeric = written.parse::<f64>().is_ok_and(f64::is_finite);
+            proptest::prop_assert!(numeric || !written.starts_with(['=', '+', '-', '@', '\t', '\r']));
+            let quoted = ["'", text.as_str()].concat();
+            proptest::prop_assert!(written == text || written == quoted);
+        }
+    }
+
     #[test]
     fn the_writer_neutralises_every_cell() -> Result<(), Box<dyn std::error::Error>> {
         let mut w = Writer::new(Vec::new());

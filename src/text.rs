@@ -75,4 +75,16 @@ mod tests {
         assert_eq!(clean("plain ascii"), "plain ascii");
         assert!(has_line_break("a\nb") && !has_line_break("a b"));
     }
+
+    proptest::proptest! {
+        /// Cleaning is idempotent, leaves no control or invisible character but the line break,
+        /// and folding a cleaned text equals folding the raw one with those characters dropped.
+        #[test]
+        fn cleaning_is_idempotent_and_leaves_only_visible_text(text in "\\PC{0,40}|[\\x00-\\x1f\\x{200b}-\\x{200f}\\x{feff}a-zđáạ\\x{301}\\x{323}]{0,40}") {
+            let once = clean(&text);
+            proptest::prop_assert_eq!(clean(&once), once.clone());
+            proptest::prop_assert!(once.chars().all(|c| c == '\n' || keep(c)));
+            proptest::prop_assert!(!fold(&once).chars().any(unicode_normalization::char::is_combining_mark));
+        }
+    }
 }
