@@ -207,9 +207,7 @@ fn csv_chunk(rows: &[RawRow], header: bool) -> Result<Bytes, csv::Error> {
         );
         w.write_record(&record)?;
     }
-    w.into_inner()
-        .map(Bytes::from)
-        .map_err(|e| csv::Error::from(e.into_error()))
+    w.into_inner().map(Bytes::from).map_err(csv::Error::from)
 }
 
 /// `GET /admin/export/responses.csv` (admins): every response, anonymous fields only (comments
