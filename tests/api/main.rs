@@ -10,6 +10,7 @@ mod dashboard;
 mod flags;
 mod fuzz;
 mod helpers;
+mod import_staging;
 mod imports;
 mod logs;
 mod mail;
