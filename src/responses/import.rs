@@ -14,7 +14,7 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 
-use super::staging::{self, STAGE_BATCH, StageError};
+use super::staging::{self, Import, STAGE_BATCH, StageError};
 use super::{Context, Submission};
 use crate::catalog::queries as catalog;
 use crate::csvfile::{CsvRows, ImportError, Problems, Row};
@@ -65,17 +65,17 @@ pub fn import_responses(
     header.into_result()?;
     let rules = Rules::load(conn, questionnaire, earliest)?;
     crate::db::with_import_cache(conn, |conn| {
-        let id = staging::begin(db, conn)?;
-        let staged = stage_file(db, conn, id, &rules, &mut rows, &mut progress).and_then(|n| {
-            staging::commit(db, conn, id)?;
+        let import = staging::begin(db, conn)?;
+        let staged = stage_file(db, conn, import, &rules, &mut rows, &mut progress).and_then(|n| {
+            staging::commit(db, conn, import)?;
             Ok(n)
         });
         let count = match staged {
             Ok(count) => count,
             Err(e) => {
-                if let Err(cleanup) = staging::discard(db, conn, id) {
+                if let Err(cleanup) = staging::discard(db, conn, import) {
                     tracing::warn!(
-                        import = id,
+                        import = import.id,
                         error = %cleanup,
                         "could not remove the rows of a failed import; they stay invisible and are removed at the next start"
                     );
@@ -83,7 +83,7 @@ pub fn import_responses(
                 return Err(e);
             }
         };
-        staging::publish(db, conn, id, |counted, rows| {
+        staging::publish(db, conn, import.id, |counted, rows| {
             progress(Progress::Publishing { counted, rows })
         })
         .map_err(|e| ImportError::Unpublished {
@@ -108,7 +108,7 @@ impl From<StageError> for ImportError {
 fn stage_file(
     db: &Database,
     conn: &mut DbConn,
-    id: i64,
+    import: Import,
     rules: &Rules<'_>,
     rows: &mut CsvRows<impl Read>,
     progress: &mut impl FnMut(Progress),
@@ -131,18 +131,18 @@ fn stage_file(
             // Keep validating to report every bad line, but write nothing more.
             continue;
         }
-        submission.response.import_id = Some(id);
+        submission.response.import_id = Some(import.id);
         batch.push(submission);
         count += 1;
         if batch.len() == STAGE_BATCH {
-            staging::stage(db, conn, id, &batch)?;
+            staging::stage(db, conn, import, &batch)?;
             batch.clear();
             progress(Progress::Staged(count));
         }
     }
     problems.into_result()?;
     if !batch.is_empty() {
-        staging::stage(db, conn, id, &batch)?;
+        staging::stage(db, conn, import, &batch)?;
     }
     progress(Progress::Staged(count));
     Ok(count)

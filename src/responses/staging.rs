@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
 use super::Submission;
@@ -92,6 +92,35 @@ impl fmt::Display for ImportStatus {
 
 crate::text_column!(ImportStatus, "import status");
 
+/// An import in progress as its importer knows it: the id and the instant it began. Together
+/// they tell it apart from a later import that got the same id (SQLite gives the largest id
+/// again once its row is deleted), so an importer that recovery took for dead cannot write into
+/// the next import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Import {
+    pub id: i64,
+    started_at: NaiveDateTime,
+}
+
+/// The row of one import in one status.
+type ImportRow = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<imports::table, diesel::dsl::Eq<imports::id, i64>>,
+        diesel::dsl::Eq<imports::started_at, NaiveDateTime>,
+    >,
+    diesel::dsl::Eq<imports::status, ImportStatus>,
+>;
+
+impl Import {
+    /// This import's row, if it is still `staging`.
+    fn staging(self) -> ImportRow {
+        imports::table
+            .filter(imports::id.eq(self.id))
+            .filter(imports::started_at.eq(self.started_at))
+            .filter(imports::status.eq(ImportStatus::Staging))
+    }
+}
+
 /// Why a staging step did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
@@ -104,68 +133,65 @@ pub enum StageError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Starts an import: its `imports` row, `staging`. Returns its id.
-pub fn begin(db: &Database, conn: &mut DbConn) -> QueryResult<i64> {
-    let now = crate::clock::now_to_second();
+/// Starts an import: its `imports` row, `staging`.
+pub fn begin(db: &Database, conn: &mut DbConn) -> QueryResult<Import> {
+    let now = crate::clock::now();
+    // Microseconds: what both backends store exactly, so the row is found by it again.
+    let started_at = now
+        .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now);
     let values = (
-        imports::started_at.eq(now),
-        imports::heartbeat_at.eq(now),
+        imports::started_at.eq(started_at),
+        imports::heartbeat_at.eq(crate::clock::now_to_second()),
         imports::status.eq(ImportStatus::Staging),
         imports::rows.eq(0),
     );
-    db.transaction_on(conn, |conn| {
+    let id = db.transaction_on(conn, |conn| {
         crate::on_backend!(conn, c => diesel::insert_into(imports::table)
             .values(values)
             .returning(imports::id)
             .get_result(c))
-    })
+    })?;
+    Ok(Import { id, started_at })
 }
 
-/// Stages one batch of import `id` in a transaction of its own and renews its heartbeat. The
-/// submissions must carry `import_id = Some(id)`.
+/// Stages one batch of `import` in a transaction of its own and renews its heartbeat. The
+/// submissions must carry `import_id = Some(import.id)`.
 pub fn stage(
     db: &Database,
     conn: &mut DbConn,
-    id: i64,
+    import: Import,
     submissions: &[Submission],
 ) -> Result<(), StageError> {
     db.transaction_on(conn, |conn| {
         // First the import's own row: it is the import's lock against recovery (on PostgreSQL a
         // row lock, on SQLite the write lock), and proves it is still staging.
-        let live = diesel::update(
-            imports::table
-                .filter(imports::id.eq(id))
-                .filter(imports::status.eq(ImportStatus::Staging)),
-        )
-        .set((
-            imports::heartbeat_at.eq(crate::clock::now_to_second()),
-            imports::rows.eq(imports::rows + submissions.len() as i64),
-        ))
-        .execute(conn)?;
+        let live = diesel::update(import.staging())
+            .set((
+                imports::heartbeat_at.eq(crate::clock::now_to_second()),
+                imports::rows.eq(imports::rows + submissions.len() as i64),
+            ))
+            .execute(conn)?;
         if live == 0 {
-            return Err(StageError::Abandoned(id));
+            return Err(StageError::Abandoned(import.id));
         }
         record::stage(conn, submissions)?;
         Ok(())
     })
 }
 
-/// The commit point: every row of import `id` is staged and valid; from here on the import is
+/// The commit point: every row of `import` is staged and valid; from here on the import is
 /// completed (by [`publish`] now, or by [`recover`] after a crash), never undone.
-pub fn commit(db: &Database, conn: &mut DbConn, id: i64) -> Result<(), StageError> {
+pub fn commit(db: &Database, conn: &mut DbConn, import: Import) -> Result<(), StageError> {
     db.transaction_on(conn, |conn| {
-        let marked = diesel::update(
-            imports::table
-                .filter(imports::id.eq(id))
-                .filter(imports::status.eq(ImportStatus::Staging)),
-        )
-        .set((
-            imports::status.eq(ImportStatus::Publishing),
-            imports::heartbeat_at.eq(crate::clock::now_to_second()),
-        ))
-        .execute(conn)?;
+        let marked = diesel::update(import.staging())
+            .set((
+                imports::status.eq(ImportStatus::Publishing),
+                imports::heartbeat_at.eq(crate::clock::now_to_second()),
+            ))
+            .execute(conn)?;
         if marked == 0 {
-            return Err(StageError::Abandoned(id));
+            return Err(StageError::Abandoned(import.id));
         }
         Ok(())
     })
@@ -269,20 +295,19 @@ fn publish_chunk(conn: &mut DbConn, id: i64) -> QueryResult<Chunk> {
     })
 }
 
-/// Undoes import `id` before its commit point: marks it `discarding` (a staging batch still
-/// running then stops), deletes its responses and their answers, [`DISCARD_CHUNK`] rows per
-/// transaction, and finally its `imports` row. Nothing of it is left.
-pub fn discard(db: &Database, conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    db.transaction_on(conn, |conn| {
-        diesel::update(
-            imports::table
-                .filter(imports::id.eq(id))
-                .filter(imports::status.eq(ImportStatus::Staging)),
-        )
-        .set(imports::status.eq(ImportStatus::Discarding))
-        .execute(conn)
+/// Undoes `import` before its commit point: marks it `discarding`, deletes its responses and
+/// their answers, [`DISCARD_CHUNK`] rows per transaction, and finally its `imports` row. Nothing
+/// of it is left. (Already `discarding` by recovery: recovery finishes the deletion.)
+pub fn discard(db: &Database, conn: &mut DbConn, import: Import) -> QueryResult<()> {
+    let marked = db.transaction_on(conn, |conn| {
+        diesel::update(import.staging())
+            .set(imports::status.eq(ImportStatus::Discarding))
+            .execute(conn)
     })?;
-    delete_rows(db, conn, id)
+    if marked == 0 {
+        return Ok(());
+    }
+    delete_rows(db, conn, import.id)
 }
 
 /// Deletes the rows of the `discarding` import `id`, then the import itself.

@@ -348,12 +348,13 @@ async fn an_interrupted_staging_import_is_removed_once_its_heartbeat_is_stale() 
     // An import that staged three batches, with citizens' responses between them, and died.
     let db = &app.database;
     let mut conn = db.conn()?;
-    let id = staging::begin(db, &mut conn)?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
     for b in 0..3 {
         staging::stage(
             db,
             &mut conn,
-            id,
+            import,
             &submissions(&app, id, STAGE_BATCH, b * STAGE_BATCH)?,
         )?;
         submit_one(&app, &format!("WEB-S{b}")).await?;
@@ -395,14 +396,26 @@ async fn an_interrupted_staging_import_is_removed_once_its_heartbeat_is_stale() 
         "only the import's rows are gone; the citizens' responses stay"
     );
     assert_eq!(dump(&app)?, counts, "the counts did not move");
-    // A staging step of the removed import is refused.
+    // A staging step of the removed import is refused, even once a new import has its id
+    // (SQLite gives the largest id again).
     let mut conn = db.conn()?;
-    let late = staging::stage(db, &mut conn, id, &submissions(&app, id, 10, 0)?);
+    let next = staging::begin(db, &mut conn)?;
+    if !app.db.is_postgres() {
+        assert_eq!(next.id, id, "SQLite reuses the id");
+    }
+    let late = staging::stage(db, &mut conn, import, &submissions(&app, id, 10, 0)?);
     assert!(
         matches!(late, Err(staging::StageError::Abandoned(_))),
         "{late:?}"
     );
     assert_eq!(app.count("responses")?, 4);
+    staging::stage(db, &mut conn, next, &submissions(&app, next.id, 10, 0)?)?;
+    staging::discard(db, &mut conn, next)?;
+    assert_eq!(
+        app.row_counts()?,
+        expected,
+        "a discarded import leaves no trace"
+    );
     Ok(())
 }
 
@@ -412,12 +425,13 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     submit_one(&app, "WEB-1").await?;
     let db = &app.database;
     let mut conn = db.conn()?;
-    let id = staging::begin(db, &mut conn)?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
     let rows = 2 * PUBLISH_CHUNK as usize + 3 * STAGE_BATCH / 2;
     let mut done = 0;
     while done < rows {
         let n = STAGE_BATCH.min(rows - done);
-        staging::stage(db, &mut conn, id, &submissions(&app, id, n, done)?)?;
+        staging::stage(db, &mut conn, import, &submissions(&app, id, n, done)?)?;
         done += n;
         // Citizens' responses take ids between the import's batches.
         if done % (4 * STAGE_BATCH) == 0 {
@@ -426,7 +440,7 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     }
     let web = visible(&app)?;
     assert!(web >= 3, "{web} web responses between batches");
-    staging::commit(db, &mut conn, id)?;
+    staging::commit(db, &mut conn, import)?;
     // The process dies after counting the first chunk.
     let died = std::panic::catch_unwind(AssertUnwindSafe(|| {
         staging::publish(db, &mut conn, id, |counted, _| {
@@ -458,4 +472,42 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     assert_counts_equal_a_recount(&app)?;
     assert!(staging::recover(db)?.is_empty(), "nothing left to do");
     Ok(())
+}
+
+#[tokio::test]
+async fn the_command_line_import_first_removes_an_abandoned_one() -> TestResult {
+    let app = spawn_app().await?;
+    let db = &app.database;
+    let mut conn = db.conn()?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
+    staging::stage(db, &mut conn, import, &submissions(&app, id, 30, 0)?)?;
+    drop(conn);
+    let stale = sipas::clock::now_to_second() - chrono::Duration::minutes(30);
+    diesel::update(imports::table.find(id))
+        .set(imports::heartbeat_at.eq(stale))
+        .execute(&mut *app.conn()?)?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("paper.csv");
+    std::fs::write(&file, paper_file(5))?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(["import", "responses", file.to_str().ok_or("path")?])
+        .env("SIPAS_DATABASE_URL", &app.db.url)
+        .env(
+            "SIPAS_SECURITY_SECRET_KEY",
+            "test-secret-test-secret-test-secret-00",
+        )
+        .current_dir(dir.path())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 completed, 1 removed"), "{stdout}");
+    assert!(stdout.contains("imported 5 responses"), "{stdout}");
+    assert_eq!(app.count("responses")?, 5, "only the new import's rows");
+    assert_eq!(app.count("imports WHERE status = 'done'")?, 1);
+    assert_counts_equal_a_recount(&app)
 }
