@@ -5,8 +5,9 @@ Usage: scripts/gen_province.py OUT_DIR [--agencies 3000] [--responses 1000000] [
 
 Agencies: 1 province (BP) with ~3% departments, ~5% districts and communes for the rest.
 Responses follow `sipas import responses` (columns agency_code, submitted_at, channel, late,
-TC0, TT0, CC0, KQ0, PA0, HL0, E1, E2, E6, E7, C1), spread over the year, a few agencies with
-planted harassment and repeat-visit problems. Deterministic for a given seed.
+TC0, TT0, CC0, KQ0, PA0, HL0, E1, E2, E6, E7, C1), spread over January to November of the
+year (the import refuses future days), a few agencies with planted harassment and repeat-visit
+problems. Deterministic for a given seed.
 """
 import argparse
 import os
@@ -53,7 +54,8 @@ def main():
             code = codes[idx]
             h = 0.25 if code in planted_h else 0.04
             v = 0.35 if code in planted_v else 0.07
-            month = 1 + int(r() * 12)
+            # January to November: `sipas import responses` refuses days after today.
+            month = 1 + int(r() * 11)
             day = 1 + int(r() * 28)
             sat = [str(5 if x < 0.4 else 4 if x < 0.8 else 3 if x < 0.92 else 2 if x < 0.97 else 1) for x in (r(), r(), r(), r(), r(), r())]
             pa0 = "NA" if r() < 0.3 else sat[4]

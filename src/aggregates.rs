@@ -275,12 +275,29 @@ pub fn record(conn: &mut DbConn, ids: &[i64]) -> QueryResult<()> {
     Ok(())
 }
 
+/// Adds the responses of import `import_id` with ids `first..=last` to the counts (one chunk
+/// of a publishing import: web submissions may hold ids in the range, and are counted already).
+pub fn record_import(conn: &mut DbConn, import_id: i64, first: i64, last: i64) -> QueryResult<()> {
+    // Integers: inlined, so the statement is the same on both backends.
+    let filter = format!("import_id = {import_id} AND id BETWEEN {first} AND {last}");
+    for grain in GRAINS {
+        diesel::sql_query(upsert_sql(grain, &filter)).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The responses the counts hold: web submissions, imports that are done, and the chunks a
+/// publishing import has counted so far (`responses::staging`); never staged rows.
+const COUNTED: &str = "(import_id IS NULL OR EXISTS (SELECT 1 FROM imports \
+     WHERE imports.id = responses.import_id AND (imports.status = 'done' \
+     OR (imports.status = 'publishing' AND responses.id <= imports.published_through))))";
+
 /// Rebuilds every count from the responses and invitations tables.
 pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     conn.transaction(|conn| {
         for grain in GRAINS {
             diesel::sql_query(format!("DELETE FROM {}", grain.0)).execute(conn)?;
-            diesel::sql_query(upsert_sql(grain, "1 = 1")).execute(conn)?;
+            diesel::sql_query(upsert_sql(grain, COUNTED)).execute(conn)?;
         }
         // The Vietnam calendar day of a UTC timestamp: the one backend-specific expression.
         let day = crate::clock::sql_local_day("returned_at", matches!(conn, DbConn::Sqlite(_)));

@@ -17,7 +17,8 @@ use crate::mail::digest::Period;
 use crate::questionnaire::Questionnaire;
 use crate::report::format::Format;
 use crate::report::{self, GroupBy, Query};
-use crate::responses::import::import_responses;
+use crate::responses::import::{Progress, import_responses};
+use crate::responses::staging;
 use crate::startup::{Application, load_secret};
 use chrono::NaiveDate;
 
@@ -421,11 +422,23 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let reader = bar.wrap_read(input);
+            let recovered = staging::recover(&db).context("cannot finish an interrupted import")?;
+            if !recovered.is_empty() {
+                println!(
+                    "interrupted imports: {} completed, {} removed",
+                    recovered.rolled_forward.len(),
+                    recovered.discarded.len()
+                );
+            }
             let started = std::time::Instant::now();
             let counter = bar.clone();
             let questionnaire = active_questionnaire(&db, &settings)?;
-            let n = import_responses(&mut conn, &questionnaire, reader, |rows| {
-                counter.set_message(format!("{rows} rows"));
+            let earliest = settings.survey.import_earliest;
+            let n = import_responses(&db, &questionnaire, earliest, reader, |p| match p {
+                Progress::Staged(rows) => counter.set_message(format!("{rows} rows checked")),
+                Progress::Publishing { counted, rows } => {
+                    counter.set_message(format!("counting {counted}/{rows} rows"));
+                }
             });
             bar.finish_and_clear();
             let n = n?;

@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// All settings of a sipas instance.
@@ -109,6 +110,9 @@ pub struct SurveySettings {
     pub invitation_ttl_days: u32,
     /// A questionnaire file to use instead of the built-in `sipas-2640-post`.
     pub questionnaire_file: Option<PathBuf>,
+    /// The earliest `submitted_at` an imported response may have (`YYYY-MM-DD`); a later
+    /// one than today (Vietnam) is refused too.
+    pub import_earliest: NaiveDate,
 }
 
 impl Default for SurveySettings {
@@ -116,6 +120,7 @@ impl Default for SurveySettings {
         SurveySettings {
             invitation_ttl_days: 30,
             questionnaire_file: None,
+            import_earliest: NaiveDate::from_ymd_opt(2015, 1, 1).unwrap_or_default(),
         }
     }
 }
@@ -408,6 +413,10 @@ fn merge(into: &mut toml::Table, from: toml::Table) {
     for (key, value) in from {
         match (into.get_mut(&key), value) {
             (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            // A bare TOML date (`import_earliest = 2015-01-01`) is read like a quoted one.
+            (_, toml::Value::Datetime(d)) => {
+                into.insert(key, toml::Value::String(d.to_string()));
+            }
             (_, value) => {
                 into.insert(key, value);
             }
@@ -519,6 +528,29 @@ mod tests {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sipas.example.toml");
         let s = Settings::load(Some(&sample), env(&[]))?;
         assert_eq!(s.server.bind, ServerSettings::default().bind);
+        assert_eq!(
+            s.survey.import_earliest,
+            SurveySettings::default().import_earliest
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn dates_are_read_bare_or_quoted() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        for (text, expected) in [
+            ("import_earliest = 2020-03-01", "2020-03-01"),
+            ("import_earliest = \"2019-12-31\"", "2019-12-31"),
+        ] {
+            std::fs::write(&path, format!("[survey]\n{text}\n"))?;
+            let s = Settings::load(Some(&path), env(&[]))?;
+            assert_eq!(s.survey.import_earliest.to_string(), expected);
+        }
+        let s = Settings::load(None, env(&[("SIPAS_SURVEY_IMPORT_EARLIEST", "2018-07-01")]))?;
+        assert_eq!(s.survey.import_earliest.to_string(), "2018-07-01");
+        let bad = Settings::load(None, env(&[("SIPAS_SURVEY_IMPORT_EARLIEST", "soon")]));
+        assert!(matches!(bad, Err(ConfigError::Invalid(m)) if m.contains("import_earliest")));
         Ok(())
     }
 

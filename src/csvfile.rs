@@ -27,6 +27,18 @@ pub enum ImportError {
     Read(String),
     #[error("database error, nothing was imported: {0}")]
     Database(#[from] diesel::result::Error),
+    #[error("database error, nothing was imported: {0}")]
+    Store(#[from] crate::db::StoreError),
+    /// A staged import stopped because recovery took it for abandoned.
+    #[error("{0}; nothing was imported")]
+    Abandoned(String),
+    /// Every row is stored, but adding them to the report counts stopped: they are completed at
+    /// the next start (or import), and until then the rows are not shown.
+    #[error(
+        "all {rows} responses were stored, but adding them to the report counts stopped ({reason}); \
+         the counts are completed when sipas next starts or imports, and the responses are shown from then"
+    )]
+    Unpublished { rows: u64, reason: String },
 }
 
 /// At most this many line errors are collected; the rest are counted.

@@ -43,7 +43,7 @@ impl<W: Write> Writer<W> {
         self.0.flush()
     }
 
-    /// The underlying output, flushed.
+    /// The underlying output, flushed (the error is the flush's; the writer is dropped with it).
     pub fn into_inner(self) -> std::io::Result<W> {
         self.0.into_inner().map_err(|e| e.into_error())
     }

@@ -273,7 +273,10 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
     record(conn, &batch)?;
     // The generated dossiers were inserted directly: count them once.
     crate::aggregates::recount(conn)?;
-    let total: i64 = responses::table.count().get_result(conn)?;
+    let total: i64 = responses::table
+        .filter(crate::responses::visible())
+        .count()
+        .get_result(conn)?;
     println!(
         "  {} agencies, {} procedures, {total} responses",
         agencies.len(),

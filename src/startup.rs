@@ -12,6 +12,7 @@ use crate::domain::TokenSecret;
 use crate::mail::Mailer;
 use crate::questionnaire::versions::{self, Current};
 use crate::responses::record::Recorder;
+use crate::responses::staging;
 use crate::schedule::{self, Scheduler};
 use crate::web::server::{self, Server, ServerHandle};
 use crate::web::state::AppState;
@@ -28,6 +29,16 @@ impl Application {
     /// picks a free port).
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = Database::open(&settings.database)?;
+        // An import a crash interrupted: its rows are invisible until this completes it (past its
+        // commit point) or removes it. A failure here does not keep citizens out: it is logged,
+        // and the next start or import tries again.
+        match staging::recover(&db) {
+            Ok(recovered) if !recovered.is_empty() => {
+                tracing::info!(?recovered, "interrupted imports recovered");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot recover interrupted imports"),
+        }
         let questionnaire = {
             let mut conn = db.conn()?;
             versions::active(&mut conn, settings.survey.questionnaire_file.as_deref())?

@@ -252,6 +252,17 @@ impl Database {
         f(&mut conn)
     }
 
+    /// Runs `f` in one transaction on the caller's own connection, in the writer's turn on SQLite
+    /// (a long job that keeps its connection, such as an import, writing in short steps).
+    pub fn transaction_on<T, E: From<diesel::result::Error>>(
+        &self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _turn = self.take_turn();
+        conn.transaction(f)
+    }
+
     /// Waits for the writer's turn (SQLite); `None` on PostgreSQL, where writers do not queue here.
     pub fn take_turn(&self) -> Option<MutexGuard<'_, ()>> {
         self.turn

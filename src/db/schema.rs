@@ -96,6 +96,18 @@ diesel::table! {
         e7 -> Nullable<Integer>,
         comment -> Nullable<Text>,
         comment_flag -> Bool,
+        import_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+        status -> Text,
+        rows -> BigInt,
+        published_through -> Nullable<BigInt>,
     }
 }
 
@@ -270,6 +282,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     responses,
     response_answers,
     contact_requests,
+    imports,
     users,
     sessions,
     rate_counts,

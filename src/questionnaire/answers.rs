@@ -83,7 +83,7 @@ pub fn parse_answers(
         let raw = fields.get(&item.id).map(|v| v.trim()).unwrap_or("");
         match item.kind {
             Kind::Text => {
-                let max = item.max_length.unwrap_or(1000);
+                let max = item.max_text_length();
                 let length = raw.chars().count();
                 if length > max {
                     errors.insert(item.id.clone(), AnswerError::TooLong(max));

@@ -38,6 +38,9 @@ pub const CORE_ITEMS: [(&str, usize); 13] = [
 /// The id of the free-text comment item, stored in `responses.comment`.
 pub const COMMENT_ITEM: &str = "C1";
 
+/// The longest text answer, in characters, when the item names no `max_length`.
+pub const DEFAULT_MAX_TEXT_LENGTH: usize = 1000;
+
 /// A text in both UI languages.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +149,12 @@ pub struct Item {
 }
 
 impl Item {
+    /// The longest answer this text item accepts, in characters: the same limit for the web form
+    /// and for imported responses.
+    pub fn max_text_length(&self) -> usize {
+        self.max_length.unwrap_or(DEFAULT_MAX_TEXT_LENGTH)
+    }
+
     /// True when the item is shown on `form` for a dossier with this timeliness.
     pub fn shown(&self, form: Form, timeliness: Timeliness) -> bool {
         let on_form = self.forms.contains(&form);

@@ -81,6 +81,7 @@ pub fn published(conn: &mut DbConn) -> QueryResult<Vec<(String, i32, NaiveDateTi
 /// How many responses answered each (questionnaire, version).
 pub fn usage(conn: &mut DbConn) -> QueryResult<Vec<(String, i32, i64)>> {
     responses::table
+        .filter(crate::responses::visible())
         .group_by((
             responses::questionnaire_id,
             responses::questionnaire_version,

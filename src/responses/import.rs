@@ -1,24 +1,27 @@
-//! `sipas import responses FILE.csv`: paper and legacy answers, all or nothing, in batches.
+//! `sipas import responses FILE.csv`: paper and legacy answers, all or nothing, staged in short
+//! transactions so that citizens' submissions go on meanwhile (`super::staging`).
 //!
 //! Columns: `agency_code, submitted_at` (RFC 3339 or `YYYY-MM-DD`), optional `procedure_code,
 //! channel, late` (0/1) and `questionnaire`, then one column per question id. An answer is the
 //! option's position from 1, `NA` for "Không áp dụng", empty for not answered; `C1` is text.
+//!
+//! Plausibility: `submitted_at` is neither after today (Vietnam) nor before the configured
+//! earliest day (`[survey] import_earliest`); a row answers at least one question (an option or
+//! `NA`) or has a comment; the comment is at most as long as the web form allows.
 
 use std::collections::HashMap;
 use std::io::Read;
 
 use chrono::NaiveDate;
-use diesel::Connection;
 
-use super::record::{Entry, record};
-use super::store::IMPORT_BATCH;
+use super::staging::{self, Import, STAGE_BATCH, StageError};
 use super::{Context, Submission};
 use crate::catalog::queries as catalog;
-use crate::csvfile::{CsvRows, ImportError, Problems};
-use crate::db::DbConn;
+use crate::csvfile::{CsvRows, ImportError, Problems, Row};
+use crate::db::{Database, DbConn};
 use crate::domain::Channel;
 use crate::invitations::dossier::parse_timestamp;
-use crate::questionnaire::{COMMENT_ITEM, Questionnaire};
+use crate::questionnaire::{COMMENT_ITEM, DEFAULT_MAX_TEXT_LENGTH, Item, Questionnaire};
 
 const FIXED: [&str; 6] = [
     "agency_code",
@@ -29,22 +32,27 @@ const FIXED: [&str; 6] = [
     "questionnaire",
 ];
 
-/// Imports every row or none; `progress` is called with the number of rows read so far.
+/// How far an import is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Rows read, checked and staged so far (not yet visible).
+    Staged(u64),
+    /// The whole file is in (nothing can undo it now): rows added to the counts so far, of all.
+    Publishing { counted: u64, rows: u64 },
+}
+
+/// Imports every row or none, staged in short transactions; `earliest` is the first day a
+/// response may have been given. Returns the number of responses imported.
 pub fn import_responses(
-    conn: &mut DbConn,
+    db: &Database,
     questionnaire: &Questionnaire,
+    earliest: NaiveDate,
     input: impl Read,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(Progress),
 ) -> Result<u64, ImportError> {
     let mut rows = CsvRows::open_with(input, &["agency_code", "submitted_at"], &[COMMENT_ITEM])?;
-    let agencies: HashMap<String, i64> = catalog::all_agencies(conn)?
-        .into_iter()
-        .map(|a| (a.code, a.id))
-        .collect();
-    let procedures: HashMap<String, i64> = catalog::all_procedures(conn)?
-        .into_iter()
-        .map(|p| (p.code, p.id))
-        .collect();
+    let mut conn = db.conn()?;
+    let conn: &mut DbConn = &mut conn;
     let mut header = Problems::default();
     for column in rows.column_names() {
         if !FIXED.contains(&column) && questionnaire.item(column).is_none() {
@@ -55,142 +63,261 @@ pub fn import_responses(
         }
     }
     header.into_result()?;
+    let rules = Rules::load(conn, questionnaire, earliest)?;
     crate::db::with_import_cache(conn, |conn| {
-        conn.transaction(|conn| -> Result<u64, ImportError> {
-            let mut problems = Problems::default();
-            let mut batch: Vec<Entry> = Vec::with_capacity(IMPORT_BATCH);
-            let mut count = 0u64;
-            while let Some(row) = rows.next_row() {
-                let row = match row {
-                    Ok(r) => r,
-                    Err(e) => {
-                        problems.push(e);
-                        continue;
-                    }
-                };
-                let line = row.line;
-                let mut bad = |m: String| problems.add(line, m);
-                let agency_id = agencies.get(row.get("agency_code")).copied();
-                if agency_id.is_none() {
-                    bad(format!("unknown agency_code {:?}", row.get("agency_code")));
+        let import = staging::begin(db, conn)?;
+        let staged = stage_file(db, conn, import, &rules, &mut rows, &mut progress).and_then(|n| {
+            staging::commit(db, conn, import)?;
+            Ok(n)
+        });
+        let count = match staged {
+            Ok(count) => count,
+            Err(e) => {
+                if let Err(cleanup) = staging::discard(db, conn, import) {
+                    tracing::warn!(
+                        import = import.id,
+                        error = %cleanup,
+                        "could not remove the rows of a failed import; they stay invisible and are removed at the next start"
+                    );
                 }
-                let submitted_on = submitted_on(row.get("submitted_at"));
-                if submitted_on.is_none() {
-                    bad(format!(
-                        "submitted_at {:?} is not RFC 3339 or YYYY-MM-DD",
-                        row.get("submitted_at")
-                    ));
-                }
-                let procedure_id = match row.get("procedure_code") {
-                    "" => Some(None),
-                    code => procedures.get(code).map(|id| Some(*id)),
-                };
-                if procedure_id.is_none() {
-                    bad(format!(
-                        "unknown procedure_code {:?}",
-                        row.get("procedure_code")
-                    ));
-                }
-                let channel = match row.get("channel") {
-                    "" => Some(Channel::Paper),
-                    c => Channel::parse(c),
-                };
-                if channel.is_none() {
-                    bad(format!(
-                        "channel {:?} is not counter, online, postal, walk_in or paper",
-                        row.get("channel")
-                    ));
-                }
-                let late = match row.get("late") {
-                    "" => Some(None),
-                    "0" => Some(Some(false)),
-                    "1" => Some(Some(true)),
-                    _ => None,
-                };
-                if late.is_none() {
-                    bad(format!("late {:?} must be 0, 1 or empty", row.get("late")));
-                }
-                match row.get("questionnaire") {
-                    "" => {}
-                    q if q == questionnaire.id => {}
-                    q => bad(format!(
-                        "questionnaire {q:?} is not the active questionnaire {}",
-                        questionnaire.id
-                    )),
-                }
-                let mut answers: Vec<(&str, i32)> = Vec::new();
-                let mut comment = None;
-                for (column, value) in row.columns_where(|c| !FIXED.contains(&c)) {
-                    if value.is_empty() {
-                        continue;
-                    }
-                    if column == COMMENT_ITEM {
-                        comment = Some(value.to_owned());
-                        continue;
-                    }
-                    let Some(item) = questionnaire.item(column) else {
-                        continue;
-                    };
-                    let stored = if value.eq_ignore_ascii_case("NA") {
-                        item.na.then_some(0)
-                    } else {
-                        value
-                            .parse::<i32>()
-                            .ok()
-                            .filter(|v| *v >= 1 && *v as usize <= item.options.len())
-                    };
-                    match stored {
-                        Some(v) => answers.push((column, v)),
-                        None => bad(format!(
-                            "{column} = {value:?}: expected 1–{}{}",
-                            item.options.len(),
-                            if item.na { " or NA" } else { "" }
-                        )),
-                    }
-                }
-                let (
-                    Some(agency_id),
-                    Some(submitted_on),
-                    Some(procedure_id),
-                    Some(channel),
-                    Some(late),
-                ) = (agency_id, submitted_on, procedure_id, channel, late)
-                else {
-                    continue;
-                };
-                if !problems.is_empty() {
-                    // Keep validating to report every bad line, but write nothing more.
-                    continue;
-                }
-                let ctx = Context {
-                    agency_id,
-                    procedure_id,
-                    channel,
-                    submitted_on,
-                    late,
-                    days_late: None,
-                };
-                let mut submission = Submission::new(questionnaire, ctx);
-                for (item, value) in answers {
-                    submission.set(item, value);
-                }
-                if let Some(comment) = &comment {
-                    submission.set_comment(comment);
-                }
-                batch.push(Entry::plain(submission));
-                count += 1;
-                if batch.len() == IMPORT_BATCH {
-                    record(conn, &batch)?;
-                    batch.clear();
-                    progress(count);
-                }
+                return Err(e);
             }
-            problems.into_result()?;
-            record(conn, &batch)?;
-            progress(count);
-            Ok(count)
+        };
+        staging::publish(db, conn, import.id, |counted, rows| {
+            progress(Progress::Publishing { counted, rows })
         })
+        .map_err(|e| ImportError::Unpublished {
+            rows: count,
+            reason: e.to_string(),
+        })?;
+        Ok(count)
     })
+}
+
+impl From<StageError> for ImportError {
+    fn from(e: StageError) -> Self {
+        match e {
+            StageError::Abandoned(_) => ImportError::Abandoned(e.to_string()),
+            StageError::Database(e) => ImportError::Database(e),
+        }
+    }
+}
+
+/// Reads, checks and stages every row; stops writing at the first bad row but goes on checking,
+/// to report every bad line.
+fn stage_file(
+    db: &Database,
+    conn: &mut DbConn,
+    import: Import,
+    rules: &Rules<'_>,
+    rows: &mut CsvRows<impl Read>,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, ImportError> {
+    let mut problems = Problems::default();
+    let mut batch: Vec<Submission> = Vec::with_capacity(STAGE_BATCH);
+    let mut count = 0u64;
+    while let Some(row) = rows.next_row() {
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let Some(mut submission) = rules.check(&row, &mut problems) else {
+            continue;
+        };
+        if !problems.is_empty() {
+            // Keep validating to report every bad line, but write nothing more.
+            continue;
+        }
+        submission.response.import_id = Some(import.id);
+        batch.push(submission);
+        count += 1;
+        if batch.len() == STAGE_BATCH {
+            staging::stage(db, conn, import, &batch)?;
+            batch.clear();
+            progress(Progress::Staged(count));
+        }
+    }
+    problems.into_result()?;
+    if !batch.is_empty() {
+        staging::stage(db, conn, import, &batch)?;
+    }
+    progress(Progress::Staged(count));
+    Ok(count)
+}
+
+/// What a row is checked against.
+struct Rules<'q> {
+    questionnaire: &'q Questionnaire,
+    agencies: HashMap<String, i64>,
+    procedures: HashMap<String, i64>,
+    earliest: NaiveDate,
+    today: NaiveDate,
+    comment_max: usize,
+}
+
+impl<'q> Rules<'q> {
+    fn load(
+        conn: &mut DbConn,
+        questionnaire: &'q Questionnaire,
+        earliest: NaiveDate,
+    ) -> Result<Rules<'q>, ImportError> {
+        Ok(Rules {
+            questionnaire,
+            agencies: catalog::all_agencies(conn)?
+                .into_iter()
+                .map(|a| (a.code, a.id))
+                .collect(),
+            procedures: catalog::all_procedures(conn)?
+                .into_iter()
+                .map(|p| (p.code, p.id))
+                .collect(),
+            earliest,
+            today: crate::clock::today(),
+            comment_max: questionnaire
+                .item(COMMENT_ITEM)
+                .map_or(DEFAULT_MAX_TEXT_LENGTH, Item::max_text_length),
+        })
+    }
+
+    /// The row as a submission, or `None` with its problems added.
+    fn check(&self, row: &Row<'_>, problems: &mut Problems) -> Option<Submission> {
+        let line = row.line;
+        let mut bad = |m: String| problems.add(line, m);
+        let agency_id = self.agencies.get(row.get("agency_code")).copied();
+        if agency_id.is_none() {
+            bad(format!("unknown agency_code {:?}", row.get("agency_code")));
+        }
+        let submitted_on = match submitted_on(row.get("submitted_at")) {
+            None => {
+                bad(format!(
+                    "submitted_at {:?} is not RFC 3339 or YYYY-MM-DD",
+                    row.get("submitted_at")
+                ));
+                None
+            }
+            Some(day) if day > self.today => {
+                bad(format!(
+                    "submitted_at {:?} is in the future (today is {} in Vietnam)",
+                    row.get("submitted_at"),
+                    self.today
+                ));
+                None
+            }
+            Some(day) if day < self.earliest => {
+                bad(format!(
+                    "submitted_at {:?} is before {}, the earliest day accepted ([survey] import_earliest)",
+                    row.get("submitted_at"),
+                    self.earliest
+                ));
+                None
+            }
+            day => day,
+        };
+        let procedure_id = match row.get("procedure_code") {
+            "" => Some(None),
+            code => self.procedures.get(code).map(|id| Some(*id)),
+        };
+        if procedure_id.is_none() {
+            bad(format!(
+                "unknown procedure_code {:?}",
+                row.get("procedure_code")
+            ));
+        }
+        let channel = match row.get("channel") {
+            "" => Some(Channel::Paper),
+            c => Channel::parse(c),
+        };
+        if channel.is_none() {
+            bad(format!(
+                "channel {:?} is not counter, online, postal, walk_in or paper",
+                row.get("channel")
+            ));
+        }
+        let late = match row.get("late") {
+            "" => Some(None),
+            "0" => Some(Some(false)),
+            "1" => Some(Some(true)),
+            _ => None,
+        };
+        if late.is_none() {
+            bad(format!("late {:?} must be 0, 1 or empty", row.get("late")));
+        }
+        let questionnaire = self.questionnaire;
+        match row.get("questionnaire") {
+            "" => {}
+            q if q == questionnaire.id => {}
+            q => bad(format!(
+                "questionnaire {q:?} is not the active questionnaire {}",
+                questionnaire.id
+            )),
+        }
+        let mut answers: Vec<(&str, i32)> = Vec::new();
+        let mut comment = None;
+        let mut answered = false;
+        for (column, value) in row.columns_where(|c| !FIXED.contains(&c)) {
+            if value.is_empty() {
+                continue;
+            }
+            answered = true;
+            if column == COMMENT_ITEM {
+                let length = value.chars().count();
+                if length > self.comment_max {
+                    bad(format!(
+                        "{COMMENT_ITEM} is {length} characters long; at most {} are accepted (as on the web form)",
+                        self.comment_max
+                    ));
+                }
+                comment = Some(value);
+                continue;
+            }
+            let Some(item) = questionnaire.item(column) else {
+                continue;
+            };
+            let stored = if value.eq_ignore_ascii_case("NA") {
+                item.na.then_some(0)
+            } else {
+                value
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|v| *v >= 1 && *v as usize <= item.options.len())
+            };
+            match stored {
+                Some(v) => answers.push((column, v)),
+                None => bad(format!(
+                    "{column} = {value:?}: expected 1–{}{}",
+                    item.options.len(),
+                    if item.na { " or NA" } else { "" }
+                )),
+            }
+        }
+        if !answered {
+            bad("the row answers no question (at least one answer or a comment is needed)".into());
+        }
+        let (Some(agency_id), Some(submitted_on), Some(procedure_id), Some(channel), Some(late)) =
+            (agency_id, submitted_on, procedure_id, channel, late)
+        else {
+            return None;
+        };
+        let ctx = Context {
+            agency_id,
+            procedure_id,
+            channel,
+            submitted_on,
+            late,
+            days_late: None,
+        };
+        let mut submission = Submission::new(questionnaire, ctx);
+        for (item, value) in answers {
+            submission.set(item, value);
+        }
+        if let Some(comment) = comment {
+            submission.set_comment(comment);
+        }
+        Some(submission)
+    }
 }
 
 /// The Vietnam calendar day of a submission time.

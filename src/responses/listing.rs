@@ -1,5 +1,6 @@
 //! Reading stored responses back: pages of anonymous rows for the raw export, and an agency's
-//! recent comments (personal data masked) for the reform office.
+//! recent comments (personal data masked) for the reform office. Rows of an import that is not
+//! done are never read ([`super::visible`]).
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -52,6 +53,7 @@ pub fn raw_page(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<Ra
         .inner_join(agencies::table)
         .left_join(procedures::table.on(procedures::id.nullable().eq(responses::procedure_id)))
         .filter(responses::id.gt(after))
+        .filter(super::visible())
         .order(responses::id)
         .limit(limit)
         .select((
@@ -113,6 +115,7 @@ pub fn recent_comments(
         .filter(responses::agency_id.eq(agency))
         .filter(responses::submitted_on.between(from, to))
         .filter(responses::comment.is_not_null())
+        .filter(super::visible())
         .select((responses::submitted_on, responses::comment))
         .order(responses::id.desc())
         .limit(50)

@@ -7,6 +7,7 @@
 pub mod import;
 pub mod listing;
 pub mod record;
+pub mod staging;
 pub mod store;
 pub mod submission;
 
@@ -44,6 +45,18 @@ pub struct NewResponse {
     pub e7: Option<i32>,
     pub comment: Option<String>,
     pub comment_flag: bool,
+    /// The staged import the row belongs to (`None` for web submissions).
+    pub import_id: Option<i64>,
+}
+
+/// The SQL condition on `responses` that keeps out the rows of imports not yet done (still
+/// staging, publishing, or being discarded): every reader of raw responses applies it.
+pub const VISIBLE: &str = "(responses.import_id IS NULL OR responses.import_id IN \
+     (SELECT imports.id FROM imports WHERE imports.status = 'done'))";
+
+/// [`VISIBLE`] as a diesel filter: `responses::table.filter(responses::visible())`.
+pub fn visible() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(VISIBLE)
 }
 
 /// A response with the answers that have no column of their own.

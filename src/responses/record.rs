@@ -1,7 +1,8 @@
 //! The one write path of a response: store it, mark its link used, update the counts, keep the
 //! optional contact detail apart, and queue the money alert it calls for — all in the caller's
 //! transaction. Web submissions (link and walk-in) commit through [`Recorder`]; the paper import
-//! calls [`record`] with its batches inside its own transaction.
+//! calls [`stage`] with its batches, each in a transaction of its own, and its counts are added
+//! once the whole file is in (`super::staging`).
 
 use chrono::NaiveDateTime;
 use diesel::Connection;
@@ -100,6 +101,15 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> 
         }
     }
     Ok(outcomes)
+}
+
+/// Stores paper responses of a staged import inside the caller's transaction, without counting
+/// them: each carries its `import_id`, and the import's counts are added when it publishes
+/// (`super::staging::publish`). Paper responses have no invitation, contact or alert.
+pub fn stage(conn: &mut DbConn, submissions: &[Submission]) -> QueryResult<()> {
+    let rows: Vec<&Submission> = submissions.iter().collect();
+    store::insert_uncounted(conn, &rows)?;
+    Ok(())
 }
 
 /// Commits web responses: on SQLite through the group committer, together with the responses

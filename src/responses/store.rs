@@ -8,11 +8,8 @@ use crate::aggregates;
 use crate::db::DbConn;
 use crate::db::schema::{contact_requests, response_answers, responses};
 
-/// Rows per INSERT statement: 25 columns × 1,000 rows stays under SQLite's 32,766 parameters.
+/// Rows per INSERT statement: 26 columns × 1,000 rows stays under SQLite's 32,766 parameters.
 pub const BATCH: usize = 1000;
-
-/// Responses an import inserts (and counts) at a time.
-pub const IMPORT_BATCH: usize = 20_000;
 
 /// What happened to a submission made through an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +82,17 @@ fn insert_rows(conn: &mut DbConn, rows: Vec<&NewResponse>) -> QueryResult<Vec<i6
 /// Inserts submissions (at most [`BATCH`] per statement) and adds them to the daily counts,
 /// inside the caller's transaction.
 pub(super) fn insert_batch(conn: &mut DbConn, submissions: &[&Submission]) -> QueryResult<()> {
+    let ids = insert_uncounted(conn, submissions)?;
+    // One pass over the whole slice: fewer, larger aggregate statements.
+    aggregates::record(conn, &ids)
+}
+
+/// Inserts submissions with their extra answers (at most [`BATCH`] rows per statement) inside
+/// the caller's transaction, and returns their ids; the counts are left to the caller.
+pub(super) fn insert_uncounted(
+    conn: &mut DbConn,
+    submissions: &[&Submission],
+) -> QueryResult<Vec<i64>> {
     let mut all_ids = Vec::with_capacity(submissions.len());
     for chunk in submissions.chunks(BATCH) {
         let rows: Vec<_> = chunk.iter().map(|s| &s.response).collect();
@@ -107,6 +115,5 @@ pub(super) fn insert_batch(conn: &mut DbConn, submissions: &[&Submission]) -> Qu
             crate::on_backend!(conn, c => diesel::insert_into(response_answers::table).values(part).execute(c))?;
         }
     }
-    // One pass over the whole slice: fewer, larger aggregate statements.
-    aggregates::record(conn, &all_ids)
+    Ok(all_ids)
 }

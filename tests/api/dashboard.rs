@@ -652,12 +652,7 @@ async fn exports_read_back_as_csv_and_xlsx() -> TestResult {
             .next()
             .is_some_and(|h| h.starts_with("agency_code,submitted_at"))
     );
-    let q = sipas::questionnaire::Questionnaire::built_in()?;
-    let mut conn = app.conn()?;
-    assert_eq!(
-        sipas::responses::import::import_responses(&mut conn, &q, text.as_bytes(), |_| {})?,
-        6
-    );
+    assert_eq!(app.import_responses(&text)?, 6);
     assert_eq!(app.count("responses")?, 12);
     Ok(())
 }

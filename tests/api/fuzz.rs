@@ -311,6 +311,8 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
         "agency_procedures",
         "invitations",
         "responses",
+        "response_answers",
+        "imports",
     ];
     let (mut accepted, mut rejected) = (0, 0);
     for case in 0..cases(200) {
@@ -341,8 +343,9 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
                     .map(|v| v.len() as u64)
             }
             _ => sipas::responses::import::import_responses(
-                &mut conn,
+                &app.database,
                 &questionnaire,
+                crate::helpers::import_earliest(),
                 text.as_bytes(),
                 |_| {},
             ),

@@ -109,6 +109,8 @@ pub fn test_settings(
 pub struct TestApp {
     pub address: String,
     pub pool: DbPool,
+    /// The application's database (its pool and, on SQLite, the writer's turn).
+    pub database: sipas::db::Database,
     pub client: reqwest::Client,
     pub db: TestDb,
     pub api_key: String,
@@ -132,9 +134,9 @@ impl RunningServer {
     /// Builds the application on `settings` and runs it on its own thread.
     fn start(
         settings: Settings,
-    ) -> Result<(String, DbPool, RunningServer), Box<dyn std::error::Error>> {
+    ) -> Result<(String, sipas::db::Database, RunningServer), Box<dyn std::error::Error>> {
         let app = Application::build(settings)?;
-        let pool = app.db().pool().clone();
+        let database = app.db().clone();
         let address = format!("http://127.0.0.1:{}", app.port());
         let server = RunningServer {
             handle: app.handle(),
@@ -143,7 +145,7 @@ impl RunningServer {
                 actix_web::rt::System::new().block_on(app.run_until_stopped())
             }),
         };
-        Ok((address, pool, server))
+        Ok((address, database, server))
     }
 
     fn stop(self) {
@@ -188,7 +190,8 @@ pub async fn spawn_app_with(
     let keys = tempfile::tempdir()?;
     let mut settings = test_settings(&db, keys.path())?;
     tweak(&mut settings);
-    let (address, pool, server) = RunningServer::start(settings.clone())?;
+    let (address, database, server) = RunningServer::start(settings.clone())?;
+    let pool = database.pool().clone();
     let api_key = {
         let mut conn = pool.get()?;
         sipas::catalog::import::import_agencies(&mut conn, AGENCIES.as_bytes())?;
@@ -208,6 +211,7 @@ pub async fn spawn_app_with(
     Ok(TestApp {
         address,
         pool,
+        database,
         client,
         db,
         api_key,
@@ -216,6 +220,16 @@ pub async fn spawn_app_with(
         others: Vec::new(),
         _keys: keys,
     })
+}
+
+/// The earliest day an imported response may have (the default setting).
+pub fn import_earliest() -> chrono::NaiveDate {
+    sipas::config::SurveySettings::default().import_earliest
+}
+
+/// Tomorrow in Vietnam.
+pub fn tomorrow() -> chrono::NaiveDate {
+    sipas::clock::today() + chrono::Duration::days(1)
 }
 
 pub fn now() -> chrono::NaiveDateTime {
@@ -236,6 +250,19 @@ pub fn dossier(code: &str, agency: &str, late: bool) -> serde_json::Value {
 }
 
 impl TestApp {
+    /// Imports a responses CSV with the built-in questionnaire and the default earliest day.
+    pub fn import_responses(&self, csv: &str) -> Result<u64, sipas::csvfile::ImportError> {
+        let q = sipas::questionnaire::Questionnaire::built_in()
+            .map_err(|e| sipas::csvfile::ImportError::Read(e.to_string()))?;
+        sipas::responses::import::import_responses(
+            &self.database,
+            &q,
+            import_earliest(),
+            csv.as_bytes(),
+            |_| {},
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

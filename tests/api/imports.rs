@@ -4,7 +4,6 @@ use diesel::prelude::*;
 use sipas::catalog::import::{import_agencies, import_links, import_procedures};
 use sipas::csvfile::ImportError;
 use sipas::db::schema::{agencies, responses};
-use sipas::responses::import::import_responses;
 
 use crate::helpers::{TestResult, spawn_app};
 
@@ -100,12 +99,8 @@ T-HUYEN,2026-01-31T20:00:00Z,P-DD,online,,,4,4,4,2,1,1,,\n";
 #[tokio::test]
 async fn responses_import_with_positions_na_and_extra_items() -> TestResult {
     let app = spawn_app().await?;
-    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    assert_eq!(app.import_responses(RESPONSES)?, 3);
     let mut conn = app.conn()?;
-    assert_eq!(
-        import_responses(&mut conn, &q, RESPONSES.as_bytes(), |_| {})?,
-        3
-    );
     type Row = (
         String,
         Option<i32>,
@@ -148,26 +143,82 @@ async fn responses_import_with_positions_na_and_extra_items() -> TestResult {
 #[tokio::test]
 async fn a_response_file_with_errors_imports_nothing() -> TestResult {
     let app = spawn_app().await?;
-    let q = sipas::questionnaire::Questionnaire::built_in()?;
-    let mut conn = app.conn()?;
     let mut bad = String::from(RESPONSES);
     bad.push_str("NOPE,2026-02-01,,,,,5,,,,,,,\n");
     bad.push_str("T-SO,01/02/2026,,,,,5,,,,,,,\n");
     bad.push_str("T-SO,2026-02-01,,,2,,6,NA,,5,,,,\n");
     bad.push_str("T-SO,2026-02-01,,fax,,other-q,,,,,,,,\n");
-    let result = import_responses(&mut conn, &q, bad.as_bytes(), |_| {});
-    assert_eq!(lines(result), [5, 6, 7, 7, 7, 7, 8, 8]);
+    assert_eq!(
+        lines(app.import_responses(&bad)),
+        [5, 6, 7, 7, 7, 7, 8, 8, 8],
+        "line 8 also answers no question"
+    );
     assert_eq!(app.count("responses")?, 0);
     let unknown_column = "agency_code,submitted_at,HL9\nT-SO,2026-02-01,5\n";
-    assert_eq!(
-        lines(import_responses(
-            &mut conn,
-            &q,
-            unknown_column.as_bytes(),
-            |_| {}
-        )),
-        [1]
+    assert_eq!(lines(app.import_responses(unknown_column)), [1]);
+    Ok(())
+}
+
+fn messages(result: Result<u64, ImportError>) -> Vec<(u64, String)> {
+    match result {
+        Err(ImportError::Lines(errors)) => {
+            errors.into_iter().map(|e| (e.line, e.message)).collect()
+        }
+        other => panic!("expected line errors, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn implausible_responses_are_refused_by_line() -> TestResult {
+    let app = spawn_app().await?;
+    let header = "agency_code,submitted_at,HL0,E6,C1\n";
+    let good = "T-SO,2026-02-01,5,1,\n";
+    let cases: [(&str, String); 7] = [
+        ("in the future", "T-SO,2031-01-01,5,1,\n".into()),
+        ("before 2015-01-01", "T-SO,1900-01-01,5,1,\n".into()),
+        (
+            "in the future",
+            format!("T-SO,{},5,1,\n", crate::helpers::tomorrow()),
+        ),
+        (
+            "before 2015-01-01",
+            "T-SO,2014-12-31T23:00:00+07:00,5,1,\n".into(),
+        ),
+        ("answers no question", "T-SO,2026-02-01,,,\n".into()),
+        ("answers no question", "T-SO,2026-02-01,,,   \n".into()),
+        (
+            "5000 characters long; at most 1000",
+            format!("T-SO,2026-02-01,5,1,{}\n", "ý".repeat(5000)),
+        ),
+    ];
+    for (expected, line) in &cases {
+        let file = format!("{header}{good}{good}{line}{good}");
+        let found = messages(app.import_responses(&file));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 4, "the line of the bad row");
+        assert!(found[0].1.contains(expected), "{expected}: {found:?}");
+    }
+    assert_eq!(app.count("responses")?, 0, "nothing from a bad file");
+    assert_eq!(app.count("imports")?, 0);
+    // A comment alone is an answer; the limits themselves are accepted.
+    let fine = format!(
+        "{header}T-SO,2026-02-01,,,Chỉ có ý kiến\nT-SO,2015-01-01,3,,\nT-SO,{},,2,{}\n",
+        sipas::clock::today(),
+        "y".repeat(1000)
     );
+    assert_eq!(app.import_responses(&fine)?, 3);
+    // The earliest day is a setting.
+    let q = sipas::questionnaire::Questionnaire::built_in()?;
+    let later = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).ok_or("date")?;
+    let old = format!("{header}T-SO,2025-12-31,4,1,\n");
+    let refused = sipas::responses::import::import_responses(
+        &app.database,
+        &q,
+        later,
+        old.as_bytes(),
+        |_| {},
+    );
+    assert!(messages(refused)[0].1.contains("before 2026-01-01"));
     Ok(())
 }
 

@@ -182,9 +182,8 @@ async fn last_month(app: &TestApp) -> Result<(), Box<dyn std::error::Error>> {
         "T-XA,{},,5,5,1,1,\nT-XA,{},,4,4,1,1,\n",
         window.from, window.to
     ));
+    app.import_responses(&csv)?;
     let mut conn = app.conn()?;
-    let q = sipas::questionnaire::Questionnaire::built_in()?;
-    sipas::responses::import::import_responses(&mut conn, &q, csv.as_bytes(), |_| {})?;
     let now = Utc::now().naive_utc();
     sipas::accounts::users::create(
         &mut conn,

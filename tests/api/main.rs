@@ -12,6 +12,7 @@ mod flags;
 mod fuzz;
 mod helpers;
 mod hostile_input;
+mod import_staging;
 mod imports;
 mod logs;
 mod mail;

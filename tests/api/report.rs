@@ -54,8 +54,9 @@ pub(crate) fn write_files(
     let mut csv = String::from("agency_code,submitted_at,channel,late,HL0,TC0,E1,E2,E6,E7,C1\n");
     for (code, n, harassment, repeat) in &agencies {
         for j in 0..*n {
+            // January to November 2026: an import refuses days after today.
             let day = 1 + (j / 12) % 28;
-            let month = 1 + j % 12;
+            let month = 1 + j % 11;
             let hl0 = if rng.unit() < 0.8 {
                 4 + usize::from(rng.unit() < 0.5)
             } else {
@@ -310,7 +311,7 @@ fn reports_are_byte_identical_across_runs_and_databases() -> TestResult {
         let text = String::from_utf8(out.stdout)?;
         assert!(text.starts_with("key,label,responses"), "{text}");
         if group == "month" {
-            assert_eq!(text.lines().count(), 13, "twelve months and a header");
+            assert_eq!(text.lines().count(), 12, "eleven months and a header");
         }
     }
     let table = sipas(
@@ -367,10 +368,9 @@ async fn daily_counts_equal_a_recount_from_raw_rows() -> TestResult {
         ]);
         app.post_form(&format!("/s/{token}"), &answers).await?;
     }
-    let q = sipas::questionnaire::Questionnaire::built_in()?;
     let csv = "agency_code,submitted_at,procedure_code,late,HL0,E1,E7\nT-SO,2026-02-01,P-LLTP,1,2,4,3\nT-XA,2026-02-01,,0,5,1,1\n";
+    app.import_responses(csv)?;
     let mut conn = app.conn()?;
-    sipas::responses::import::import_responses(&mut conn, &q, csv.as_bytes(), |_| {})?;
     let kept = dump_counts(&mut conn)?;
     assert!(kept.len() >= 3, "{kept:?}");
     sipas::aggregates::recount(&mut conn)?;

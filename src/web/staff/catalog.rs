@@ -224,7 +224,12 @@ pub async fn import_catalog(
                     .map(|l| format!("dòng {}: {}", l.line, l.message))
                     .collect())),
                 Err(ImportError::Database(e)) => Err(AppError::from(e)),
+                Err(ImportError::Store(e)) => Err(AppError::from(e)),
                 Err(ImportError::Read(e)) => Ok(Err(vec![e])),
+                // Only the staged response import stops these ways.
+                Err(e @ (ImportError::Abandoned(_) | ImportError::Unpublished { .. })) => {
+                    Err(AppError::Internal(e.to_string()))
+                }
             }
         })
         .await?;

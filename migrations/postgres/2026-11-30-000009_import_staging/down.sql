@@ -1,0 +1,3 @@
+DROP INDEX responses_import;
+ALTER TABLE responses DROP COLUMN import_id;
+DROP TABLE imports;

@@ -1,0 +1,412 @@
+//! Staged imports: a response import writes in short transactions, still all or nothing.
+//!
+//! An import is a row of `imports`. While `staging`, its responses are inserted a batch per
+//! transaction, each carrying `responses.import_id`, and each batch renews `heartbeat_at`; its
+//! rows are invisible to every reader ([`super::visible`]) and not yet counted. Once the whole
+//! file has validated and staged, [`commit`] marks it `publishing`: the commit point. [`publish`]
+//! then adds its rows to the counts a chunk of ids per transaction (`published_through` is the
+//! highest id counted, so a crash in between neither loses nor repeats a chunk) and marks it
+//! `done` with the last chunk: from then on its rows are read like any others. An import that
+//! fails before the commit point is `discarding` while [`discard`] deletes its rows, a chunk per
+//! transaction, and then its `imports` row. [`recover`] finishes what a crash left: it rolls
+//! `publishing` imports forward and discards `discarding` ones and `staging` ones whose
+//! heartbeat is older than [`STALE_AFTER_MINUTES`].
+//!
+//! Every transaction takes the writer's turn ([`Database::transaction_on`]), so on SQLite the web
+//! submissions (group commit) get the database between two batches.
+
+use std::fmt;
+
+use chrono::{Duration, NaiveDateTime, Timelike};
+use diesel::prelude::*;
+
+use super::Submission;
+use super::record;
+use crate::aggregates;
+use crate::db::schema::{imports, response_answers, responses};
+use crate::db::{Database, DbConn, StoreError};
+
+/// Responses staged per transaction: small enough that a citizen's submission waiting for the
+/// writer's turn waits tens of milliseconds, large enough to keep the import fast.
+pub const STAGE_BATCH: usize = 2_000;
+
+/// Responses added to the counts per transaction while publishing.
+pub const PUBLISH_CHUNK: i64 = 10_000;
+
+/// Responses deleted per transaction when an import is discarded.
+pub const DISCARD_CHUNK: i64 = 5_000;
+
+/// A staging import whose heartbeat is older than this is taken for dead and discarded.
+pub const STALE_AFTER_MINUTES: i64 = 10;
+
+/// Where an import stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum ImportStatus {
+    /// Rows are being validated and inserted; invisible, not counted.
+    Staging,
+    /// The whole file is in (the commit point); its counts are being added.
+    Publishing,
+    /// Counted and visible.
+    Done,
+    /// Failed before the commit point; its rows are being deleted.
+    Discarding,
+}
+
+impl ImportStatus {
+    /// Parses the stored code.
+    pub fn parse(s: &str) -> Option<ImportStatus> {
+        match s {
+            "staging" => Some(ImportStatus::Staging),
+            "publishing" => Some(ImportStatus::Publishing),
+            "done" => Some(ImportStatus::Done),
+            "discarding" => Some(ImportStatus::Discarding),
+            _ => None,
+        }
+    }
+
+    /// The stored code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Staging => "staging",
+            ImportStatus::Publishing => "publishing",
+            ImportStatus::Done => "done",
+            ImportStatus::Discarding => "discarding",
+        }
+    }
+}
+
+impl fmt::Display for ImportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::text_column!(ImportStatus, "import status");
+
+/// An import in progress as its importer knows it: the id and the instant it began. Together
+/// they tell it apart from a later import that got the same id (SQLite gives the largest id
+/// again once its row is deleted), so an importer that recovery took for dead cannot write into
+/// the next import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Import {
+    pub id: i64,
+    started_at: NaiveDateTime,
+}
+
+/// The row of one import in one status.
+type ImportRow = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<imports::table, diesel::dsl::Eq<imports::id, i64>>,
+        diesel::dsl::Eq<imports::started_at, NaiveDateTime>,
+    >,
+    diesel::dsl::Eq<imports::status, ImportStatus>,
+>;
+
+impl Import {
+    /// This import's row, if it is still `staging`.
+    fn staging(self) -> ImportRow {
+        imports::table
+            .filter(imports::id.eq(self.id))
+            .filter(imports::started_at.eq(self.started_at))
+            .filter(imports::status.eq(ImportStatus::Staging))
+    }
+}
+
+/// Why a staging step did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The import is no longer `staging`: recovery took it for dead and is discarding it.
+    #[error(
+        "import {0} was taken for abandoned (no progress for {STALE_AFTER_MINUTES} minutes) and is being removed"
+    )]
+    Abandoned(i64),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Starts an import: its `imports` row, `staging`.
+pub fn begin(db: &Database, conn: &mut DbConn) -> QueryResult<Import> {
+    let now = crate::clock::now();
+    // Microseconds: what both backends store exactly, so the row is found by it again.
+    let started_at = now
+        .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now);
+    let values = (
+        imports::started_at.eq(started_at),
+        imports::heartbeat_at.eq(crate::clock::now_to_second()),
+        imports::status.eq(ImportStatus::Staging),
+        imports::rows.eq(0),
+    );
+    let id = db.transaction_on(conn, |conn| {
+        crate::on_backend!(conn, c => diesel::insert_into(imports::table)
+            .values(values)
+            .returning(imports::id)
+            .get_result(c))
+    })?;
+    Ok(Import { id, started_at })
+}
+
+/// Stages one batch of `import` in a transaction of its own and renews its heartbeat. The
+/// submissions must carry `import_id = Some(import.id)`.
+pub fn stage(
+    db: &Database,
+    conn: &mut DbConn,
+    import: Import,
+    submissions: &[Submission],
+) -> Result<(), StageError> {
+    db.transaction_on(conn, |conn| {
+        // First the import's own row: it is the import's lock against recovery (on PostgreSQL a
+        // row lock, on SQLite the write lock), and proves it is still staging.
+        let live = diesel::update(import.staging())
+            .set((
+                imports::heartbeat_at.eq(crate::clock::now_to_second()),
+                imports::rows.eq(imports::rows + submissions.len() as i64),
+            ))
+            .execute(conn)?;
+        if live == 0 {
+            return Err(StageError::Abandoned(import.id));
+        }
+        record::stage(conn, submissions)?;
+        Ok(())
+    })
+}
+
+/// The commit point: every row of `import` is staged and valid; from here on the import is
+/// completed (by [`publish`] now, or by [`recover`] after a crash), never undone.
+pub fn commit(db: &Database, conn: &mut DbConn, import: Import) -> Result<(), StageError> {
+    db.transaction_on(conn, |conn| {
+        let marked = diesel::update(import.staging())
+            .set((
+                imports::status.eq(ImportStatus::Publishing),
+                imports::heartbeat_at.eq(crate::clock::now_to_second()),
+            ))
+            .execute(conn)?;
+        if marked == 0 {
+            return Err(StageError::Abandoned(import.id));
+        }
+        Ok(())
+    })
+}
+
+/// Adds the rows of the `publishing` import `id` to the counts, [`PUBLISH_CHUNK`] rows per
+/// transaction, and marks it `done` with the last chunk. Calls `progress(counted, rows)` first
+/// and after each chunk (`counted` by this call). Safe beside another publisher of the same import (each chunk first locks the
+/// import's row, then reads how far it is counted).
+pub fn publish(
+    db: &Database,
+    conn: &mut DbConn,
+    id: i64,
+    mut progress: impl FnMut(u64, u64),
+) -> QueryResult<()> {
+    let rows: i64 = imports::table.find(id).select(imports::rows).first(conn)?;
+    let mut counted = 0u64;
+    progress(counted, u64::try_from(rows).unwrap_or(0));
+    loop {
+        let step = db.transaction_on(conn, |conn| publish_chunk(conn, id))?;
+        match step {
+            Chunk::Counted { rows, total } => {
+                counted = (counted + rows).min(total);
+                progress(counted, total);
+            }
+            Chunk::Finished { total } => {
+                progress(total, total);
+                return Ok(());
+            }
+        }
+    }
+}
+
+enum Chunk {
+    Counted { rows: u64, total: u64 },
+    Finished { total: u64 },
+}
+
+fn publish_chunk(conn: &mut DbConn, id: i64) -> QueryResult<Chunk> {
+    let claimed = diesel::update(
+        imports::table
+            .filter(imports::id.eq(id))
+            .filter(imports::status.eq(ImportStatus::Publishing)),
+    )
+    .set(imports::heartbeat_at.eq(crate::clock::now_to_second()))
+    .execute(conn)?;
+    let (through, total): (Option<i64>, i64) = imports::table
+        .find(id)
+        .select((imports::published_through, imports::rows))
+        .first(conn)?;
+    let total = u64::try_from(total).unwrap_or(0);
+    if claimed == 0 {
+        // Another publisher (a recovery beside this import) finished it.
+        return Ok(Chunk::Finished { total });
+    }
+    let after = through.unwrap_or(0);
+    let of_import = || {
+        responses::table
+            .filter(responses::import_id.eq(id))
+            .filter(responses::id.gt(after))
+    };
+    // The id of the chunk's last row: exactly PUBLISH_CHUNK rows of this import (web
+    // submissions may hold ids in between), or the import's last row.
+    let bound: Option<i64> = of_import()
+        .order(responses::id)
+        .select(responses::id)
+        .offset(PUBLISH_CHUNK - 1)
+        .limit(1)
+        .first(conn)
+        .optional()?;
+    let (last, finished) = match bound {
+        Some(last) => (last, false),
+        None => {
+            let last: Option<i64> = of_import()
+                .select(diesel::dsl::max(responses::id))
+                .first(conn)?;
+            (last.unwrap_or(after), true)
+        }
+    };
+    if last > after {
+        aggregates::record_import(conn, id, after + 1, last)?;
+    }
+    let status = if finished {
+        ImportStatus::Done
+    } else {
+        ImportStatus::Publishing
+    };
+    diesel::update(imports::table.find(id))
+        .set((
+            imports::published_through.eq(last),
+            imports::status.eq(status),
+        ))
+        .execute(conn)?;
+    Ok(if finished {
+        Chunk::Finished { total }
+    } else {
+        Chunk::Counted {
+            rows: PUBLISH_CHUNK as u64,
+            total,
+        }
+    })
+}
+
+/// Undoes `import` before its commit point: marks it `discarding`, deletes its responses and
+/// their answers, [`DISCARD_CHUNK`] rows per transaction, and finally its `imports` row. Nothing
+/// of it is left. (Already `discarding` by recovery: recovery finishes the deletion.)
+pub fn discard(db: &Database, conn: &mut DbConn, import: Import) -> QueryResult<()> {
+    let marked = db.transaction_on(conn, |conn| {
+        diesel::update(import.staging())
+            .set(imports::status.eq(ImportStatus::Discarding))
+            .execute(conn)
+    })?;
+    if marked == 0 {
+        return Ok(());
+    }
+    delete_rows(db, conn, import.id)
+}
+
+/// Deletes the rows of the `discarding` import `id`, then the import itself.
+fn delete_rows(db: &Database, conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    loop {
+        let finished = db.transaction_on(conn, |conn| -> QueryResult<bool> {
+            // Only an import being discarded loses rows (never one past its commit point), and
+            // its row is locked for this chunk.
+            let discarding = diesel::update(
+                imports::table
+                    .filter(imports::id.eq(id))
+                    .filter(imports::status.eq(ImportStatus::Discarding)),
+            )
+            .set(imports::heartbeat_at.eq(crate::clock::now_to_second()))
+            .execute(conn)?;
+            if discarding == 0 {
+                return Ok(true);
+            }
+            let ids: Vec<i64> = responses::table
+                .filter(responses::import_id.eq(id))
+                .order(responses::id)
+                .select(responses::id)
+                .limit(DISCARD_CHUNK)
+                .load(conn)?;
+            if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+                let chunk = responses::table
+                    .filter(responses::import_id.eq(id))
+                    .filter(responses::id.between(*first, *last));
+                diesel::delete(
+                    response_answers::table
+                        .filter(response_answers::response_id.eq_any(chunk.select(responses::id))),
+                )
+                .execute(conn)?;
+                diesel::delete(chunk).execute(conn)?;
+            }
+            if (ids.len() as i64) < DISCARD_CHUNK {
+                diesel::delete(imports::table.find(id)).execute(conn)?;
+                return Ok(true);
+            }
+            Ok(false)
+        })?;
+        if finished {
+            return Ok(());
+        }
+    }
+}
+
+/// What [`recover`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Imports past their commit point whose counts were completed.
+    pub rolled_forward: Vec<i64>,
+    /// Imports interrupted before it whose rows were deleted.
+    pub discarded: Vec<i64>,
+}
+
+impl Recovered {
+    /// True when there was nothing to recover.
+    pub fn is_empty(&self) -> bool {
+        self.rolled_forward.is_empty() && self.discarded.is_empty()
+    }
+}
+
+/// Finishes imports a crash or an interruption left behind: `publishing` ones are rolled
+/// forward, `discarding` ones and `staging` ones without a heartbeat for
+/// [`STALE_AFTER_MINUTES`] are deleted. Safe beside a running import (its heartbeat is fresh)
+/// and beside another recovery. Run at start-up and before a command-line import.
+pub fn recover(db: &Database) -> Result<Recovered, StoreError> {
+    let mut conn = db.conn()?;
+    let conn: &mut DbConn = &mut conn;
+    let cutoff = crate::clock::now_to_second() - Duration::minutes(STALE_AFTER_MINUTES);
+    db.transaction_on(conn, |conn| {
+        diesel::update(
+            imports::table
+                .filter(imports::status.eq(ImportStatus::Staging))
+                .filter(imports::heartbeat_at.lt(cutoff)),
+        )
+        .set(imports::status.eq(ImportStatus::Discarding))
+        .execute(conn)
+    })?;
+    let pending: Vec<(i64, ImportStatus)> = imports::table
+        .filter(imports::status.eq_any([ImportStatus::Publishing, ImportStatus::Discarding]))
+        .order(imports::id)
+        .select((imports::id, imports::status))
+        .load(conn)?;
+    let mut recovered = Recovered::default();
+    for (id, status) in pending {
+        if status == ImportStatus::Publishing {
+            publish(db, conn, id, |_, _| {})?;
+            tracing::info!(
+                import = id,
+                "an interrupted import was completed (counts added)"
+            );
+            recovered.rolled_forward.push(id);
+        } else {
+            delete_rows(db, conn, id)?;
+            tracing::info!(import = id, "an interrupted import was removed");
+            recovered.discarded.push(id);
+        }
+    }
+    Ok(recovered)
+}

@@ -1,0 +1,513 @@
+//! Staged response imports: citizens submit while a large import runs, a bad file leaves no
+//! trace after many batches, and an interrupted import is removed or completed by recovery.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use sipas::db::schema::{agencies, imports};
+use sipas::questionnaire::Questionnaire;
+use sipas::responses::import::{Progress, import_responses};
+use sipas::responses::staging::{self, ImportStatus, PUBLISH_CHUNK, STAGE_BATCH};
+use sipas::responses::{Context, Submission};
+
+use crate::helpers::{SHORT_FORM, TestApp, TestResult, import_earliest, spawn_app};
+
+/// `n` plausible paper responses over 2026, with a long-form answer (TC1, kept in
+/// `response_answers`) on every third row and a comment on every seventh.
+fn paper_file(n: usize) -> String {
+    let mut csv = String::with_capacity(n * 48);
+    csv.push_str("agency_code,submitted_at,procedure_code,late,TC0,HL0,E1,E6,E7,TC1,C1\n");
+    let agencies = ["T-SO", "T-HUYEN", "T-XA"];
+    let procedures = ["P-LLTP", "P-DD", ""];
+    for i in 0..n {
+        let a = i % 3;
+        csv.push_str(&format!(
+            "{},2026-{:02}-{:02},{},{},{},{},{},{},{},{},{}\n",
+            agencies[a],
+            1 + (i / 7) % 10,
+            1 + (i / 3) % 28,
+            procedures[a],
+            i % 2,
+            1 + i % 5,
+            1 + (i / 5) % 5,
+            1 + i % 4,
+            1 + (i / 11) % 2,
+            1 + (i / 13) % 3,
+            if i % 3 == 0 { "2" } else { "" },
+            if i % 7 == 0 {
+                "Nhanh và đúng hẹn"
+            } else {
+                ""
+            },
+        ));
+    }
+    csv
+}
+
+/// Every row of both count tables, as text, for comparisons.
+fn dump(app: &TestApp) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut conn = app.conn()?;
+    let mut out = Vec::new();
+    for (table, key) in [("daily_counts", "day"), ("monthly_counts", "month")] {
+        let measures: Vec<String> = sipas::aggregates::MEASURES
+            .iter()
+            .map(|(c, _)| format!("CAST({c} AS TEXT)"))
+            .collect();
+        let sql = format!(
+            "SELECT '{table}|' || CAST(agency_id AS TEXT) || '|' || CAST(procedure_id AS TEXT) || '|' \
+             || channel || '|' || CAST({key} AS TEXT) || '|' || {} AS line FROM {table} \
+             ORDER BY agency_id, procedure_id, channel, {key}",
+            measures.join(" || '|' || ")
+        );
+        let lines: Vec<Line> = diesel::sql_query(sql).load(&mut *conn)?;
+        out.extend(lines.into_iter().map(|l| l.line));
+    }
+    Ok(out)
+}
+
+/// The counts are what a recount from the raw rows gives (the recount replaces them with the
+/// same values).
+fn assert_counts_equal_a_recount(app: &TestApp) -> TestResult {
+    let kept = dump(app)?;
+    sipas::aggregates::recount(&mut *app.conn()?)?;
+    assert_eq!(kept, dump(app)?, "counts kept incrementally = a recount");
+    Ok(())
+}
+
+/// Responses counted in `daily_counts`.
+fn counted(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
+    let mut conn = app.conn()?;
+    let n: Option<i64> = diesel::select(diesel::dsl::sql::<
+        diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    >(
+        "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM daily_counts)",
+    ))
+    .get_result(&mut *conn)?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Responses a reader sees (the raw export's rule).
+fn visible(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
+    app.count(&format!("responses WHERE {}", sipas::responses::VISIBLE))
+}
+
+#[tokio::test]
+async fn citizens_submit_while_a_large_import_runs() -> TestResult {
+    let app = spawn_app().await?;
+    // PostgreSQL imports about five times slower than SQLite here.
+    let rows = if app.db.is_postgres() {
+        60_000
+    } else {
+        200_000
+    };
+    let batch: Vec<serde_json::Value> = (0..300)
+        .map(|i| crate::helpers::dossier(&format!("IMP-{i:03}"), "T-SO", false))
+        .collect();
+    let issued: serde_json::Value = app
+        .post_dossiers(&serde_json::Value::Array(batch))
+        .await?
+        .json()
+        .await?;
+    let tokens: Vec<String> = issued["invitations"]
+        .as_array()
+        .ok_or("no invitations")?
+        .iter()
+        .filter_map(|i| {
+            i["survey_url"]
+                .as_str()?
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(tokens.len(), 300);
+    let submit = async |token: &str| -> Result<(u16, Duration), Box<dyn std::error::Error>> {
+        let started = Instant::now();
+        let response = app.post_form(&format!("/s/{token}"), &SHORT_FORM).await?;
+        Ok((response.status().as_u16(), started.elapsed()))
+    };
+    let (status, idle) = submit(&tokens[0]).await?;
+    assert_eq!(status, 303);
+
+    let csv = paper_file(rows);
+    let staged = Arc::new(AtomicU64::new(0));
+    let publishing = Arc::new(AtomicBool::new(false));
+    let published_after = Arc::new(std::sync::Mutex::new(None));
+    let finished = Arc::new(AtomicBool::new(false));
+    let importer = {
+        let (db, staged, publishing, finished, published_after) = (
+            app.database.clone(),
+            staged.clone(),
+            publishing.clone(),
+            finished.clone(),
+            published_after.clone(),
+        );
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let result = Questionnaire::built_in()
+                .map_err(|e| e.to_string())
+                .and_then(|q| {
+                    import_responses(&db, &q, import_earliest(), csv.as_bytes(), |p| match p {
+                        Progress::Staged(n) => staged.store(n, Ordering::SeqCst),
+                        Progress::Publishing { .. } => {
+                            if !publishing.swap(true, Ordering::SeqCst)
+                                && let Ok(mut at) = published_after.lock()
+                            {
+                                *at = Some(started.elapsed());
+                            }
+                        }
+                    })
+                    .map_err(|e| e.to_string())
+                });
+            finished.store(true, Ordering::SeqCst);
+            (result, started.elapsed())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while staged.load(Ordering::SeqCst) < STAGE_BATCH as u64 && !finished.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the import never staged a batch");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut during = Vec::new();
+    for token in &tokens[1..] {
+        if finished.load(Ordering::SeqCst) {
+            break;
+        }
+        let phase = if publishing.load(Ordering::SeqCst) {
+            "publishing"
+        } else {
+            "staging"
+        };
+        let (status, latency) = submit(token).await?;
+        assert!(
+            status == 303 || status == 200,
+            "a citizen's submission during the import got {status}"
+        );
+        // Answered while the import was still running: a real overlap.
+        if !finished.load(Ordering::SeqCst) {
+            during.push((phase, latency));
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let (result, took) = importer.join().map_err(|_| "the import thread panicked")?;
+    assert_eq!(result?, rows as u64);
+    let staging_took = published_after
+        .lock()
+        .ok()
+        .and_then(|at| *at)
+        .unwrap_or(took);
+    let summary = |phase: &str| {
+        let mut ms: Vec<f64> = during
+            .iter()
+            .filter(|d| d.0 == phase)
+            .map(|d| d.1.as_secs_f64() * 1e3)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        format!(
+            "{phase}: {} submits, median {:.1} ms, max {:.1} ms",
+            ms.len(),
+            ms.get(ms.len() / 2).copied().unwrap_or(0.0),
+            ms.last().copied().unwrap_or(0.0)
+        )
+    };
+    eprintln!(
+        "{rows} rows imported on {} in {:.1} s (staged in {:.1} s); a submit without an import \
+         {:.1} ms; during the import: {}; {}",
+        if app.db.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        took.as_secs_f64(),
+        staging_took.as_secs_f64(),
+        idle.as_secs_f64() * 1e3,
+        summary("staging"),
+        summary("publishing"),
+    );
+    assert!(
+        during.len() >= 3,
+        "citizens submitted while the import ran ({} times)",
+        during.len()
+    );
+    let web = app.count("invitations WHERE used")?;
+    assert!(web > during.len() as i64);
+    assert_eq!(visible(&app)?, rows as i64 + web);
+    assert_eq!(counted(&app)?, rows as i64 + web);
+    assert_eq!(app.count("imports WHERE status = 'done'")?, 1);
+    assert_counts_equal_a_recount(&app)
+}
+
+#[tokio::test]
+async fn a_bad_last_line_leaves_no_trace_after_many_batches() -> TestResult {
+    let app = spawn_app().await?;
+    app.import_responses(&paper_file(50))?;
+    let token = app.invite("BEFORE-1", false).await?;
+    assert_eq!(
+        app.post_form(&format!("/s/{token}"), &SHORT_FORM)
+            .await?
+            .status()
+            .as_u16(),
+        303
+    );
+    let before = app.row_counts()?;
+    let counts = dump(&app)?;
+    let rows = 3 * STAGE_BATCH + 500;
+    let mut csv = paper_file(rows);
+    csv.push_str("T-SO,2031-01-01,,,5,5,1,1,1,,\n");
+    let q = Questionnaire::built_in()?;
+    let mut staged = 0;
+    let result = import_responses(&app.database, &q, import_earliest(), csv.as_bytes(), |p| {
+        if let Progress::Staged(n) = p {
+            staged = n;
+        }
+    });
+    match result {
+        Err(sipas::csvfile::ImportError::Lines(errors)) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].line, rows as u64 + 2, "{}", errors[0]);
+        }
+        other => panic!("expected the last line refused, got {other:?}"),
+    }
+    assert_eq!(staged, 3 * STAGE_BATCH as u64, "batches were staged first");
+    assert_eq!(
+        app.row_counts()?,
+        before,
+        "every table as before (responses, response_answers, counts, imports)"
+    );
+    assert_eq!(dump(&app)?, counts);
+    Ok(())
+}
+
+/// The id of agency `code`.
+fn agency(app: &TestApp, code: &str) -> Result<i64, Box<dyn std::error::Error>> {
+    Ok(agencies::table
+        .filter(agencies::code.eq(code))
+        .select(agencies::id)
+        .first(&mut *app.conn()?)?)
+}
+
+/// `n` submissions of import `id`, with extra answers.
+fn submissions(
+    app: &TestApp,
+    id: i64,
+    n: usize,
+    offset: usize,
+) -> Result<Vec<Submission>, Box<dyn std::error::Error>> {
+    let q = Questionnaire::built_in()?;
+    let agency_id = agency(app, "T-HUYEN")?;
+    Ok((offset..offset + n)
+        .map(|i| {
+            let mut s = Submission::new(
+                &q,
+                Context {
+                    agency_id,
+                    procedure_id: None,
+                    channel: sipas::domain::Channel::Paper,
+                    submitted_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 1 + (i % 28) as u32)
+                        .unwrap_or_default(),
+                    late: Some(i % 5 == 0),
+                    days_late: None,
+                },
+            );
+            s.set("HL0", 1 + (i % 5) as i32);
+            s.set("E6", 1 + (i % 2) as i32);
+            s.set("TC1", 3);
+            s.response.import_id = Some(id);
+            s
+        })
+        .collect())
+}
+
+fn status(app: &TestApp, id: i64) -> Result<Option<ImportStatus>, Box<dyn std::error::Error>> {
+    Ok(imports::table
+        .find(id)
+        .select(imports::status)
+        .first(&mut *app.conn()?)
+        .optional()?)
+}
+
+async fn submit_one(app: &TestApp, code: &str) -> TestResult {
+    let token = app.invite(code, false).await?;
+    let response = app.post_form(&format!("/s/{token}"), &SHORT_FORM).await?;
+    assert_eq!(response.status().as_u16(), 303);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_interrupted_staging_import_is_removed_once_its_heartbeat_is_stale() -> TestResult {
+    let app = spawn_app().await?;
+    submit_one(&app, "WEB-1").await?;
+    // An import that staged three batches, with citizens' responses between them, and died.
+    let db = &app.database;
+    let mut conn = db.conn()?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
+    for b in 0..3 {
+        staging::stage(
+            db,
+            &mut conn,
+            import,
+            &submissions(&app, id, STAGE_BATCH, b * STAGE_BATCH)?,
+        )?;
+        submit_one(&app, &format!("WEB-S{b}")).await?;
+    }
+    drop(conn);
+    let staged = 3 * STAGE_BATCH as i64;
+    assert_eq!(app.count("responses")?, 4 + staged);
+    assert_eq!(app.count("response_answers")?, staged);
+    assert_eq!(visible(&app)?, 4, "staged rows are invisible");
+    assert_eq!(counted(&app)?, 4, "and not counted");
+    assert_counts_equal_a_recount(&app)?;
+    let counts = dump(&app)?;
+    let mut expected = app.row_counts()?;
+    for (table, n) in &mut expected {
+        match table.as_str() {
+            "responses" | "response_answers" => *n -= staged,
+            "imports" => *n -= 1,
+            _ => {}
+        }
+    }
+
+    // A live import (fresh heartbeat) is left alone.
+    let recovered = staging::recover(db)?;
+    assert!(recovered.is_empty(), "{recovered:?}");
+    assert_eq!(status(&app, id)?, Some(ImportStatus::Staging));
+
+    // Ten minutes without a heartbeat: start-up removes it, rows, answers and all.
+    let stale = sipas::clock::now_to_second() - chrono::Duration::minutes(11);
+    diesel::update(imports::table.find(id))
+        .set(imports::heartbeat_at.eq(stale))
+        .execute(&mut *app.conn()?)?;
+    let keys = tempfile::tempdir()?;
+    let settings = crate::helpers::test_settings(&app.db, keys.path())?;
+    drop(sipas::startup::Application::build(settings)?);
+    assert_eq!(status(&app, id)?, None);
+    assert_eq!(
+        app.row_counts()?,
+        expected,
+        "only the import's rows are gone; the citizens' responses stay"
+    );
+    assert_eq!(dump(&app)?, counts, "the counts did not move");
+    // A staging step of the removed import is refused, even once a new import has its id
+    // (SQLite gives the largest id again).
+    let mut conn = db.conn()?;
+    let next = staging::begin(db, &mut conn)?;
+    if !app.db.is_postgres() {
+        assert_eq!(next.id, id, "SQLite reuses the id");
+    }
+    let late = staging::stage(db, &mut conn, import, &submissions(&app, id, 10, 0)?);
+    assert!(
+        matches!(late, Err(staging::StageError::Abandoned(_))),
+        "{late:?}"
+    );
+    assert_eq!(app.count("responses")?, 4);
+    staging::stage(db, &mut conn, next, &submissions(&app, next.id, 10, 0)?)?;
+    staging::discard(db, &mut conn, next)?;
+    assert_eq!(
+        app.row_counts()?,
+        expected,
+        "a discarded import leaves no trace"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> TestResult {
+    let app = spawn_app().await?;
+    submit_one(&app, "WEB-1").await?;
+    let db = &app.database;
+    let mut conn = db.conn()?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
+    let rows = 2 * PUBLISH_CHUNK as usize + 3 * STAGE_BATCH / 2;
+    let mut done = 0;
+    while done < rows {
+        let n = STAGE_BATCH.min(rows - done);
+        staging::stage(db, &mut conn, import, &submissions(&app, id, n, done)?)?;
+        done += n;
+        // Citizens' responses take ids between the import's batches.
+        if done % (4 * STAGE_BATCH) == 0 {
+            submit_one(&app, &format!("WEB-{done}")).await?;
+        }
+    }
+    let web = visible(&app)?;
+    assert!(web >= 3, "{web} web responses between batches");
+    staging::commit(db, &mut conn, import)?;
+    // The process dies after counting the first chunk.
+    let died = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        staging::publish(db, &mut conn, id, |counted, _| {
+            if counted > 0 {
+                panic!("killed while publishing");
+            }
+        })
+    }));
+    assert!(died.is_err());
+    drop(conn);
+    assert_eq!(status(&app, id)?, Some(ImportStatus::Publishing));
+    assert_eq!(visible(&app)?, web, "not visible before it is done");
+    assert_eq!(counted(&app)?, web + PUBLISH_CHUNK, "one chunk counted");
+    // A recount now agrees with the chunk counted so far.
+    assert_counts_equal_a_recount(&app)?;
+    submit_one(&app, "WEB-LATE").await?;
+
+    let recovered = staging::recover(db)?;
+    assert_eq!(recovered.rolled_forward, [id]);
+    assert!(recovered.discarded.is_empty());
+    assert_eq!(status(&app, id)?, Some(ImportStatus::Done));
+    assert_eq!(visible(&app)?, web + 1 + rows as i64);
+    assert_eq!(
+        counted(&app)?,
+        web + 1 + rows as i64,
+        "each row counted once"
+    );
+    assert_eq!(app.count("response_answers")?, rows as i64);
+    assert_counts_equal_a_recount(&app)?;
+    assert!(staging::recover(db)?.is_empty(), "nothing left to do");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_command_line_import_first_removes_an_abandoned_one() -> TestResult {
+    let app = spawn_app().await?;
+    let db = &app.database;
+    let mut conn = db.conn()?;
+    let import = staging::begin(db, &mut conn)?;
+    let id = import.id;
+    staging::stage(db, &mut conn, import, &submissions(&app, id, 30, 0)?)?;
+    drop(conn);
+    let stale = sipas::clock::now_to_second() - chrono::Duration::minutes(30);
+    diesel::update(imports::table.find(id))
+        .set(imports::heartbeat_at.eq(stale))
+        .execute(&mut *app.conn()?)?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("paper.csv");
+    std::fs::write(&file, paper_file(5))?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipas"))
+        .args(["import", "responses", file.to_str().ok_or("path")?])
+        .env("SIPAS_DATABASE_URL", &app.db.url)
+        .env(
+            "SIPAS_SECURITY_SECRET_KEY",
+            "test-secret-test-secret-test-secret-00",
+        )
+        .current_dir(dir.path())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 completed, 1 removed"), "{stdout}");
+    assert!(stdout.contains("imported 5 responses"), "{stdout}");
+    assert_eq!(app.count("responses")?, 5, "only the new import's rows");
+    assert_eq!(app.count("imports WHERE status = 'done'")?, 1);
+    assert_counts_equal_a_recount(&app)
+}
