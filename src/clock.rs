@@ -37,6 +37,17 @@ pub fn local(utc: NaiveDateTime) -> DateTime<FixedOffset> {
     Utc.from_utc_datetime(&utc).with_timezone(&vietnam())
 }
 
+/// A day as people in Vietnam write it: `30/11/2026`.
+pub fn day_text(day: NaiveDate) -> String {
+    day.format("%d/%m/%Y").to_string()
+}
+
+/// The UTC instant `utc` in Vietnam time, as people in Vietnam write it: `30/11/2026 14:05`
+/// (pages name the zone in their column headings).
+pub fn local_text(utc: NaiveDateTime) -> String {
+    local(utc).format("%d/%m/%Y %H:%M").to_string()
+}
+
 /// The Vietnam calendar day of the UTC instant `utc`.
 pub fn day_of(utc: NaiveDateTime) -> NaiveDate {
     local(utc).date_naive()

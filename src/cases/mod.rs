@@ -116,6 +116,24 @@ impl Case {
         !self.status().is_closed() && self.due_on.is_some_and(|d| d < today)
     }
 
+    /// How urgent the case is: 0 for an alarm, 1 for a report of money asked, 2 for an alert.
+    pub fn severity_rank(&self) -> u8 {
+        match self.flag.as_str() {
+            "alarm" => 0,
+            "review" => 1,
+            _ => 2,
+        }
+    }
+
+    /// The case's severity in `lang`.
+    pub fn severity_label(&self, lang: crate::domain::Lang) -> &'static str {
+        match self.flag.as_str() {
+            "alarm" => lang.pick("Báo động", "Alarm"),
+            "review" => lang.pick("Phản ánh đòi tiền", "Money asked"),
+            _ => lang.pick("Cảnh báo", "Alert"),
+        }
+    }
+
     /// The problem in `lang`.
     pub fn problem_label_in(&self, lang: crate::domain::Lang) -> &'static str {
         problem_label(&self.problem, lang)
@@ -133,6 +151,23 @@ pub fn problem_label(problem: &str, lang: crate::domain::Lang) -> &'static str {
         "harassment" => lang.pick("Phiền hà, sách nhiễu", "Harassment"),
         "repeat_visits" => lang.pick("Đi lại nhiều lần", "Repeated visits"),
         _ => lang.pick("Yêu cầu chi thêm tiền", "Asked for money"),
+    }
+}
+
+/// The name of an action-log entry's kind in `lang`.
+pub fn event_label(kind: &str, lang: crate::domain::Lang) -> &'static str {
+    match kind {
+        "opened" => lang.pick("Mở hồ sơ", "Opened"),
+        "status" => lang.pick("Đổi trạng thái", "Status changed"),
+        "assign" => lang.pick("Giao việc", "Assigned"),
+        "due" => lang.pick("Đặt hạn", "Due date set"),
+        "note" => lang.pick("Ghi chú", "Note"),
+        "persists" => lang.pick(
+            "Cờ vẫn còn sau khi đóng",
+            "Flag still present after closing",
+        ),
+        "reopened" => lang.pick("Mở lại (cờ vẫn còn)", "Reopened (flag still present)"),
+        _ => lang.pick("Khác", "Other"),
     }
 }
 
@@ -308,8 +343,12 @@ pub struct Opened {
     pub reason: String,
 }
 
-/// Opens a case for every flagged problem of the report's agencies that has no open case yet;
-/// returns the cases opened.
+/// Days a flag must stay clear after a case is closed for the fix to count as verified; a flag
+/// still present after them reopens the case.
+pub const VERIFY_DAYS: i64 = 90;
+
+/// Opens a case for every flagged problem of the report's agencies that has no open case yet
+/// (or reopens its closed one, see [`VERIFY_DAYS`]); returns the cases opened or reopened.
 pub fn open_for_flags(
     conn: &mut DbConn,
     rows: &[AgencyRow],
@@ -349,15 +388,50 @@ pub fn open_for_flags(
                 Severity::None => "review",
                 other => other.as_str(),
             };
-            let open: i64 = cases::table
+            let latest: Option<(i64, String, Option<NaiveDateTime>)> = cases::table
                 .filter(cases::agency_id.eq(agency_id))
                 .filter(cases::problem.eq(problem))
-                .filter(
-                    cases::status.ne_all([Status::Resolved.as_str(), Status::Unfounded.as_str()]),
-                )
-                .count()
-                .get_result(conn)?;
-            if open > 0 {
+                .order(cases::id.desc())
+                .select((cases::id, cases::status, cases::closed_at))
+                .first(conn)
+                .optional()?;
+            if let Some((id, status, closed_at)) = latest {
+                let closed = Status::parse(&status).is_some_and(Status::is_closed);
+                if !closed {
+                    continue;
+                }
+                // The flag is back on a closed case: its history continues there. Within the
+                // verification period the flag's window still holds answers from before the
+                // fix, so the case only notes it (once); after it, the case reopens.
+                let since = closed_at.unwrap_or(now);
+                if now - since < chrono::Duration::days(VERIFY_DAYS) {
+                    let noted: i64 = case_events::table
+                        .filter(case_events::case_id.eq(id))
+                        .filter(case_events::kind.eq("persists"))
+                        .filter(case_events::at.ge(since))
+                        .count()
+                        .get_result(conn)?;
+                    if noted == 0 {
+                        log(conn, id, now, None, "persists", reason)?;
+                    }
+                    continue;
+                }
+                diesel::update(cases::table.find(id))
+                    .set((
+                        cases::status.eq(Status::InProgress.as_str()),
+                        cases::closed_at.eq(None::<NaiveDateTime>),
+                        cases::flag.eq(flag),
+                        cases::reason.eq(reason),
+                    ))
+                    .execute(conn)?;
+                log(conn, id, now, None, "reopened", reason)?;
+                opened.push(Opened {
+                    agency_code: row.code.clone(),
+                    agency_name: row.name.clone(),
+                    problem,
+                    severity,
+                    reason: reason.to_owned(),
+                });
                 continue;
             }
             let id: i64 = diesel::insert_into(cases::table)
@@ -404,6 +478,8 @@ pub enum CaseError {
     },
     #[error("cần ghi rõ lý do khi kết luận không xác đáng")]
     ReasonNeeded,
+    #[error("cần ghi rõ việc đã làm để khắc phục trước khi kết luận đã khắc phục")]
+    ResolutionNeeded,
     #[error("ghi chú không được để trống và dài tối đa 2000 ký tự")]
     Note,
     #[error("không có hồ sơ theo dõi này")]
@@ -444,12 +520,16 @@ pub fn apply(
                 if *to == Status::Unfounded && reason.is_none() {
                     return Err(CaseError::ReasonNeeded);
                 }
+                if *to == Status::Resolved && reason.is_none() {
+                    return Err(CaseError::ResolutionNeeded);
+                }
                 let closed = to.is_closed().then_some(now);
+                let unfounded_reason = (*to == Status::Unfounded).then_some(reason).flatten();
                 diesel::update(target)
                     .set((
                         cases::status.eq(to.as_str()),
                         cases::closed_at.eq(closed),
-                        cases::unfounded_reason.eq(reason),
+                        cases::unfounded_reason.eq(unfounded_reason),
                     ))
                     .execute(conn)?;
                 let detail = match reason {

@@ -2,6 +2,7 @@
 //! sessions that end, and pages whose numbers come from the report.
 
 use crate::helpers::{SHORT_FORM, TestApp, TestResult, select, spawn_app, text};
+use diesel::prelude::*;
 
 const PASSWORD: &str = "a-long-test-password";
 
@@ -189,7 +190,7 @@ async fn each_role_reaches_exactly_what_it_should() -> TestResult {
         ("/admin/users", 303, 200, 403, 403),
         ("/admin/agencies/T-XA/poster", 303, 200, 200, 200),
         ("/admin/agencies/T-SO/poster", 303, 200, 200, 404),
-        ("/admin/cases", 303, 200, 200, 403),
+        ("/admin/cases", 303, 200, 200, 200),
         ("/admin/export/report.csv", 303, 200, 200, 403),
         ("/admin/export/responses.csv", 303, 200, 403, 403),
         ("/admin/mail", 303, 200, 403, 403),
@@ -553,6 +554,22 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
             None
         )
         .await?,
+        422,
+        "closing as resolved needs what was done"
+    );
+    assert_eq!(
+        post(
+            &app,
+            &reviewer,
+            &link,
+            &[
+                ("action", "status"),
+                ("to", "resolved"),
+                ("reason", "Đã chấn chỉnh cán bộ tiếp nhận")
+            ],
+            None
+        )
+        .await?,
         303
     );
     assert_eq!(
@@ -576,10 +593,98 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
     );
     assert!(log.contains("reviewer@test.vn"), "who did it");
     assert_eq!(app.count("case_events")?, 5);
-    // The agency head sees no case pages.
+    // The head of another agency sees none of this agency's cases.
     let head = login(&app, "head@test.vn").await?;
-    assert_eq!(get(&app, Some(&head), "/admin/cases").await?.0, 403);
-    assert_eq!(get(&app, Some(&head), &link).await?.0, 403);
+    let (status, list) = get(&app, Some(&head), "/admin/cases").await?;
+    assert_eq!(status, 200);
+    assert!(!list.contains(&link), "another agency's case is not listed");
+    assert_eq!(get(&app, Some(&head), &link).await?.0, 404);
+
+    // The flag persists after the case was resolved: no duplicate, the case notes it; once the
+    // verification period has passed with the flag still there, the same case reopens.
+    sweep(&app)?;
+    assert_eq!(app.count("cases")?, 1, "no duplicate case");
+    assert_eq!(app.count("case_events WHERE kind = 'persists'")?, 1);
+    sweep(&app)?;
+    assert_eq!(
+        app.count("case_events WHERE kind = 'persists'")?,
+        1,
+        "noted once"
+    );
+    {
+        let mut conn = app.conn()?;
+        let long_ago = sipas::clock::now() - chrono::Duration::days(91);
+        diesel::update(sipas::db::schema::cases::table)
+            .set(sipas::db::schema::cases::closed_at.eq(Some(long_ago)))
+            .execute(&mut *conn)?;
+    }
+    sweep(&app)?;
+    assert_eq!(app.count("cases")?, 1);
+    assert_eq!(
+        app.count("cases WHERE status = 'in_progress'")?,
+        1,
+        "reopened"
+    );
+    let (_, page) = get(&app, Some(&reviewer), &link).await?;
+    assert!(page.contains("Mở lại"), "the history shows the reopening");
+    Ok(())
+}
+
+#[tokio::test]
+async fn agency_heads_read_their_cases_and_record_what_they_did() -> TestResult {
+    let app = with_users().await?;
+    money_asked(&app, "HEAD-CASE").await?;
+    sweep(&app)?;
+    let id: i64 = {
+        let mut conn = app.conn()?;
+        sipas::db::schema::cases::table
+            .select(sipas::db::schema::cases::id)
+            .first(&mut *conn)?
+    };
+    let link = format!("/admin/cases/{id}");
+    {
+        let mut conn = app.conn()?;
+        sipas::accounts::users::create(
+            &mut conn,
+            "head.so@test.vn",
+            "agency_head",
+            Some("T-SO"),
+            PASSWORD,
+            crate::helpers::now(),
+        )?;
+    }
+    let head = login(&app, "head.so@test.vn").await?;
+    let (status, list) = get(&app, Some(&head), "/admin/cases").await?;
+    assert_eq!(status, 200);
+    assert!(list.contains(&link));
+    let (status, page) = get(&app, Some(&head), &link).await?;
+    assert_eq!(status, 200);
+    assert!(!page.contains("name=\"assignee\""), "heads do not assign");
+    assert_eq!(
+        post(
+            &app,
+            &head,
+            &link,
+            &[("action", "note"), ("note", "Đã họp rút kinh nghiệm")],
+            None
+        )
+        .await?,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &head,
+            &link,
+            &[("action", "status"), ("to", "resolved"), ("reason", "x")],
+            None
+        )
+        .await?,
+        403,
+        "reviewers decide"
+    );
+    let (_, page) = get(&app, Some(&head), &format!("{link}?done=1")).await?;
+    assert!(page.contains("Đã họp rút kinh nghiệm") && page.contains("Đã lưu thay đổi"));
     Ok(())
 }
 

@@ -19,7 +19,9 @@ pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
                     span.brand { (t("sipas · Chỉ số hài lòng", "sipas · Satisfaction index")) }
                     @if let Some(v) = viewer {
                         nav aria-label=(t("Điều hướng", "Navigation")) {
-                            @if v.role() != Role::AgencyHead { a href="/admin" { (t("Tổng quan", "Overview")) } " " a href="/admin/cases" { (t("Theo dõi xử lý", "Follow-up")) } }
+                            @if v.role() != Role::AgencyHead { a href="/admin" { (t("Tổng quan", "Overview")) } " " }
+                            @else { a href="/admin/agencies/me" { (t("Cơ quan của tôi", "My agency")) } " " }
+                            a href="/admin/cases" { (t("Theo dõi xử lý", "Follow-up")) }
                             @if v.role() == Role::Admin { " " a href="/admin/catalog" { (t("Danh mục", "Catalog")) } " " a href="/admin/questionnaires" { (t("Phiếu", "Questionnaires")) } " " a href="/admin/mail" { (t("Thư", "Mail")) } " " a href="/admin/users" { (t("Người dùng", "Users")) } }
                             " "
                             form.inline method="post" action="/admin/lang" {
