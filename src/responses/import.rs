@@ -78,7 +78,7 @@ pub fn import_responses(
                     tracing::warn!(
                         import = import.id,
                         error = %cleanup,
-                        "could not remove the rows of a failed import; they stay invisible and are removed at the next start"
+                        "could not remove the rows of a failed import; they stay invisible, and a later start or import removes them"
                     );
                 }
                 return Err(e);

@@ -16,8 +16,6 @@
 //! Every transaction takes the writer's turn ([`Database::transaction_on`]), so on SQLite the web
 //! submissions (group commit) get the database between two batches.
 
-use std::fmt;
-
 use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
@@ -83,12 +81,6 @@ impl ImportStatus {
             ImportStatus::Done => "done",
             ImportStatus::Discarding => "discarding",
         }
-    }
-}
-
-impl fmt::Display for ImportStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
