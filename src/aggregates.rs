@@ -275,29 +275,146 @@ pub fn record(conn: &mut DbConn, ids: &[i64]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Adds the responses of import `import_id` with ids `first..=last` to the counts (one chunk
-/// of a publishing import: web submissions may hold ids in the range, and are counted already).
-pub fn record_import(conn: &mut DbConn, import_id: i64, first: i64, last: i64) -> QueryResult<()> {
-    // Integers: inlined, so the statement is the same on both backends.
-    let filter = format!("import_id = {import_id} AND id BETWEEN {first} AND {last}");
-    for grain in GRAINS {
-        diesel::sql_query(upsert_sql(grain, &filter)).execute(conn)?;
+/// The temporary tables holding an import's sums per grain (this connection's own).
+fn sums_table(conn: &DbConn, grain: usize) -> String {
+    let schema = match conn {
+        DbConn::Sqlite(_) => "temp",
+        DbConn::Pg(_) => "pg_temp",
+    };
+    format!("{schema}.sipas_import_sums_{grain}")
+}
+
+/// An import summed up: how many count rows each grain's temporary table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSums {
+    rows: [i64; GRAINS.len()],
+}
+
+impl ImportSums {
+    /// The count rows to add, over every grain.
+    pub fn total(&self) -> i64 {
+        self.rows.iter().sum()
+    }
+}
+
+/// Sums the responses of import `import_id` once, into this connection's temporary tables: one
+/// row per count row it adds to, numbered in key order. Reads only (no write turn is needed).
+/// Apply them with [`add_import_sums`], then [`drop_import_sums`].
+pub fn sum_import(conn: &mut DbConn, import_id: i64) -> QueryResult<ImportSums> {
+    drop_import_sums(conn)?;
+    let mut sums = ImportSums {
+        rows: [0; GRAINS.len()],
+    };
+    for (grain, (_, _, time_key)) in GRAINS.iter().enumerate() {
+        // Days from the rows; months from the days (every measure is a sum).
+        let (measures, source, procedure, key): (Vec<String>, String, &str, &str) = if grain == 0 {
+            (
+                MEASURES
+                    .iter()
+                    .map(|(c, e)| format!("SUM({e}) AS {c}"))
+                    .collect(),
+                format!("responses WHERE import_id = {import_id}"),
+                "COALESCE(procedure_id, 0)",
+                time_key,
+            )
+        } else {
+            (
+                MEASURES
+                    .iter()
+                    .map(|(c, _)| format!("SUM({c}) AS {c}"))
+                    .collect(),
+                format!("{} WHERE 1 = 1", sums_table(conn, 0)),
+                "procedure_id",
+                "SUBSTR(CAST(k AS TEXT), 1, 7)",
+            )
+        };
+        let table = sums_table(conn, grain);
+        diesel::sql_query(format!(
+            "CREATE TEMPORARY TABLE {table} AS \
+             SELECT ROW_NUMBER() OVER (ORDER BY agency_id, {procedure}, channel, {key}) AS n, \
+             agency_id, {procedure} AS procedure_id, channel, {key} AS k, {measures} \
+             FROM {source} GROUP BY agency_id, {procedure}, channel, {key}",
+            measures = measures.join(", "),
+        ))
+        .execute(conn)?;
+        // The index lives with its table: named in the temporary schema on SQLite, beside
+        // the (schema-qualified) table on PostgreSQL.
+        let index = match conn {
+            DbConn::Sqlite(_) => format!(
+                "CREATE INDEX temp.sipas_import_sums_n_{grain} ON sipas_import_sums_{grain} (n)"
+            ),
+            DbConn::Pg(_) => format!("CREATE INDEX sipas_import_sums_n_{grain} ON {table} (n)"),
+        };
+        diesel::sql_query(index).execute(conn)?;
+        sums.rows[grain] = count_rows(conn, &table)?;
+    }
+    Ok(sums)
+}
+
+fn count_rows(conn: &mut DbConn, table: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let c: Count =
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result(conn)?;
+    Ok(c.n)
+}
+
+/// Adds the summed count rows `first..=last` (numbered across the grains: the days, then the
+/// months) to the counts, in key order (call in the writing transaction).
+pub fn add_import_sums(
+    conn: &mut DbConn,
+    sums: &ImportSums,
+    first: i64,
+    last: i64,
+) -> QueryResult<()> {
+    let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
+    let mut offset = 0;
+    for (grain, (table, time_column, _)) in GRAINS.iter().enumerate() {
+        let rows = sums.rows[grain];
+        let (from, to) = ((first - offset).max(1), (last - offset).min(rows));
+        if from <= to {
+            let updates: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+                .collect();
+            diesel::sql_query(format!(
+                "INSERT INTO {table} (agency_id, procedure_id, channel, {time_column}, {columns}) \
+                 SELECT agency_id, procedure_id, channel, k, {columns} FROM {sums} \
+                 WHERE n BETWEEN {from} AND {to} ORDER BY n \
+                 ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {updates}",
+                sums = sums_table(conn, grain),
+                columns = columns.join(", "),
+                updates = updates.join(", "),
+            ))
+            .execute(conn)?;
+        }
+        offset += rows;
     }
     Ok(())
 }
 
-/// The responses the counts hold: web submissions, imports that are done, and the chunks a
-/// publishing import has counted so far (`responses::staging`); never staged rows.
-const COUNTED: &str = "(import_id IS NULL OR EXISTS (SELECT 1 FROM imports \
-     WHERE imports.id = responses.import_id AND (imports.status = 'done' \
-     OR (imports.status = 'publishing' AND responses.id <= imports.published_through))))";
+/// Drops this connection's temporary sums of an import, if any.
+pub fn drop_import_sums(conn: &mut DbConn) -> QueryResult<()> {
+    for grain in 0..GRAINS.len() {
+        let table = sums_table(conn, grain);
+        diesel::sql_query(format!("DROP TABLE IF EXISTS {table}")).execute(conn)?;
+    }
+    Ok(())
+}
 
-/// Rebuilds every count from the responses and invitations tables.
+/// Rebuilds every count from the responses and invitations tables: web responses and imports
+/// that are done. An import still adding its counts starts over (its sums are added again from
+/// the first).
 pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     conn.transaction(|conn| {
+        diesel::sql_query("UPDATE imports SET published_through = 0 WHERE status = 'publishing'")
+            .execute(conn)?;
         for grain in GRAINS {
             diesel::sql_query(format!("DELETE FROM {}", grain.0)).execute(conn)?;
-            diesel::sql_query(upsert_sql(grain, COUNTED)).execute(conn)?;
+            diesel::sql_query(upsert_sql(grain, crate::responses::VISIBLE)).execute(conn)?;
         }
         // The Vietnam calendar day of a UTC timestamp: the one backend-specific expression.
         let day = crate::clock::sql_local_day("returned_at", matches!(conn, DbConn::Sqlite(_)));

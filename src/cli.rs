@@ -436,8 +436,11 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
             let earliest = settings.survey.import_earliest;
             let n = import_responses(&db, &questionnaire, earliest, reader, |p| match p {
                 Progress::Staged(rows) => counter.set_message(format!("{rows} rows checked")),
-                Progress::Publishing { counted, rows } => {
-                    counter.set_message(format!("counting {counted}/{rows} rows"));
+                Progress::Publishing { of: 0, .. } => {
+                    counter.set_message("all rows checked; summing them up for the counts");
+                }
+                Progress::Publishing { added, of } => {
+                    counter.set_message(format!("adding to the counts: {added}/{of}"));
                 }
             });
             bar.finish_and_clear();

@@ -37,8 +37,9 @@ const FIXED: [&str; 6] = [
 pub enum Progress {
     /// Rows read, checked and staged so far (not yet visible).
     Staged(u64),
-    /// The whole file is in (nothing can undo it now): rows added to the counts so far, of all.
-    Publishing { counted: u64, rows: u64 },
+    /// The whole file is in (nothing can undo it now) and is added to the counts: `added` count
+    /// rows (per agency, procedure, channel and day or month) of `of` (0 while it is summed up).
+    Publishing { added: u64, of: u64 },
 }
 
 /// Imports every row or none, staged in short transactions; `earliest` is the first day a
@@ -77,14 +78,14 @@ pub fn import_responses(
                     tracing::warn!(
                         import = import.id,
                         error = %cleanup,
-                        "could not remove the rows of a failed import; they stay invisible and are removed at the next start"
+                        "could not remove the rows of a failed import; they stay invisible, and a later start or import removes them"
                     );
                 }
                 return Err(e);
             }
         };
-        staging::publish(db, conn, import.id, |counted, rows| {
-            progress(Progress::Publishing { counted, rows })
+        staging::publish(db, conn, import.id, |added, of| {
+            progress(Progress::Publishing { added, of })
         })
         .map_err(|e| ImportError::Unpublished {
             rows: count,

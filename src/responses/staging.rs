@@ -4,18 +4,17 @@
 //! transaction, each carrying `responses.import_id`, and each batch renews `heartbeat_at`; its
 //! rows are invisible to every reader ([`super::visible`]) and not yet counted. Once the whole
 //! file has validated and staged, [`commit`] marks it `publishing`: the commit point. [`publish`]
-//! then adds its rows to the counts a chunk of ids per transaction (`published_through` is the
-//! highest id counted, so a crash in between neither loses nor repeats a chunk) and marks it
-//! `done` with the last chunk: from then on its rows are read like any others. An import that
-//! fails before the commit point is `discarding` while [`discard`] deletes its rows, a chunk per
-//! transaction, and then its `imports` row. [`recover`] finishes what a crash left: it rolls
-//! `publishing` imports forward and discards `discarding` ones and `staging` ones whose
-//! heartbeat is older than [`STALE_AFTER_MINUTES`].
+//! then sums the import up once (per agency, procedure, channel and day or month) and adds the
+//! sums to the counts a chunk per transaction, in key order (`published_through` says how many,
+//! so a crash in between neither loses nor repeats a chunk), marking it `done` with the last
+//! chunk: from then on its rows are read like any others. An import that fails before the
+//! commit point is `discarding` while [`discard`] deletes its rows, a chunk per transaction, and
+//! then its `imports` row. [`recover`] finishes what a crash left: it rolls `publishing` imports
+//! forward and discards `discarding` ones and `staging` ones whose heartbeat is older than
+//! [`STALE_AFTER_MINUTES`].
 //!
 //! Every transaction takes the writer's turn ([`Database::transaction_on`]), so on SQLite the web
 //! submissions (group commit) get the database between two batches.
-
-use std::fmt;
 
 use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
@@ -30,8 +29,9 @@ use crate::db::{Database, DbConn, StoreError};
 /// writer's turn waits tens of milliseconds, large enough to keep the import fast.
 pub const STAGE_BATCH: usize = 2_000;
 
-/// Responses added to the counts per transaction while publishing.
-pub const PUBLISH_CHUNK: i64 = 10_000;
+/// Count rows (sums of an import per agency, procedure, channel and day or month) added per
+/// transaction while publishing.
+pub const PUBLISH_CHUNK: i64 = 5_000;
 
 /// Responses deleted per transaction when an import is discarded.
 pub const DISCARD_CHUNK: i64 = 5_000;
@@ -81,12 +81,6 @@ impl ImportStatus {
             ImportStatus::Done => "done",
             ImportStatus::Discarding => "discarding",
         }
-    }
-}
-
-impl fmt::Display for ImportStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -197,40 +191,43 @@ pub fn commit(db: &Database, conn: &mut DbConn, import: Import) -> Result<(), St
     })
 }
 
-/// Adds the rows of the `publishing` import `id` to the counts, [`PUBLISH_CHUNK`] rows per
-/// transaction, and marks it `done` with the last chunk. Calls `progress(counted, rows)` first
-/// and after each chunk (`counted` by this call). Safe beside another publisher of the same import (each chunk first locks the
-/// import's row, then reads how far it is counted).
+/// Adds the rows of the `publishing` import `id` to the counts and marks it `done`. The import
+/// is summed up once, without the writer's turn ([`aggregates::sum_import`]: one row per count
+/// row it adds to, in key order); the sums are then added [`PUBLISH_CHUNK`] count rows per
+/// transaction, `published_through` recording how many, and the last chunk marks the import
+/// `done`. Calls `progress(added, of)`: `(0, 0)` before summing, then after each chunk. Safe
+/// beside another publisher of the same import (each chunk first locks the import's row, then
+/// reads how far it is) and beside a recount (which sets it back to the first chunk).
 pub fn publish(
     db: &Database,
     conn: &mut DbConn,
     id: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> QueryResult<()> {
-    let rows: i64 = imports::table.find(id).select(imports::rows).first(conn)?;
-    let mut counted = 0u64;
-    progress(counted, u64::try_from(rows).unwrap_or(0));
-    loop {
-        let step = db.transaction_on(conn, |conn| publish_chunk(conn, id))?;
-        match step {
-            Chunk::Counted { rows, total } => {
-                counted = (counted + rows).min(total);
-                progress(counted, total);
-            }
-            Chunk::Finished { total } => {
-                progress(total, total);
-                return Ok(());
-            }
+    progress(0, 0);
+    let sums = aggregates::sum_import(conn, id)?;
+    let total = u64::try_from(sums.total()).unwrap_or(0);
+    progress(0, total);
+    let published = loop {
+        match db.transaction_on(conn, |conn| publish_chunk(conn, id, &sums)) {
+            Ok(Some(added)) => progress(u64::try_from(added).unwrap_or(0), total),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         }
-    }
+    };
+    let dropped = aggregates::drop_import_sums(conn);
+    published?;
+    dropped?;
+    progress(total, total);
+    Ok(())
 }
 
-enum Chunk {
-    Counted { rows: u64, total: u64 },
-    Finished { total: u64 },
-}
-
-fn publish_chunk(conn: &mut DbConn, id: i64) -> QueryResult<Chunk> {
+/// Adds the next chunk of sums; `Some(added so far)`, or `None` once the import is done.
+fn publish_chunk(
+    conn: &mut DbConn,
+    id: i64,
+    sums: &aggregates::ImportSums,
+) -> QueryResult<Option<i64>> {
     let claimed = diesel::update(
         imports::table
             .filter(imports::id.eq(id))
@@ -238,42 +235,20 @@ fn publish_chunk(conn: &mut DbConn, id: i64) -> QueryResult<Chunk> {
     )
     .set(imports::heartbeat_at.eq(crate::clock::now_to_second()))
     .execute(conn)?;
-    let (through, total): (Option<i64>, i64) = imports::table
-        .find(id)
-        .select((imports::published_through, imports::rows))
-        .first(conn)?;
-    let total = u64::try_from(total).unwrap_or(0);
     if claimed == 0 {
         // Another publisher (a recovery beside this import) finished it.
-        return Ok(Chunk::Finished { total });
+        return Ok(None);
     }
-    let after = through.unwrap_or(0);
-    let of_import = || {
-        responses::table
-            .filter(responses::import_id.eq(id))
-            .filter(responses::id.gt(after))
-    };
-    // The id of the chunk's last row: exactly PUBLISH_CHUNK rows of this import (web
-    // submissions may hold ids in between), or the import's last row.
-    let bound: Option<i64> = of_import()
-        .order(responses::id)
-        .select(responses::id)
-        .offset(PUBLISH_CHUNK - 1)
-        .limit(1)
-        .first(conn)
-        .optional()?;
-    let (last, finished) = match bound {
-        Some(last) => (last, false),
-        None => {
-            let last: Option<i64> = of_import()
-                .select(diesel::dsl::max(responses::id))
-                .first(conn)?;
-            (last.unwrap_or(after), true)
-        }
-    };
-    if last > after {
-        aggregates::record_import(conn, id, after + 1, last)?;
+    let through: Option<i64> = imports::table
+        .find(id)
+        .select(imports::published_through)
+        .first(conn)?;
+    let through = through.unwrap_or(0);
+    let last = (through + PUBLISH_CHUNK).min(sums.total());
+    if last > through {
+        aggregates::add_import_sums(conn, sums, through + 1, last)?;
     }
+    let finished = last >= sums.total();
     let status = if finished {
         ImportStatus::Done
     } else {
@@ -285,14 +260,7 @@ fn publish_chunk(conn: &mut DbConn, id: i64) -> QueryResult<Chunk> {
             imports::status.eq(status),
         ))
         .execute(conn)?;
-    Ok(if finished {
-        Chunk::Finished { total }
-    } else {
-        Chunk::Counted {
-            rows: PUBLISH_CHUNK as u64,
-            total,
-        }
-    })
+    Ok((!finished).then_some(last))
 }
 
 /// Undoes `import` before its commit point: marks it `discarding`, deletes its responses and

@@ -302,17 +302,22 @@ fn submissions(
     offset: usize,
 ) -> Result<Vec<Submission>, Box<dyn std::error::Error>> {
     let q = Questionnaire::built_in()?;
-    let agency_id = agency(app, "T-HUYEN")?;
+    let agencies = [
+        agency(app, "T-SO")?,
+        agency(app, "T-HUYEN")?,
+        agency(app, "T-XA")?,
+    ];
+    let first = chrono::NaiveDate::from_ymd_opt(2015, 1, 1).ok_or("date")?;
+    // 12,000 (agency, day) pairs over eleven years: many more count rows than a chunk.
     Ok((offset..offset + n)
         .map(|i| {
             let mut s = Submission::new(
                 &q,
                 Context {
-                    agency_id,
+                    agency_id: agencies[i % 3],
                     procedure_id: None,
                     channel: sipas::domain::Channel::Paper,
-                    submitted_on: chrono::NaiveDate::from_ymd_opt(2026, 3, 1 + (i % 28) as u32)
-                        .unwrap_or_default(),
+                    submitted_on: first + chrono::Duration::days((i * 7 % 4000) as i64),
                     late: Some(i % 5 == 0),
                     days_late: None,
                 },
@@ -419,48 +424,69 @@ async fn an_interrupted_staging_import_is_removed_once_its_heartbeat_is_stale() 
     Ok(())
 }
 
-#[tokio::test]
-async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> TestResult {
-    let app = spawn_app().await?;
-    submit_one(&app, "WEB-1").await?;
+/// Stages `rows` responses as one import, with citizens' responses between its batches, commits
+/// it, and lets it die after adding the first chunk of its counts. Returns its id.
+async fn interrupted_while_publishing(
+    app: &TestApp,
+    rows: usize,
+    tag: &str,
+) -> Result<i64, Box<dyn std::error::Error>> {
     let db = &app.database;
     let mut conn = db.conn()?;
     let import = staging::begin(db, &mut conn)?;
-    let id = import.id;
-    let rows = 2 * PUBLISH_CHUNK as usize + 3 * STAGE_BATCH / 2;
     let mut done = 0;
     while done < rows {
         let n = STAGE_BATCH.min(rows - done);
-        staging::stage(db, &mut conn, import, &submissions(&app, id, n, done)?)?;
+        staging::stage(
+            db,
+            &mut conn,
+            import,
+            &submissions(app, import.id, n, done)?,
+        )?;
         done += n;
         // Citizens' responses take ids between the import's batches.
-        if done % (4 * STAGE_BATCH) == 0 {
-            submit_one(&app, &format!("WEB-{done}")).await?;
+        if done % (3 * STAGE_BATCH) == 0 {
+            submit_one(app, &format!("{tag}-{done}")).await?;
         }
     }
-    let web = visible(&app)?;
-    assert!(web >= 3, "{web} web responses between batches");
     staging::commit(db, &mut conn, import)?;
-    // The process dies after counting the first chunk.
     let died = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        staging::publish(db, &mut conn, id, |counted, _| {
-            if counted > 0 {
+        staging::publish(db, &mut conn, import.id, |added, _| {
+            if added > 0 {
                 panic!("killed while publishing");
             }
         })
     }));
     assert!(died.is_err());
-    drop(conn);
-    assert_eq!(status(&app, id)?, Some(ImportStatus::Publishing));
-    assert_eq!(visible(&app)?, web, "not visible before it is done");
-    assert_eq!(counted(&app)?, web + PUBLISH_CHUNK, "one chunk counted");
-    // A recount now agrees with the chunk counted so far.
-    assert_counts_equal_a_recount(&app)?;
+    assert_eq!(status(app, import.id)?, Some(ImportStatus::Publishing));
+    let through: Option<i64> = imports::table
+        .find(import.id)
+        .select(imports::published_through)
+        .first(&mut *conn)?;
+    assert_eq!(through, Some(PUBLISH_CHUNK), "one chunk of sums added");
+    Ok(import.id)
+}
+
+#[tokio::test]
+async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> TestResult {
+    let app = spawn_app().await?;
+    submit_one(&app, "WEB-1").await?;
+    let rows = 13_000;
+    let id = interrupted_while_publishing(&app, rows, "WEB-A").await?;
+    let web = visible(&app)?;
+    assert!(web >= 3, "{web} web responses between batches");
+    assert_eq!(app.count("responses")?, web + rows as i64);
+    let partly = counted(&app)?;
+    assert!(
+        partly > web && partly < web + rows as i64,
+        "part of the import counted: {partly}"
+    );
     submit_one(&app, "WEB-LATE").await?;
 
-    let recovered = staging::recover(db)?;
-    assert_eq!(recovered.rolled_forward, [id]);
-    assert!(recovered.discarded.is_empty());
+    // Start-up completes it from where it stopped: every row counted once.
+    let keys = tempfile::tempdir()?;
+    let settings = crate::helpers::test_settings(&app.db, keys.path())?;
+    drop(sipas::startup::Application::build(settings)?);
     assert_eq!(status(&app, id)?, Some(ImportStatus::Done));
     assert_eq!(visible(&app)?, web + 1 + rows as i64);
     assert_eq!(
@@ -470,8 +496,27 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     );
     assert_eq!(app.count("response_answers")?, rows as i64);
     assert_counts_equal_a_recount(&app)?;
-    assert!(staging::recover(db)?.is_empty(), "nothing left to do");
-    Ok(())
+    assert!(staging::recover(&app.database)?.is_empty(), "nothing left");
+
+    // A recount while an import is adding its counts leaves it out and sets it back to the
+    // start; completing it then counts it once.
+    let second = interrupted_while_publishing(&app, 7_000, "WEB-B").await?;
+    let web = app.count("invitations WHERE used")?;
+    let before = web + rows as i64;
+    assert!(counted(&app)? > before);
+    sipas::aggregates::recount(&mut *app.conn()?)?;
+    assert_eq!(counted(&app)?, before, "the recount leaves it out");
+    let through: Option<i64> = imports::table
+        .find(second)
+        .select(imports::published_through)
+        .first(&mut *app.conn()?)?;
+    assert_eq!(through, Some(0));
+    let recovered = staging::recover(&app.database)?;
+    assert_eq!(recovered.rolled_forward, [second]);
+    assert!(recovered.discarded.is_empty());
+    assert_eq!(counted(&app)?, before + 7_000);
+    assert_eq!(visible(&app)?, before + 7_000);
+    assert_counts_equal_a_recount(&app)
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 -- Response imports in progress and done. An import stages its rows in short transactions
 -- (status 'staging', heartbeat_at renewed with every batch); once the whole file has validated
--- and staged it is marked 'publishing' (the commit point) and its rows are added to the counts
--- in short steps (published_through: the highest response id already counted), then 'done'.
+-- and staged it is marked 'publishing' (the commit point), summed up once per count row it adds
+-- to, and the sums are added to the counts in short steps (published_through: how many sums, in
+-- key order, are added), then it is 'done'.
 -- An import that fails before the commit point is 'discarding' while its rows are deleted.
 -- Rows of an import that is not 'done' are invisible to every reader of responses.
 CREATE TABLE imports (
