@@ -9,9 +9,11 @@ pub const MIN_LENGTH: usize = 12;
 /// Why a password was not hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    #[error("a password needs at least {MIN_LENGTH} characters")]
+    #[error(
+        "mật khẩu cần ít nhất {MIN_LENGTH} ký tự (a password needs at least {MIN_LENGTH} characters)"
+    )]
     TooShort,
-    #[error("cannot hash the password: {0}")]
+    #[error("không băm được mật khẩu (cannot hash the password): {0}")]
     Hash(String),
 }
 

@@ -30,15 +30,19 @@ pub struct User {
 /// Why an account was not created or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("{0:?} is not an email address")]
+    #[error("{0:?} không phải là địa chỉ email ({0:?} is not an email address)")]
     Email(String),
-    #[error("the role must be admin, reviewer or agency_head")]
+    #[error(
+        "vai trò phải là admin, reviewer hoặc agency_head (the role must be admin, reviewer or agency_head)"
+    )]
     Role,
-    #[error("an agency head needs --agency CODE (and only an agency head has one)")]
+    #[error(
+        "thủ trưởng cơ quan cần mã cơ quan (--agency MÃ), và chỉ thủ trưởng cơ quan mới có mã cơ quan (an agency head needs an agency code, and only an agency head has one)"
+    )]
     AgencyNeeded,
-    #[error("there is no agency with code {0}")]
+    #[error("không có cơ quan nào mã {0} (there is no agency with code {0})")]
     UnknownAgency(String),
-    #[error("an account with email {0} already exists")]
+    #[error("đã có tài khoản với email {0} (an account with email {0} already exists)")]
     Exists(String),
     #[error(transparent)]
     Password(#[from] PasswordError),

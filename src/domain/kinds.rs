@@ -45,6 +45,21 @@ impl Level {
         }
     }
 
+    /// The name in `lang` ("cấp tỉnh", "provincial").
+    pub fn label_in(self, lang: super::Lang) -> &'static str {
+        let en = match self {
+            Level::Tinh => "provincial",
+            Level::Huyen => "district",
+            Level::Xa => "commune",
+        };
+        lang.pick(self.label(), en)
+    }
+
+    /// The name of a stored level code in `lang`, or the code itself when it is not one.
+    pub fn text_of(code: &str, lang: super::Lang) -> String {
+        Level::parse(code).map_or_else(|| code.to_owned(), |l| l.label_in(lang).to_owned())
+    }
+
     /// The stored code.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -10,7 +10,14 @@ use crate::domain::Lang;
 pub fn error_page(status: StatusCode) -> Markup {
     let (vi, en) = match status.as_u16() {
         404 => ("Không tìm thấy trang này.", "This page does not exist."),
-        400 => ("Yêu cầu không hợp lệ.", "The request is not valid."),
+        400 => (
+            "Yêu cầu không hợp lệ: địa chỉ hoặc biểu mẫu có giá trị không đúng (ví dụ một ngày không có thật).",
+            "The request is not valid: the address or the form has a wrong value (a date that does not exist, for example).",
+        ),
+        403 => (
+            "Ông/Bà không có quyền xem trang này hoặc thực hiện thao tác này. Nếu cần quyền, xin liên hệ quản trị hệ thống.",
+            "You do not have permission for this page or action. Ask the system administrator if you need it.",
+        ),
         413 => ("Nội dung gửi lên quá lớn.", "What was sent is too large."),
         429 => (
             "Có quá nhiều yêu cầu từ thiết bị này. Xin thử lại sau ít phút.",

@@ -344,7 +344,24 @@ async fn sessions_end_on_sign_out_idle_time_and_disabling() -> TestResult {
             None
         )
         .await?,
-        303
+        422,
+        "locking needs the confirmation"
+    );
+    assert_eq!(
+        get(&app, Some(&head), "/admin/agencies/me").await?.0,
+        200,
+        "not locked without it"
+    );
+    assert_eq!(
+        post(
+            &app,
+            &admin,
+            &format!("/admin/users/{id}/disabled"),
+            &[("disabled", "true"), ("confirm", "1")],
+            None
+        )
+        .await?,
+        200
     );
     assert_eq!(
         get(&app, Some(&head), "/admin/agencies/me").await?.0,
@@ -801,8 +818,23 @@ async fn admins_manage_keys_and_the_catalog() -> TestResult {
         )
         .await?
         .0,
-        303
+        422,
+        "revoking needs the confirmation"
     );
+    assert!(
+        send(key.clone()).await?.status().is_success(),
+        "still in use"
+    );
+    let (status, page) = submit(
+        &app,
+        &admin,
+        "/admin/catalog/keys/revoke",
+        &[("prefix", prefix), ("confirm", "1")],
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert!(page.contains("Đã thu hồi khóa"), "a success message");
     assert_eq!(
         send(key.clone()).await?.status().as_u16(),
         401,

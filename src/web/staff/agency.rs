@@ -173,12 +173,10 @@ fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
 fn agency_body(d: &AgencyData, role: Role, shown: &Shown, lang: Lang) -> Markup {
     let (from, to) = (shown.from, shown.to);
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
-    let level = crate::domain::Level::parse(&d.agency.level)
-        .map(|l| lang.pick(l.label(), l.as_str()))
-        .unwrap_or("");
+    let level = crate::domain::Level::text_of(&d.agency.level, lang);
     html! {
         h1 { (d.agency.name) }
-        p.muted { (d.agency.code) " · " (level) " · " (t("kỳ", "period")) " " (from) " – " (to) " · "
+        p.muted { (d.agency.code) " · " (level) " · " (t("kỳ", "period")) " " (crate::clock::day_text(from)) " – " (crate::clock::day_text(to)) " · "
             a href=(format!("/admin/agencies/{}/poster", d.agency.code)) { (t("In áp phích mã QR", "Print the QR poster")) } }
         @if let Some(months) = &shown.released {
             nav.months aria-label=(t("Chọn tháng", "Choose the month")) {
@@ -222,12 +220,12 @@ fn agency_body(d: &AgencyData, role: Role, shown: &Shown, lang: Lang) -> Markup 
             h2 { (t("Lịch sử cảnh báo và xử lý", "Flags and follow-up")) }
             @if d.cases.is_empty() { p { (t("Chưa có hồ sơ theo dõi.", "No follow-up case yet.")) } }
             ul { @for c in &d.cases { li {
-                a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) " " (c.problem_label()) } " · " (c.status().label()) " · " (t("mở ngày", "opened")) " " (c.opened_at.format("%Y-%m-%d"))
+                a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) " " (c.problem_label_in(lang)) } " · " (c.status().label_in(lang)) " · " (t("mở ngày", "opened")) " " (crate::clock::day_text(crate::clock::day_of(c.opened_at)))
             } } }
             @if !d.history.is_empty() {
                 h3 { (t("Diễn biến cờ (theo đợt rà soát tự động)", "Flag changes (from the automatic sweeps)")) }
                 ul { @for h in &d.history { li {
-                    (crate::clock::local(h.observed_at).format("%Y-%m-%d %H:%M")) " · " (crate::cases::problem_label(&h.problem, lang)) ": "
+                    (crate::clock::local_text(h.observed_at)) " " (t("(giờ Việt Nam)", "(Vietnam time)")) " · " (crate::cases::problem_label(&h.problem, lang)) ": "
                     (match h.severity.as_str() { "alarm" => t("báo động", "alarm"), "alert" => t("cảnh báo", "alert"), _ => t("hết cờ", "cleared") })
                 } } }
             }

@@ -326,7 +326,7 @@ fn case_page(
             h1 { (t("Hồ sơ theo dõi #", "Follow-up case #")) (case.id) ": " (case.problem_label_in(lang)) }
             p { a href=(format!("/admin/agencies/{}", case.agency_code)) { (case.agency_name) } " · " (case.severity_label(lang)) (t(" · mở ngày ", " · opened ")) (day_text(crate::clock::day_of(case.opened_at))) }
             @if let Some((good, m)) = &notice.message {
-                div class=(if *good { "notice" } else { "alert" }) role=(if *good { "status" } else { "alert" }) { (m) }
+                div class=(if *good { "done" } else { "alert" }) role=(if *good { "status" } else { "alert" }) { (m) }
             }
             div.problem { p { strong { (t("Lý do mở: ", "Opened because: ")) } (case.reason) } }
             p { strong { (t("Trạng thái: ", "Status: ")) } (status_cell(case, false, today, lang))

@@ -15,7 +15,7 @@ use crate::apikeys::{self, KeyError, KeyInfo, Owner};
 use crate::catalog::{Agency, Procedure, import, queries};
 use crate::csvfile::ImportError;
 use crate::web::error::AppError;
-use crate::web::html::{html, see_other};
+use crate::web::html::html;
 use crate::web::state::AppState;
 
 struct Catalog {
@@ -24,7 +24,12 @@ struct Catalog {
     keys: Vec<KeyInfo>,
 }
 
-fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup {
+fn catalog_page(
+    viewer: &Viewer,
+    c: &Catalog,
+    notice: Option<Markup>,
+    entered: Option<&ImportForm>,
+) -> Markup {
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let code_of = |id: Option<i64>| {
@@ -46,16 +51,18 @@ fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup 
                 div { button type="submit" { (t("Tạo khóa", "Create a key")) } }
             }
             div.scroll { table {
-                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (UTC)", "Created (UTC)")) } th { (t("Trạng thái", "Status")) } th {} } }
+                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (giờ Việt Nam)", "Created (Vietnam time)")) } th { (t("Trạng thái", "Status")) } th {} } }
                 tbody { @for k in &c.keys { tr {
                     td { code { (k.prefix) } }
                     td { (k.agency.as_deref().or(k.province.as_deref()).unwrap_or("—")) }
-                    td { (k.created_at.format("%Y-%m-%d %H:%M")) }
+                    td { (crate::clock::local_text(k.created_at)) }
                     td { @if k.revoked_at.is_some() { (t("Đã thu hồi", "Revoked")) } @else { (t("Đang dùng", "In use")) } }
                     td { @if k.revoked_at.is_none() {
                         form.inline method="post" action="/admin/catalog/keys/revoke" {
                             (csrf_field(viewer))
                             input type="hidden" name="prefix" value=(k.prefix);
+                            label { input type="checkbox" name="confirm" value="1" required; " " (t("Tôi biết hệ thống một cửa đang dùng khóa này sẽ không gửi được hồ sơ nữa", "I know a one-stop system using this key can no longer report dossiers")) }
+                            " "
                             button type="submit" { (t("Thu hồi", "Revoke")) }
                         }
                     } }
@@ -65,20 +72,24 @@ fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup 
             form method="post" action="/admin/catalog/import" {
                 (csrf_field(viewer))
                 label.block for="what" { (t("Loại danh mục", "Catalog")) }
-                select #what name="what" { option value="agencies" { "Cơ quan: code,name,level,province_code,parent_code" } option value="procedures" { "Thủ tục: code,name,field,level" } option value="links" { "Cơ quan – thủ tục: agency_code,procedure_code" } }
+                select #what name="what" {
+                    @for (value, label) in [("agencies", "Cơ quan: code,name,level,province_code,parent_code"), ("procedures", "Thủ tục: code,name,field,level"), ("links", "Cơ quan – thủ tục: agency_code,procedure_code")] {
+                        option value=(value) selected[entered.is_some_and(|f| f.what == value)] { (label) }
+                    }
+                }
                 label.block for="csv" { (t("Nội dung CSV (có dòng tiêu đề)", "CSV content (with a header row)")) }
-                textarea #csv name="csv" required {}
+                textarea #csv name="csv" required { (entered.map(|f| f.csv.as_str()).unwrap_or("")) }
                 button type="submit" { (t("Nhập (tất cả hoặc không gì cả)", "Import (all rows or none)")) }
             }
             h2 { (t("Cơ quan (", "Agencies (")) (c.agencies.len()) ")" }
             div.scroll { table {
                 thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Cấp", "Level")) } th { (t("Trực thuộc", "Under")) } } }
-                tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (a.level) } td { (code_of(a.parent_id)) } } } }
+                tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (crate::domain::Level::text_of(&a.level, lang)) } td { (code_of(a.parent_id)) } } } }
             } }
             h2 { (t("Thủ tục (", "Procedures (")) (c.procedures.len()) ")" }
             div.scroll { table {
                 thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Lĩnh vực", "Field")) } th { (t("Cấp", "Level")) } } }
-                tbody { @for p in &c.procedures { tr { td { (p.code) } td { (p.name) } td { (p.field) } td { (p.level) } } } }
+                tbody { @for p in &c.procedures { tr { td { (p.code) } td { (p.name) } td { (p.field) } td { (crate::domain::Level::text_of(&p.level, lang)) } } } }
             } }
         },
     )
@@ -94,17 +105,27 @@ impl AdminPage for CatalogPage {
         notice: Option<Markup>,
         status: StatusCode,
     ) -> Result<HttpResponse, AppError> {
-        let c = state
-            .read(|conn| {
-                Ok(Catalog {
-                    agencies: queries::all_agencies(conn)?,
-                    procedures: queries::all_procedures(conn)?,
-                    keys: apikeys::list(conn)?,
-                })
-            })
-            .await?;
-        Ok(html(status, catalog_page(viewer, &c, notice)))
+        render(viewer, state, notice, status, None).await
     }
+}
+
+async fn render(
+    viewer: &Viewer,
+    state: &AppState,
+    notice: Option<Markup>,
+    status: StatusCode,
+    entered: Option<&ImportForm>,
+) -> Result<HttpResponse, AppError> {
+    let c = state
+        .read(|conn| {
+            Ok(Catalog {
+                agencies: queries::all_agencies(conn)?,
+                procedures: queries::all_procedures(conn)?,
+                keys: apikeys::list(conn)?,
+            })
+        })
+        .await?;
+    Ok(html(status, catalog_page(viewer, &c, notice, entered)))
 }
 
 /// The new key form.
@@ -160,14 +181,22 @@ pub async fn create_key(
 #[serde(default)]
 pub struct RevokeForm {
     prefix: String,
+    confirm: String,
 }
 
 /// `POST /admin/catalog/keys/revoke`: revokes a key at once.
 pub async fn revoke_key(
     state: web::Data<AppState>,
-    Posted(Admin(viewer), RevokeForm { prefix }): Posted<Admin, RevokeForm>,
+    Posted(Admin(viewer), RevokeForm { prefix, confirm }): Posted<Admin, RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    if confirm.trim().is_empty() {
+        let refused = html! { (t("Chưa thu hồi: xin đánh dấu ô xác nhận bên cạnh nút Thu hồi.", "Not revoked: tick the confirmation box beside the Revoke button.")) };
+        return CatalogPage::after(&viewer, &state, Err(refused)).await;
+    }
     let (actor, now) = (viewer.user_id(), crate::clock::now());
+    let shown = prefix.clone();
     let n = state
         .write(move |conn| {
             let n = apikeys::revoke(conn, &prefix, now)?;
@@ -180,7 +209,8 @@ pub async fn revoke_key(
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(see_other("/admin/catalog"))
+    let done = html! { (t("Đã thu hồi khóa ", "Revoked the key ")) code { (shown) } "." };
+    CatalogPage::after(&viewer, &state, Ok(done)).await
 }
 
 /// The pasted CSV form.
@@ -194,8 +224,13 @@ pub struct ImportForm {
 /// `POST /admin/catalog/import`: imports pasted CSV, all rows or none.
 pub async fn import_catalog(
     state: web::Data<AppState>,
-    Posted(Admin(viewer), ImportForm { what, csv }): Posted<Admin, ImportForm>,
+    Posted(Admin(viewer), form): Posted<Admin, ImportForm>,
 ) -> Result<HttpResponse, AppError> {
+    let typed = ImportForm {
+        what: form.what.clone(),
+        csv: form.csv.clone(),
+    };
+    let ImportForm { what, csv } = form;
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let (actor, now) = (viewer.user_id(), crate::clock::now());
@@ -233,13 +268,22 @@ pub async fn import_catalog(
             }
         })
         .await?;
-    let outcome = match outcome {
+    match outcome {
         Ok(n) => {
-            Ok(html! { (t("Đã nhập ", "Imported ")) (n) (t(" dòng (", " rows (")) (label) ")." })
+            let done =
+                html! { (t("Đã nhập ", "Imported ")) (n) (t(" dòng (", " rows (")) (label) ")." };
+            CatalogPage::after(&viewer, &state, Ok(done)).await
         }
-        Err(lines) => Err(
-            html! { (t("Chưa nhập gì vì tệp có lỗi:", "Nothing was imported; the file has errors:")) ul { @for l in &lines { li { (l) } } } },
-        ),
-    };
-    CatalogPage::after(&viewer, &state, outcome).await
+        Err(lines) => {
+            let refused = html! { (t("Chưa nhập gì vì tệp có lỗi:", "Nothing was imported; the file has errors:")) ul { @for l in &lines { li { (l) } } } };
+            render(
+                &viewer,
+                &state,
+                Some(refused),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&typed),
+            )
+            .await
+        }
+    }
 }

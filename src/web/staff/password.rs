@@ -42,7 +42,7 @@ fn password_page(viewer: &Viewer, notice: Option<(bool, String)>) -> Markup {
                 div.alert role="alert" { (t("Mật khẩu hiện tại do người khác đặt (mật khẩu tạm khi được mời hoặc được đặt lại). Xin đặt mật khẩu của riêng mình trước khi tiếp tục.", "Your current password was set by someone else (an invitation or a reset). Choose your own before going on.")) }
             }
             @if let Some((good, text)) = notice {
-                div class=(if good { "notice" } else { "alert" }) role=(if good { "status" } else { "alert" }) { (text) }
+                div class=(if good { "done" } else { "alert" }) role=(if good { "status" } else { "alert" }) { (text) }
             }
             form method="post" action=(PASSWORD_PATH) {
                 (csrf_field(viewer))

@@ -42,7 +42,7 @@ impl AdminPage for QuestionnairesPage {
             } }
             h2 { (t("Các phiên bản đã công bố", "Published versions")) }
             @if published.is_empty() { p { (t("Chưa công bố phiên bản nào trên hệ thống; đang dùng phiếu mặc định.", "No version published here yet; the default questionnaire is in use.")) } }
-            ul { @for (code, version, at) in &published { li { (code) (t(" phiên bản ", " version ")) (version) " · " (at.format("%Y-%m-%d %H:%M")) " UTC" } } }
+            ul { @for (code, version, at) in &published { li { (code) (t(" phiên bản ", " version ")) (version) " · " (crate::clock::local_text(*at)) " " (t("(giờ Việt Nam)", "(Vietnam time)")) } } }
             h2 { (t("Công bố phiên bản mới", "Publish a new version")) }
             form method="post" action="/admin/questionnaires" {
                 (csrf_field(viewer))

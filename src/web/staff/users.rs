@@ -11,7 +11,7 @@ use super::guard::{Admin, Posted, Viewer};
 use super::layout::{csrf_field, page};
 use crate::accounts::{Role, audit, password, users};
 use crate::web::error::AppError;
-use crate::web::html::{html, see_other};
+use crate::web::html::html;
 use crate::web::state::{AppState, blocking};
 
 fn users_page(
@@ -19,7 +19,9 @@ fn users_page(
     list: &[users::User],
     entries: &[audit::Entry],
     notice: Option<Markup>,
+    entered: Option<&InviteForm>,
 ) -> Markup {
+    let typed = |f: fn(&InviteForm) -> &str| entered.map(f).unwrap_or("");
     let lang = viewer.lang();
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     page(
@@ -40,6 +42,10 @@ fn users_page(
                                 form.inline method="post" action=(format!("/admin/users/{}/disabled", u.id)) {
                                     (csrf_field(viewer))
                                     input type="hidden" name="disabled" value=(if u.disabled { "false" } else { "true" });
+                                    @if !u.disabled {
+                                        label { input type="checkbox" name="confirm" value="1" required; " " (t("Xác nhận khóa (mọi phiên đăng nhập kết thúc)", "Confirm the lock (every session ends)")) }
+                                        " "
+                                    }
                                     button type="submit" { @if u.disabled { (t("Mở khóa", "Unlock")) } @else { (t("Khóa", "Lock")) } }
                                 }
                                 " "
@@ -56,22 +62,22 @@ fn users_page(
             form method="post" action="/admin/users" {
                 (csrf_field(viewer))
                 label.block for="email" { "Email" }
-                input #email type="text" name="email" required;
+                input #email type="text" name="email" required value=(typed(|f| f.email.as_str()));
                 label.block for="role" { (t("Vai trò", "Role")) }
                 select #role name="role" {
-                    option value="reviewer" { (Role::Reviewer.label()) }
-                    option value="agency_head" { (Role::AgencyHead.label()) }
-                    option value="admin" { (Role::Admin.label()) }
+                    @for role in [Role::Reviewer, Role::AgencyHead, Role::Admin] {
+                        option value=(role.as_str()) selected[typed(|f| f.role.as_str()) == role.as_str()] { (role.label()) }
+                    }
                 }
                 label.block for="agency" { (t("Mã cơ quan (chỉ với thủ trưởng cơ quan)", "Agency code (agency heads only)")) }
-                input #agency type="text" name="agency";
+                input #agency type="text" name="agency" value=(typed(|f| f.agency.as_str()));
                 p {}
                 button type="submit" { (t("Tạo tài khoản", "Create the account")) }
             }
             h2 { (t("Nhật ký thay đổi gần đây", "Recent changes")) }
             div.scroll { table {
-                thead { tr { th { (t("Thời điểm (UTC)", "Time (UTC)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Chi tiết", "Details")) } } }
-                tbody { @for e in entries { tr { td { (e.at.format("%Y-%m-%d %H:%M")) } td { (e.email.as_deref().unwrap_or("—")) } td { (e.action) } td { (e.detail) } } } }
+                thead { tr { th { (t("Thời điểm (giờ Việt Nam)", "Time (Vietnam, UTC+7)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Chi tiết", "Details")) } } }
+                tbody { @for e in entries { tr { td { (crate::clock::local_text(e.at)) } td { (e.email.as_deref().unwrap_or("—")) } td { (audit::action_label(&e.action, lang)) } td { (e.detail) } } } }
             } }
         },
     )
@@ -87,11 +93,24 @@ impl AdminPage for UsersPage {
         notice: Option<Markup>,
         status: StatusCode,
     ) -> Result<HttpResponse, AppError> {
-        let (list, entries) = state
-            .read(|conn| Ok((users::list(conn)?, audit::recent(conn, 30)?)))
-            .await?;
-        Ok(html(status, users_page(viewer, &list, &entries, notice)))
+        render(viewer, state, notice, status, None).await
     }
+}
+
+async fn render(
+    viewer: &Viewer,
+    state: &AppState,
+    notice: Option<Markup>,
+    status: StatusCode,
+    entered: Option<&InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    let (list, entries) = state
+        .read(|conn| Ok((users::list(conn)?, audit::recent(conn, 30)?)))
+        .await?;
+    Ok(html(
+        status,
+        users_page(viewer, &list, &entries, notice, entered),
+    ))
 }
 
 /// The invitation form.
@@ -116,6 +135,11 @@ pub async fn invite_user(
         blocking(move || password::hash(&secret).map_err(AppError::internal)).await?
     };
     let (actor, now) = (viewer.user_id(), crate::clock::now());
+    let typed = InviteForm {
+        email: form.email.clone(),
+        role: form.role.clone(),
+        agency: form.agency.clone(),
+    };
     let created = state
         .write(move |conn| {
             let new = users::NewUser {
@@ -140,15 +164,23 @@ pub async fn invite_user(
             }
         })
         .await?;
-    let outcome = match created {
-        Ok(email) => Ok(
-            html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần): ", ". Temporary password (shown once): ")) code { (secret) } },
-        ),
-        Err(message) => Err(
-            html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) },
-        ),
-    };
-    UsersPage::after(&viewer, &state, outcome).await
+    match created {
+        Ok(email) => {
+            let notice = html! { (t("Đã tạo tài khoản ", "Created the account ")) strong { (email) } (t(". Mật khẩu tạm thời (chỉ hiện một lần; người dùng phải đổi khi đăng nhập lần đầu): ", ". Temporary password (shown once; it must be changed at the first sign-in): ")) code { (secret) } };
+            UsersPage::after(&viewer, &state, Ok(notice)).await
+        }
+        Err(message) => {
+            let notice = html! { (t("Chưa tạo được tài khoản: ", "The account was not created: ")) (message) };
+            render(
+                &viewer,
+                &state,
+                Some(notice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&typed),
+            )
+            .await
+        }
+    }
 }
 
 /// The lock/unlock form.
@@ -156,6 +188,7 @@ pub async fn invite_user(
 #[serde(default)]
 pub struct DisabledForm {
     disabled: String,
+    confirm: String,
 }
 
 /// `POST /admin/users/{id}/disabled`: locks or unlocks an account (locking ends its sessions).
@@ -164,10 +197,17 @@ pub async fn set_disabled(
     id: web::Path<i64>,
     Posted(Admin(viewer), form): Posted<Admin, DisabledForm>,
 ) -> Result<HttpResponse, AppError> {
+    let lang = viewer.lang();
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let disabled = form.disabled == "true";
     let (target, actor, now) = (id.into_inner(), viewer.user_id(), crate::clock::now());
     if target == actor && disabled {
-        return Err(AppError::BadRequest);
+        let refused = html! { (t("Không thể tự khóa tài khoản của chính mình.", "You cannot lock your own account.")) };
+        return UsersPage::after(&viewer, &state, Err(refused)).await;
+    }
+    if disabled && form.confirm.trim().is_empty() {
+        let refused = html! { (t("Chưa khóa: xin đánh dấu ô xác nhận bên cạnh nút Khóa.", "Not locked: tick the confirmation box beside the Lock button.")) };
+        return UsersPage::after(&viewer, &state, Err(refused)).await;
     }
     let changed = state
         .write(move |conn| {
@@ -186,5 +226,10 @@ pub async fn set_disabled(
     if changed == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(see_other("/admin/users"))
+    let done = if disabled {
+        html! { (t("Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đã kết thúc.", "The account is locked; its sessions have ended.")) }
+    } else {
+        html! { (t("Đã mở khóa tài khoản.", "The account is unlocked.")) }
+    };
+    UsersPage::after(&viewer, &state, Ok(done)).await
 }
