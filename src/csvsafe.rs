@@ -28,14 +28,26 @@ impl<W: Write> Writer<W> {
         Writer(csv::Writer::from_writer(out))
     }
 
+    /// A writer over `out` with `delimiter` between fields, whose records may differ in length
+    /// (a title row above the header).
+    pub fn with_delimiter(out: W, delimiter: u8) -> Writer<W> {
+        Writer(
+            csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .flexible(true)
+                .from_writer(out),
+        )
+    }
+
     /// Writes one record.
-    pub fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    pub fn write_record<I, T>(&mut self, record: I) -> std::io::Result<()>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
         self.0
             .write_record(record.into_iter().map(|v| cell(v.as_ref()).into_owned()))
+            .map_err(std::io::Error::other)
     }
 
     /// Flushes what was written.

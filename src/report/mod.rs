@@ -8,6 +8,7 @@ pub mod flags;
 pub mod format;
 pub mod indicators;
 pub mod numbers;
+pub mod sheet;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -191,7 +191,7 @@ async fn each_role_reaches_exactly_what_it_should() -> TestResult {
         ("/admin/agencies/T-XA/poster", 303, 200, 200, 200),
         ("/admin/agencies/T-SO/poster", 303, 200, 200, 404),
         ("/admin/cases", 303, 200, 200, 200),
-        ("/admin/export/report.csv", 303, 200, 200, 403),
+        ("/admin/export/report.csv", 303, 200, 200, 200),
         ("/admin/export/responses.csv", 303, 200, 403, 403),
         ("/admin/mail", 303, 200, 403, 403),
         ("/admin/catalog", 303, 200, 403, 403),
@@ -720,15 +720,49 @@ async fn exports_read_back_as_csv_and_xlsx() -> TestResult {
     assert_eq!(csv.status().as_u16(), 200);
     let bytes = csv.bytes().await?;
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 with BOM for Excel");
-    let mut reader = csv::Reader::from_reader(&bytes[3..]);
-    let header = reader.headers()?.clone();
-    assert_eq!(&header[0], "code");
-    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(&bytes[3..]);
+    let mut records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let title = records.remove(0);
+    assert!(
+        title[2].starts_with("Kỳ: "),
+        "the period in the title row: {title:?}"
+    );
+    let header = records.remove(0);
+    assert_eq!(&header[0], "Mã");
+    assert_eq!(&header[7], "Chỉ số SIPAS (%)");
+    let rows = records;
     let so = rows
         .iter()
         .find(|r| &r[0] == "T-SO")
         .ok_or("T-SO in the export")?;
     assert_eq!(&so[4], "6", "its responses");
+    assert!(so[7].contains(','), "a decimal comma: {:?}", &so[7]);
+    assert_eq!(&so[12], "không", "flags in words");
+    // The English variant: `,`, decimal points, English headings.
+    let en = app
+        .client
+        .get(app.url("/admin/export/report.csv?lang=en"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    let disposition = en
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(disposition.contains("sipas-report-all-"), "{disposition}");
+    let en = en.bytes().await?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(&en[3..]);
+    let records: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    assert_eq!(&records[1][7], "SIPAS index (%)");
 
     let xlsx = app
         .client
@@ -747,9 +781,14 @@ async fn exports_read_back_as_csv_and_xlsx() -> TestResult {
         .read_to_string(&mut sheet)?;
     assert_eq!(
         sheet.matches("<row ").count(),
-        1 + rows.len(),
-        "a header and one row per agency"
+        2 + rows.len(),
+        "a title row, the headings and one row per agency"
     );
+    assert!(sheet.contains("<cols>"), "column widths");
+    assert!(strings.contains("Kỳ: "), "the period");
+    let mut styles = String::new();
+    book.by_name("xl/styles.xml")?.read_to_string(&mut styles)?;
+    assert!(styles.contains("0.0%"), "rates formatted as percentages");
 
     // The raw export: admins only, streamed, and readable by `sipas import responses`.
     assert_eq!(

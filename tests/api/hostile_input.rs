@@ -75,7 +75,14 @@ async fn walk_in_with_comment(
 /// The cells of a CSV download as a spreadsheet reads them.
 fn cells(body: &str) -> Result<Vec<Vec<String>>, csv::Error> {
     let body = body.trim_start_matches('\u{feff}');
+    // The Vietnamese report separates fields with `;`; the raw export with `,`.
+    let delimiter = if body.lines().next().is_some_and(|l| l.contains(';')) {
+        b';'
+    } else {
+        b','
+    };
     csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .from_reader(body.as_bytes())

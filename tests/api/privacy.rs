@@ -134,6 +134,25 @@ async fn an_agency_head_cannot_difference_windows_or_breakdowns() -> TestResult 
         "the head is told why"
     );
 
+    // The head's own export: their agency, the released month, whatever window is asked for.
+    let export = get(
+        &app,
+        &format!(
+            "/admin/export/report.csv?from={released}&to={}",
+            released + Duration::days(3)
+        ),
+        &head,
+    )
+    .await?;
+    assert_eq!(export.status(), 200);
+    let text = export.text().await?;
+    assert!(text.contains("T-SO;") && !text.contains("T-XA"), "{text}");
+    assert!(
+        text.contains(&format!("Kỳ: {}", sipas::clock::day_text(released))),
+        "the whole month: {text}"
+    );
+    assert!(text.contains(";11;"), "its 11 answers: {text}");
+
     // The reform office still reads any window it likes.
     {
         let mut conn = app.conn()?;

@@ -1,6 +1,8 @@
-//! Exports for reports and conferences: the agency report as CSV (UTF-8 with BOM, for Excel) or
-//! XLSX (header row, number formats), and for admins the raw anonymous responses as CSV, streamed
-//! page by page from the database so that a million rows never sit in memory.
+//! Exports for reports and conferences: the agency report as CSV (UTF-8 with BOM, Vietnamese or
+//! English, see [`crate::report::sheet`]) or XLSX (title row, headings, percent formats, column
+//! widths) — for agency heads their own agencies' released month, withheld like their pages —
+//! and for admins the raw anonymous responses as CSV, streamed page by page from the database so
+//! that a million rows never sit in memory.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,10 +11,13 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::guard::{Admin, Staff};
+use super::guard::{Admin, Viewer};
 use super::period::PeriodQuery;
+use crate::accounts::Role;
+use crate::catalog::queries as catalog;
+use crate::domain::Lang;
 use crate::privacy::mask_personal_data;
-use crate::report::format::{Format as ReportFormat, write};
+use crate::report::sheet::{self, Cell};
 use crate::report::{self, GroupBy, Query, Report};
 use crate::responses::listing::{RawRow, raw_page};
 use crate::web::error::AppError;
@@ -32,9 +37,18 @@ pub struct ExportQuery {
     /// Anything but empty: the report as it may leave the reform office
     /// ([`crate::report::disclosure::for_publication`]), for one released month.
     publish: Option<String>,
+    /// `en` for English headings (and a CSV with `,` and decimal points).
+    lang: Option<String>,
 }
 
 impl ExportQuery {
+    fn lang(&self) -> Lang {
+        match self.lang.as_deref() {
+            Some("en") => Lang::En,
+            _ => Lang::Vi,
+        }
+    }
+
     fn publication(&self) -> bool {
         self.publish
             .as_deref()
@@ -42,8 +56,14 @@ impl ExportQuery {
     }
 }
 
-async fn agency_report(state: &AppState, q: &ExportQuery) -> Result<Report, AppError> {
-    let publish = q.publication();
+async fn agency_report(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &ExportQuery,
+) -> Result<Report, AppError> {
+    // Agency heads export what they see: their agencies, one released month, withheld.
+    let head = viewer.role() == Role::AgencyHead;
+    let publish = head || q.publication();
     let (from, to) = if publish {
         // Published figures are whole ended months and nothing else: two publications of
         // overlapping windows could be subtracted from each other.
@@ -53,17 +73,32 @@ async fn agency_report(state: &AppState, q: &ExportQuery) -> Result<Report, AppE
     } else {
         q.period.period()
     };
-    let q = &q.period;
-    let query = Query {
-        from,
-        to,
-        province: q.province_code(),
-        level: None,
-        agencies: None,
-        group_by: GroupBy::Agency,
-    };
+    let own = viewer.0.user.agency_id;
+    let province = q.period.province_code();
     let report = state
-        .read(move |conn| Ok(report::build(conn, &query)?))
+        .read(move |conn| {
+            let (province, agencies) = match (head, own) {
+                (true, Some(root)) => {
+                    let agency = catalog::all_agencies(conn)?
+                        .into_iter()
+                        .find(|a| a.id == root)
+                        .ok_or(AppError::NotFound)?;
+                    let province = catalog::province_code(conn, agency.province_id)?;
+                    (Some(province), Some(catalog::subtree(conn, root)?))
+                }
+                (true, None) => return Err(AppError::Forbidden),
+                (false, _) => (province, None),
+            };
+            let query = Query {
+                from,
+                to,
+                province,
+                level: None,
+                agencies,
+                group_by: GroupBy::Agency,
+            };
+            Ok(report::build(conn, &query)?)
+        })
         .await?;
     Ok(if publish {
         crate::report::disclosure::for_publication(report).0
@@ -82,99 +117,75 @@ fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-/// `GET /admin/export/report.csv` (admins and reviewers).
+/// `GET /admin/export/report.csv`: Vietnamese (`;`, decimal comma) or `?lang=en`.
 pub async fn report_csv(
-    _: Staff,
+    viewer: Viewer,
     state: web::Data<AppState>,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let report = agency_report(&state, &q).await?;
+    let report = agency_report(&viewer, &state, &q).await?;
+    let lang = q.lang();
     let mut body = BOM.to_vec();
-    write(&report, ReportFormat::Csv, &mut body).map_err(AppError::internal)?;
+    sheet::write_csv(&report, lang, &mut body).map_err(AppError::internal)?;
     Ok(attachment(
-        "sipas-bao-cao.csv",
+        &sheet::file_name(&report, lang, "csv"),
         "text/csv; charset=utf-8",
         body,
     ))
 }
 
-/// `GET /admin/export/report.xlsx` (admins and reviewers).
+/// `GET /admin/export/report.xlsx`.
 pub async fn report_xlsx(
-    _: Staff,
+    viewer: Viewer,
     state: web::Data<AppState>,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let report = agency_report(&state, &q).await?;
-    let body = xlsx(&report).map_err(AppError::internal)?;
+    let report = agency_report(&viewer, &state, &q).await?;
+    let lang = q.lang();
+    let body = xlsx(&report, lang).map_err(AppError::internal)?;
     Ok(attachment(
-        "sipas-bao-cao.xlsx",
+        &sheet::file_name(&report, lang, "xlsx"),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         body,
     ))
 }
 
-/// The agency report as a workbook: one row per agency, rates formatted as percentages.
-pub fn xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+/// The agency report as a workbook: a title row (report, province, period), the headings, one
+/// row per agency; rates formatted as percentages, column widths set, headings frozen.
+pub fn xlsx(report: &Report, lang: Lang) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    sheet.set_name("Báo cáo")?;
+    sheet.set_name(lang.pick("Báo cáo", "Report"))?;
     let bold = Format::new().set_bold();
+    let wrap = Format::new().set_bold().set_text_wrap();
     let pct = Format::new().set_num_format("0.0%");
-    let headers = [
-        "Mã",
-        "Cơ quan",
-        "Cấp",
-        "Tỉnh",
-        "Số phiếu",
-        "Hồ sơ",
-        "Tỷ lệ phản hồi",
-        "SIPAS",
-        "SIPAS KTC thấp",
-        "SIPAS KTC cao",
-        "Phiền hà",
-        "Phiền hà (cờ)",
-        "Đi lại nhiều lần",
-        "Đi lại (cờ)",
-        "Trễ hẹn",
-        "Bị yêu cầu tiền",
-        "Lý do",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    for (c, text) in sheet::title(report, lang).iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16 * 2, text, &bold)?;
     }
-    let flag = |f: crate::stats::Severity| match f {
-        crate::stats::Severity::Alarm => "báo động",
-        crate::stats::Severity::Alert => "cảnh báo",
-        crate::stats::Severity::None => "",
-    };
+    for (c, column) in sheet::COLUMNS.iter().enumerate() {
+        let c = c as u16;
+        sheet.set_column_width(c, column.width)?;
+        sheet.write_string_with_format(2, c, column.heading(lang), &wrap)?;
+    }
     for (i, a) in report.agencies.iter().flatten().enumerate() {
-        let row = (i + 1) as u32;
-        sheet.write_string(row, 0, &a.code)?;
-        sheet.write_string(row, 1, &a.name)?;
-        sheet.write_string(row, 2, &a.level)?;
-        sheet.write_string(row, 3, &a.province)?;
-        sheet.write_number(row, 4, a.responses as f64)?;
-        sheet.write_number(row, 5, a.dossiers.unwrap_or(0) as f64)?;
-        for (col, value) in [
-            (6, a.response_rate),
-            (7, a.sipas.index),
-            (8, a.sipas.ci_low),
-            (9, a.sipas.ci_high),
-            (10, a.harassment.rate),
-            (12, a.repeat_visits.rate),
-            (14, a.late.rate),
-        ] {
-            if let Some(v) = value {
-                sheet.write_number_with_format(row, col, v, &pct)?;
+        let row = 3 + i as u32;
+        for (c, column) in sheet::COLUMNS.iter().enumerate() {
+            let c = c as u16;
+            match (column.value)(a, lang) {
+                Cell::Text(t) => {
+                    sheet.write_string(row, c, t)?;
+                }
+                Cell::Count(n) => {
+                    sheet.write_number(row, c, n as f64)?;
+                }
+                Cell::Rate(Some(r)) if r.is_finite() => {
+                    sheet.write_number_with_format(row, c, r, &pct)?;
+                }
+                Cell::Rate(_) => {}
             }
         }
-        sheet.write_string(row, 11, flag(a.harassment.flag))?;
-        sheet.write_string(row, 13, flag(a.repeat_visits.flag))?;
-        sheet.write_number(row, 15, a.money_asked as f64)?;
-        let reasons: Vec<&str> = a.reasons.iter().map(|r| r.vi.as_str()).collect();
-        sheet.write_string(row, 16, reasons.join(" | "))?;
     }
-    sheet.set_freeze_panes(1, 0)?;
+    sheet.set_freeze_panes(3, 2)?;
     book.save_to_buffer()
 }
 
