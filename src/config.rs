@@ -113,11 +113,17 @@ pub struct SurveySettings {
     /// The earliest `submitted_at` an imported response may have (`YYYY-MM-DD`); a later
     /// one than today (Vietnam) is refused too.
     pub import_earliest: NaiveDate,
+    /// Where a citizen who was asked for money can report it, shown on the thank-you page after
+    /// such an answer (e.g. the province's hotline and complaint page).
+    pub complaint_route: String,
 }
 
 impl Default for SurveySettings {
     fn default() -> Self {
         SurveySettings {
+            complaint_route: "Đường dây nóng của UBND tỉnh, hoặc Cổng Dịch vụ công quốc gia \
+                              (dichvucong.gov.vn), mục Phản ánh kiến nghị"
+                .to_owned(),
             invitation_ttl_days: 30,
             questionnaire_file: None,
             import_earliest: NaiveDate::from_ymd_opt(2015, 1, 1).unwrap_or_default(),

@@ -195,6 +195,14 @@ pub fn visible_to(
     Ok(Some(agency))
 }
 
+/// The name of a province.
+pub fn province_name(conn: &mut DbConn, province_id: i64) -> QueryResult<String> {
+    crate::db::schema::provinces::table
+        .find(province_id)
+        .select(crate::db::schema::provinces::name)
+        .first(conn)
+}
+
 /// The code of a province.
 pub fn province_code(conn: &mut DbConn, province_id: i64) -> QueryResult<String> {
     crate::db::schema::provinces::table

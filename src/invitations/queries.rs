@@ -256,6 +256,8 @@ pub struct Opened {
     pub agency: String,
     pub agency_code: String,
     pub procedure: String,
+    /// The name of the agency's province.
+    pub province: String,
 }
 
 /// The invitation of `token` and the names its page shows, in one query.
@@ -264,7 +266,7 @@ pub fn find_opened(conn: &mut DbConn, token: &SurveyToken) -> QueryResult<Option
     // LIMIT as a parameter, and SQLite re-prepares a statement whenever a LIMIT parameter is
     // bound again. The token hash is unique, so no LIMIT is needed.
     let found = crate::on_backend!(conn, c => invitations::table
-        .inner_join(agencies::table)
+        .inner_join(agencies::table.inner_join(crate::db::schema::provinces::table))
         .inner_join(procedures::table)
         .filter(invitations::token_hash.eq(token.hash()))
         .select((
@@ -272,16 +274,18 @@ pub fn find_opened(conn: &mut DbConn, token: &SurveyToken) -> QueryResult<Option
             agencies::name,
             agencies::code,
             procedures::name,
+            crate::db::schema::provinces::name,
         ))
-        .load::<(Invitation, String, String, String)>(c))?
+        .load::<(Invitation, String, String, String, String)>(c))?
     .into_iter()
     .next();
-    Ok(
-        found.map(|(invitation, agency, agency_code, procedure)| Opened {
+    Ok(found.map(
+        |(invitation, agency, agency_code, procedure, province)| Opened {
             invitation,
             agency,
             agency_code,
             procedure,
-        }),
-    )
+            province,
+        },
+    ))
 }

@@ -17,8 +17,20 @@ pub fn head(title: &str) -> Markup {
     }
 }
 
-/// A full page: `title` in `<title>` and the body, with a language switch to `switch_to` when given.
-pub fn page(lang: Lang, title: &str, switch_to: Option<(&str, &str)>, body: Markup) -> Markup {
+/// How a page offers the other language.
+pub enum Switch<'a> {
+    /// A link (`href`, label).
+    Link(&'a str, &'a str),
+    /// A link to the page's own language button (`#{anchor}`, label): that button, at the end
+    /// of the form, submits it with `switch_lang` so that the answers already given come back in
+    /// the other language. (A submit button up here would become the form's default button, and
+    /// pressing Enter in a field would switch the language.)
+    Within { anchor: &'a str, label: &'a str },
+}
+
+/// A full page: `title` in `<title>` and the body, with a language switch when given.
+pub fn page(lang: Lang, title: &str, switch_to: Option<Switch<'_>>, body: Markup) -> Markup {
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
@@ -26,8 +38,10 @@ pub fn page(lang: Lang, title: &str, switch_to: Option<(&str, &str)>, body: Mark
             body {
                 header.top {
                     span.brand { (lang.pick("Khảo sát sự hài lòng", "Satisfaction survey")) }
-                    @if let Some((href, label)) = switch_to {
-                        span.lang { a href=(href) hreflang=(if lang == Lang::Vi { "en" } else { "vi" }) { (label) } }
+                    @match switch_to {
+                        Some(Switch::Link(href, label)) => span.lang { a href=(href) hreflang=(other.tag()) { (label) } },
+                        Some(Switch::Within { anchor, label }) => span.lang { a href=(format!("#{anchor}")) hreflang=(other.tag()) { (label) } },
+                        None => {},
                     }
                 }
                 main { (body) }

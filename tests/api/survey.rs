@@ -78,7 +78,7 @@ async fn the_form_follows_the_short_questionnaire_in_vietnamese() -> TestResult 
 }
 
 #[tokio::test]
-async fn english_is_chosen_by_query_or_header() -> TestResult {
+async fn vietnamese_unless_english_is_chosen_and_switching_keeps_answers() -> TestResult {
     let app = spawn_app().await?;
     let token = app.invite("HS-11", false).await?;
     let (_, by_query) = app.get_html(&format!("/s/{token}?lang=en")).await?;
@@ -87,15 +87,7 @@ async fn english_is_chosen_by_query_or_header() -> TestResult {
         Some("en")
     );
     assert!(text(&by_query).contains("Very satisfied"));
-    let response = app
-        .client
-        .get(app.url(&format!("/s/{token}")))
-        .header("Accept-Language", "en-GB,en;q=0.9,vi;q=0.5")
-        .send()
-        .await?;
-    let by_header = scraper::Html::parse_document(&response.text().await?);
-    assert!(text(&by_header).contains("Send my answers"));
-    let action = select(&by_header, "form")[0]
+    let action = select(&by_query, "form")[0]
         .value()
         .attr("action")
         .unwrap_or("")
@@ -103,6 +95,115 @@ async fn english_is_chosen_by_query_or_header() -> TestResult {
     assert!(
         action.contains("lang=en"),
         "the answer page stays in English: {action}"
+    );
+    // A phone set to English still gets Vietnamese: the agency and procedure names are.
+    let response = app
+        .client
+        .get(app.url(&format!("/s/{token}")))
+        .header("Accept-Language", "en-GB,en;q=0.9,vi;q=0.5")
+        .send()
+        .await?;
+    let by_header = scraper::Html::parse_document(&response.text().await?);
+    assert!(text(&by_header).contains("Gửi ý kiến"));
+    assert!(
+        text(&by_header).contains("Khảo sát chính thức của")
+            && text(&by_header).contains("UBND tỉnh TT"),
+        "who runs the survey is named"
+    );
+    // Switching language half-way keeps what was answered, and stores nothing.
+    let mut half = SHORT_FORM[..4].to_vec();
+    half.push(("switch_lang", "en"));
+    let response = app.post_form(&format!("/s/{token}"), &half).await?;
+    assert_eq!(response.status().as_u16(), 200);
+    let page = scraper::Html::parse_document(&response.text().await?);
+    assert_eq!(select(&page, "html")[0].value().attr("lang"), Some("en"));
+    assert_eq!(
+        select(&page, "input[name=TC0][checked]")[0]
+            .value()
+            .attr("value"),
+        Some("5"),
+        "the answer given is still selected"
+    );
+    assert!(
+        select(&page, "#errors").is_empty(),
+        "no error for unanswered questions yet"
+    );
+    assert_eq!(app.count("responses")?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_answers_are_summarised_and_linked_and_money_asked_gets_the_complaint_route()
+-> TestResult {
+    let app = spawn_app().await?;
+    let token = app.invite("HS-13", false).await?;
+    let response = app
+        .post_form(&format!("/s/{token}"), &[("form", "short"), ("TC0", "5")])
+        .await?;
+    assert_eq!(response.status().as_u16(), 422);
+    let page = scraper::Html::parse_document(&response.text().await?);
+    let title = select(&page, "title")[0].text().collect::<String>();
+    assert!(title.starts_with("Lỗi: "), "{title}");
+    let summary = select(&page, "#errors");
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].value().attr("tabindex"), Some("-1"));
+    assert!(
+        summary[0].value().attr("autofocus").is_some(),
+        "the summary takes the focus"
+    );
+    let links = select(&page, "#errors a");
+    assert!(links.len() >= 3, "one link per question to look at");
+    for link in &links {
+        let target = link
+            .value()
+            .attr("href")
+            .unwrap_or("")
+            .trim_start_matches('#');
+        assert_eq!(
+            select(&page, &format!("[id='{target}']")).len(),
+            1,
+            "{target} exists"
+        );
+    }
+    assert!(text(&page).contains(&format!("Còn {} câu cần xem lại", links.len())));
+    assert!(
+        select(&page, "form[novalidate]").len() == 1,
+        "no browser bubbles"
+    );
+
+    // An answer that an official asked for money: the thank-you page says where to report it.
+    let mut answers: Vec<(&str, &str)> = SHORT_FORM
+        .iter()
+        .filter(|(k, _)| *k != "E7")
+        .copied()
+        .collect();
+    answers.push(("E7", "3"));
+    let response = app.post_form(&format!("/s/{token}"), &answers).await?;
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (_, thanks) = app.get_html(&location).await?;
+    assert!(text(&thanks).contains("Điều gì xảy ra tiếp theo?"));
+    assert!(
+        text(&thanks).contains("dichvucong.gov.vn"),
+        "the complaint route"
+    );
+    let other = app.invite("HS-14", false).await?;
+    let response = app.post_form(&format!("/s/{other}"), &SHORT_FORM).await?;
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (_, thanks) = app.get_html(&location).await?;
+    assert!(
+        !text(&thanks).contains("dichvucong.gov.vn"),
+        "only after money asked"
     );
     Ok(())
 }

@@ -8,7 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 
 use super::views::{self, Entered, FormPage};
-use super::{PageQuery, form_of, keep_for_later, language, status_page};
+use super::{
+    PageQuery, form_of, keep_for_later, language, money_asked, organiser, status_page, switching,
+};
 use crate::clock;
 use crate::domain::{Lang, SurveyToken};
 use crate::invitations::queries::{Opened, find_opened};
@@ -37,6 +39,7 @@ fn survey_page(
         form,
         timeliness: Timeliness::from_late(opened.invitation.late),
         agency_name: &opened.agency,
+        organiser: &organiser(&opened.province, lang),
         procedure_name: Some(&opened.procedure),
         path,
         entered,
@@ -85,7 +88,7 @@ pub async fn show_survey(
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let lang = language(&req, &query);
+    let lang = language(&query);
     let path = format!("/s/{token}");
     let opened = match SurveyToken::parse(&token) {
         Some(token) => {
@@ -100,7 +103,10 @@ pub async fn show_survey(
         return Ok(unknown_link_page(lang));
     };
     if opened.invitation.used {
-        return Ok(html(StatusCode::OK, views::thanks_page(lang, &path)));
+        let route = query
+            .help()
+            .then_some(state.settings.survey.complaint_route.as_str());
+        return Ok(html(StatusCode::OK, views::thanks_page(lang, &path, route)));
     }
     if opened.invitation.expires_at < clock::now() {
         return Ok(expired_page(lang, &opened.agency_code));
@@ -124,7 +130,7 @@ pub async fn submit_survey(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let lang = language(&req, &query);
+    let lang = language(&query);
     let path = format!("/s/{token}");
     let Some(fields) = form::parse::<BTreeMap<String, String>>(&req, &body) else {
         return Ok(status_page(StatusCode::BAD_REQUEST));
@@ -133,6 +139,25 @@ pub async fn submit_survey(
         unknown_link(&state, &req).await?;
         return Ok(unknown_link_page(lang));
     };
+    if let Some(to) = switching(&fields) {
+        // The language button: the same answers, nothing stored, in the other language.
+        let lookup = token.clone();
+        let opened = state
+            .read(move |conn| Ok(find_opened(conn, &lookup)?))
+            .await?;
+        let Some(opened) = opened else {
+            unknown_link(&state, &req).await?;
+            return Ok(unknown_link_page(to));
+        };
+        let form = form_of(&fields);
+        let entered = Entered {
+            values: fields,
+            ..Entered::default()
+        };
+        let path = format!("/s/{}", token.as_str());
+        let page = survey_page(&state, &opened, to, form, &path, &entered);
+        return Ok(html(StatusCode::OK, page));
+    }
     // Everything from the lookup to the commit happens in one trip to a database thread
     // (profiled: handing each request to a blocking thread twice cost more than the queries).
     let shared = state.clone();
@@ -150,7 +175,9 @@ pub async fn submit_survey(
             unknown_link(&state, &req).await?;
             Ok(unknown_link_page(lang))
         }
-        Ok(Submitted::AlreadyUsed) => Ok(html(StatusCode::OK, views::thanks_page(lang, &path))),
+        Ok(Submitted::AlreadyUsed) => {
+            Ok(html(StatusCode::OK, views::thanks_page(lang, &path, None)))
+        }
         Ok(Submitted::Expired { agency_code }) => Ok(expired_page(lang, &agency_code)),
         Ok(Submitted::Invalid(opened, rejected)) => {
             let entered = Entered::rejected(fields, rejected);
@@ -174,7 +201,11 @@ pub async fn submit_survey(
                 tracing::info!("repeated submit of a used invitation ignored");
             }
             // POST-redirect-GET: reloading the thank-you page does not post again.
-            Ok(see_other(format!("{path}?lang={}", lang.tag())))
+            Ok(see_other(format!(
+                "{path}?lang={}{}",
+                lang.tag(),
+                if money_asked(&fields) { "&help=1" } else { "" }
+            )))
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::catalog::Procedure;
 use crate::domain::Lang;
 use crate::questionnaire::{AnswerError, Condition, Form, Item, Kind, Questionnaire, Timeliness};
 use crate::responses::submission::Rejected;
-use crate::web::layout::page;
+use crate::web::layout::{Switch, page};
 
 pub use crate::responses::submission::CONTACT_MAX;
 
@@ -20,6 +20,8 @@ pub struct FormPage<'a> {
     pub form: Form,
     pub timeliness: Timeliness,
     pub agency_name: &'a str,
+    /// Who runs the survey (the province's name), shown so that citizens can trust the link.
+    pub organiser: &'a str,
     pub procedure_name: Option<&'a str>,
     /// The path the form posts to and the page lives at (`/s/{token}` or `/k/{agency}`).
     pub path: &'a str,
@@ -61,31 +63,63 @@ fn url(path: &str, lang: Lang, form: Form) -> String {
     }
 }
 
-/// The questionnaire form.
+/// The form's id.
+const FORM_ID: &str = "survey";
+
+/// The id of the form's language button (the header's language link points to it).
+const LANG_BUTTON: &str = "switch-lang";
+
+/// The questions and fields the citizen must look at again, in page order, with their anchors.
+fn problems(p: &FormPage<'_>) -> Vec<(String, String)> {
+    let lang = p.lang;
+    let mut out = Vec::new();
+    if let Some(e) = p.entered.field_errors.get("procedure") {
+        out.push(("q-procedure".to_owned(), e.clone()));
+    }
+    for section in &p.questionnaire.sections {
+        for item in &section.items {
+            if let Some(e) = p.entered.errors.get(&item.id) {
+                let question = item.text.get(lang);
+                out.push((
+                    format!("q-{}", item.id),
+                    format!("{question} — {}", e.message(lang)),
+                ));
+            }
+        }
+    }
+    if let Some(e) = p.entered.field_errors.get("contact") {
+        out.push(("q-contact".to_owned(), e.clone()));
+    }
+    out
+}
+
+/// The questionnaire form. The server validates (`novalidate`: no browser bubbles in the
+/// phone's language); when answers come back with problems, a summary at the top takes the
+/// focus, counts them and links to each question.
 pub fn form_page(p: &FormPage<'_>) -> Markup {
     let lang = p.lang;
-    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
-    let switch = url(p.path, other, p.form);
-    let error_count = p.entered.errors.len() + p.entered.field_errors.len();
+    let problems = problems(p);
     let body = html! {
+        p.identity { (lang.pick("Khảo sát chính thức của ", "An official survey of ")) strong { (p.organiser) } }
         h1 { (p.questionnaire.title.get(lang)) }
         div.context {
             p { strong { (p.agency_name) } }
             @if let Some(name) = p.procedure_name { p { (name) } }
         }
-        p { (p.questionnaire.intro.get(lang)) }
         @if p.entered.unavailable {
             div.alert role="alert" id="unavailable" {
                 (lang.pick("Hệ thống đang bận nên câu trả lời CHƯA được lưu. Các câu trả lời của Ông/Bà vẫn còn trên trang này; xin bấm \"Gửi ý kiến\" lại sau ít phút.",
                            "The service is busy, so your answers have NOT been saved yet. They are still on this page; please press \"Send my answers\" again in a few minutes."))
             }
         }
-        @if error_count > 0 {
-            div.alert role="alert" id="errors" {
-                (lang.pick("Xin Ông/Bà xem lại các câu được đánh dấu bên dưới.", "Please check the questions marked below."))
+        @if !problems.is_empty() {
+            div.alert role="alert" id="errors" tabindex="-1" autofocus {
+                h2 { (lang.pick("Còn ", "")) (problems.len()) (lang.pick(" câu cần xem lại", if problems.len() == 1 { " question to check" } else { " questions to check" })) }
+                ul { @for (anchor, text) in &problems { li { a href=(format!("#{anchor}")) { (text) } } } }
             }
         }
-        form method="post" action=(url(p.path, lang, p.form)) novalidate[error_count > 0] {
+        @if problems.is_empty() { p { (p.questionnaire.intro.get(lang)) } }
+        form id=(FORM_ID) method="post" action=(url(p.path, lang, p.form)) novalidate {
             input type="hidden" name="form" value=(p.form.as_str());
             @if let Some(procedures) = p.procedures { (procedure_picker(lang, procedures, &p.entered.values, p.entered.field_errors.get("procedure"))) }
             @for section in &p.questionnaire.sections {
@@ -102,15 +136,30 @@ pub fn form_page(p: &FormPage<'_>) -> Markup {
             }
             (contact_field(lang, &p.entered.values, p.entered.field_errors.get("contact")))
             button type="submit" { (lang.pick("Gửi ý kiến", "Send my answers")) }
+            @let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+            p.switch {
+                button.link #(LANG_BUTTON) type="submit" name="switch_lang" value=(other.tag()) lang=(other.tag()) {
+                    (lang.pick("Read in English (your answers are kept)", "Xem bằng tiếng Việt (giữ các câu đã trả lời)"))
+                }
+            }
         }
         @if p.form == Form::Short {
             p.muted { a href=(url(p.path, lang, Form::Long)) { (lang.pick("Trả lời phiếu đầy đủ (khoảng 5 phút)", "Answer the full questionnaire (about 5 minutes)")) } }
         }
     };
+    let title = p.questionnaire.title.get(lang);
+    let title = if problems.is_empty() {
+        title.to_owned()
+    } else {
+        format!("{}{title}", lang.pick("Lỗi: ", "Error: "))
+    };
     page(
         lang,
-        p.questionnaire.title.get(lang),
-        Some((&switch, other_label(lang))),
+        &title,
+        Some(Switch::Within {
+            anchor: LANG_BUTTON,
+            label: other_label(lang),
+        }),
         body,
     )
 }
@@ -203,7 +252,7 @@ fn procedure_picker(
 
 fn contact_field(lang: Lang, values: &BTreeMap<String, String>, error: Option<&String>) -> Markup {
     html! {
-        div.field {
+        div.field id="q-contact" {
             h2 { (lang.pick("Liên hệ lại (không bắt buộc)", "Contact (optional)")) }
             label.block for="f-contact" {
                 (lang.pick("Nếu muốn cơ quan liên hệ lại, xin để lại số điện thoại hoặc email",
@@ -220,20 +269,34 @@ fn contact_field(lang: Lang, values: &BTreeMap<String, String>, error: Option<&S
     }
 }
 
-/// Shown after a submission, and again for a link already used.
-pub fn thanks_page(lang: Lang, path: &str) -> Markup {
+/// Shown after a submission, and again for a link already used. After an answer that an
+/// official asked for money, `complaint_route` says where to report it.
+pub fn thanks_page(lang: Lang, path: &str, complaint_route: Option<&str>) -> Markup {
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
     let switch = format!("{path}?lang={}", other.tag());
     page(
         lang,
         lang.pick("Cảm ơn Ông/Bà", "Thank you"),
-        Some((&switch, other_label(lang))),
+        Some(Switch::Link(&switch, other_label(lang))),
         html! {
             div.notice role="status" {
                 p.big aria-hidden="true" { "✓" }
                 h1 { (lang.pick("Cảm ơn Ông/Bà đã tham gia khảo sát!", "Thank you for taking part in the survey!")) }
                 p { (lang.pick("Ý kiến của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ người dân tốt hơn.",
                                "Your answers have been recorded and will help the agency serve people better.")) }
+            }
+            h2 { (lang.pick("Điều gì xảy ra tiếp theo?", "What happens next?")) }
+            ul {
+                li { (lang.pick("Câu trả lời được lưu ẩn danh: không ai biết đó là ý kiến của Ông/Bà.", "Your answers are stored anonymously: nobody can tell they are yours.")) }
+                li { (lang.pick("Văn phòng UBND tỉnh và Sở Nội vụ tổng hợp ý kiến hằng tháng và yêu cầu cơ quan khắc phục những điều người dân phản ánh.", "The provincial office and the Department of Home Affairs review the answers every month and ask the agency to fix what people report.")) }
+                li { (lang.pick("Nếu Ông/Bà đã để lại số điện thoại hoặc email, cơ quan có thể liên hệ lại.", "If you left a phone number or email, the agency may contact you.")) }
+            }
+            @if let Some(route) = complaint_route {
+                div.alert role="note" {
+                    h2 { (lang.pick("Ông/Bà bị yêu cầu chi thêm tiền?", "Were you asked for money?")) }
+                    p { (lang.pick("Việc này đã được báo ngay cho cơ quan theo dõi cải cách hành chính của tỉnh. Ông/Bà có thể phản ánh trực tiếp tại:", "This has been reported at once to the province's reform office. You can also report it directly:")) }
+                    p { strong { (route) } }
+                }
             }
         },
     )

@@ -9,7 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 
 use super::views::{self, Entered, FormPage};
-use super::{PageQuery, form_of, keep_for_later, language, status_page};
+use super::{
+    PageQuery, form_of, keep_for_later, language, money_asked, organiser, status_page, switching,
+};
 use crate::catalog::{Agency, Procedure, queries as catalog};
 use crate::domain::{Code, Lang};
 use crate::questionnaire::{Form, Timeliness};
@@ -21,11 +23,15 @@ use crate::web::html::{html, see_other};
 use crate::web::ratelimit::CitizenLimits;
 use crate::web::state::{AppState, blocking};
 
-/// The agency named by a poster URL, with the procedures a citizen may pick.
-async fn walk_in_agency(
-    state: &AppState,
-    code: &str,
-) -> Result<Option<(Agency, Vec<Procedure>)>, AppError> {
+/// The agency a poster URL names, the procedures a citizen may pick, and its province's name.
+struct Poster {
+    agency: Agency,
+    procedures: Vec<Procedure>,
+    province: String,
+}
+
+/// The poster of agency `code`, if there is one.
+async fn walk_in_agency(state: &AppState, code: &str) -> Result<Option<Poster>, AppError> {
     let Some(code) = Code::parse(code) else {
         return Ok(None);
     };
@@ -35,7 +41,12 @@ async fn walk_in_agency(
                 return Ok(None);
             };
             let procedures = catalog::procedures_for_agency(conn, &agency)?;
-            Ok(Some((agency, procedures)))
+            let province = catalog::province_name(conn, agency.province_id)?;
+            Ok(Some(Poster {
+                agency,
+                procedures,
+                province,
+            }))
         })
         .await
 }
@@ -44,47 +55,44 @@ fn walk_in_page(
     state: &AppState,
     lang: Lang,
     form: Form,
-    (agency, procedures): (&Agency, &[Procedure]),
+    poster: &Poster,
     entered: &Entered,
 ) -> Markup {
-    let path = format!("/k/{}", agency.code);
+    let path = format!("/k/{}", poster.agency.code);
     views::form_page(&FormPage {
         lang,
         questionnaire: &state.questionnaire(),
         form,
         timeliness: Timeliness::Unknown,
-        agency_name: &agency.name,
+        agency_name: &poster.agency.name,
+        organiser: &organiser(&poster.province, lang),
         procedure_name: None,
         path: &path,
         entered,
-        procedures: Some(procedures),
+        procedures: Some(&poster.procedures),
     })
 }
 
 /// `GET /k/{agency}`: the questionnaire for citizens without a dossier link.
 pub async fn show_walk_in(
-    req: HttpRequest,
     code: web::Path<String>,
     query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let lang = language(&req, &query);
-    let Some((agency, procedures)) = walk_in_agency(&state, &code).await? else {
+    let lang = language(&query);
+    let Some(poster) = walk_in_agency(&state, &code).await? else {
         return Ok(status_page(StatusCode::NOT_FOUND));
     };
     if query.sent.is_some() {
+        let route = query
+            .help()
+            .then_some(state.settings.survey.complaint_route.as_str());
         return Ok(html(
             StatusCode::OK,
-            views::thanks_page(lang, &format!("/k/{}", agency.code)),
+            views::thanks_page(lang, &format!("/k/{}", poster.agency.code), route),
         ));
     }
-    let page = walk_in_page(
-        &state,
-        lang,
-        query.form(),
-        (&agency, &procedures),
-        &Entered::default(),
-    );
+    let page = walk_in_page(&state, lang, query.form(), &poster, &Entered::default());
     Ok(html(StatusCode::OK, page))
 }
 
@@ -96,7 +104,7 @@ pub async fn submit_walk_in_form(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let lang = language(&req, &query);
+    let lang = language(&query);
     let path = format!("/k/{code}");
     let agency = match walk_in_agency(&state, &code).await {
         Err(e) if e.is_unavailable() => {
@@ -105,16 +113,28 @@ pub async fn submit_walk_in_form(
         }
         other => other?,
     };
-    let Some((agency, procedures)) = agency else {
+    let Some(poster) = agency else {
         return Ok(status_page(StatusCode::NOT_FOUND));
     };
     let Some(fields) = form::parse::<BTreeMap<String, String>>(&req, &body) else {
         return Ok(status_page(StatusCode::BAD_REQUEST));
     };
+    if let Some(to) = switching(&fields) {
+        // The language button: the same answers, nothing stored, in the other language.
+        let form = form_of(&fields);
+        let entered = Entered {
+            values: fields,
+            ..Entered::default()
+        };
+        return Ok(html(
+            StatusCode::OK,
+            walk_in_page(&state, to, form, &poster, &entered),
+        ));
+    }
     // The response is counted before it is stored (one atomic statement), and the count given
     // back if it is not stored: simultaneous posts cannot pass the limit together.
     let client = client_address(&req, &state.settings.security.trusted_proxies);
-    let key = CitizenLimits::walk_in_key(&state.secret, client, agency.id);
+    let key = CitizenLimits::walk_in_key(&state.secret, client, poster.agency.id);
     let now = crate::clock::now();
     let limits = state.clone();
     let reserve_key = key.clone();
@@ -128,15 +148,15 @@ pub async fn submit_walk_in_form(
         Err(e) => return Err(e),
     }
     let shared = state.clone();
-    let (outcome, fields, agency, procedures) = blocking(move || {
+    let (outcome, fields, poster) = blocking(move || {
         let questionnaire = shared.questionnaire();
         let outcome = submit_walk_in(
             &shared.submit(&questionnaire, lang),
-            &agency,
-            &procedures,
+            &poster.agency,
+            &poster.procedures,
             &fields,
         );
-        Ok((outcome, fields, agency, procedures))
+        Ok((outcome, fields, poster))
     })
     .await?;
     if !matches!(outcome, Ok(Ok(_))) {
@@ -155,13 +175,14 @@ pub async fn submit_walk_in_form(
         Ok(Err(rejected)) => {
             let form = form_of(&fields);
             let entered = Entered::rejected(fields, rejected);
-            let page = walk_in_page(&state, lang, form, (&agency, &procedures), &entered);
+            let page = walk_in_page(&state, lang, form, &poster, &entered);
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         Ok(Ok(_)) => Ok(see_other(format!(
-            "/k/{}?lang={}&sent=1",
-            agency.code,
-            lang.tag()
+            "/k/{}?lang={}&sent=1{}",
+            poster.agency.code,
+            lang.tag(),
+            if money_asked(&fields) { "&help=1" } else { "" }
         ))),
     }
 }
