@@ -17,8 +17,8 @@ impl Lock {
     fn take(url: &str) -> Result<Lock, Box<dyn std::error::Error>> {
         if url.starts_with("postgres") {
             let mut c = diesel::PgConnection::establish(url)?;
-            // Readers may go on; writers to invitations wait.
-            c.batch_execute("BEGIN; LOCK TABLE invitations IN EXCLUSIVE MODE;")?;
+            // Readers may go on; writers to invitations (and the readiness probe's row) wait.
+            c.batch_execute("BEGIN; LOCK TABLE invitations, locks IN EXCLUSIVE MODE;")?;
             Ok(Lock::Pg(c))
         } else {
             let mut c = diesel::SqliteConnection::establish(url)?;
@@ -69,6 +69,22 @@ async fn a_locked_database_keeps_the_answers_and_asks_to_send_again() -> TestRes
     let again = app.post_form(&path, &answers).await?;
     assert_eq!(again.status().as_u16(), 303);
     assert_eq!(app.count("responses")?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn readiness_follows_the_write_lock_and_liveness_does_not() -> TestResult {
+    let app = spawn_app_with(|s| s.database.lock_timeout_ms = 300).await?;
+    let status = |path: &'static str| {
+        let (client, url) = (app.client.clone(), app.url(path));
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(status("/readyz").await?, 200);
+    let lock = Lock::take(&app.db.url)?;
+    assert_eq!(status("/readyz").await?, 503, "cannot write: not ready");
+    assert_eq!(status("/healthz").await?, 200, "but alive: reads work");
+    lock.release()?;
+    assert_eq!(status("/readyz").await?, 200);
     Ok(())
 }
 
