@@ -14,6 +14,7 @@ mod helpers;
 mod hostile_input;
 mod import_staging;
 mod imports;
+mod language;
 mod logs;
 mod mail;
 mod migrations;

@@ -44,7 +44,7 @@ impl AdminPage for MailPage {
         let body = html! {
             h1 { (t("Thư tổng hợp và cảnh báo", "Digests and alerts")) }
             @if let Some(n) = notice { div.alert role="status" { (n) } }
-            @if !on { p.alert { (t("Chưa cấu hình gửi thư ([mail] transport = \"none\"): thư không được gửi.", "Mail is not configured ([mail] transport = \"none\"): nothing is sent.")) } }
+            @if !on { p.alert { (t("Chưa cấu hình gửi thư (", "Mail is not configured (")) code { "[mail] transport = \"none\"" } (t("): thư không được gửi.", "): nothing is sent.")) } }
             h2 { (t("Thư gửi thất bại", "Failed messages")) }
             @if failed.is_empty() { p { (t("Không có.", "None.")) } }
             div.scroll { table {
