@@ -465,19 +465,6 @@ async fn reading_any_dashboard_page_changes_nothing() -> TestResult {
     Ok(())
 }
 
-/// Runs one monitoring sweep on the app's database, as the scheduler does.
-fn sweep(app: &TestApp) -> TestResult {
-    let settings = sipas::config::Settings::load(None, Vec::new())?;
-    let mut conn = app.conn()?;
-    sipas::monitoring::sweep(
-        &mut conn,
-        &settings,
-        sipas::clock::today(),
-        sipas::clock::now(),
-    )?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
     let app = with_users().await?;
@@ -487,8 +474,8 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
     assert_eq!(get(&app, Some(&reviewer), "/admin").await?.0, 200);
     assert_eq!(app.count("cases")?, 0, "viewing the overview opens nothing");
     // The scheduled monitoring sweep opens the case, once however often it runs.
-    sweep(&app)?;
-    sweep(&app)?;
+    app.sweep()?;
+    app.sweep()?;
     assert_eq!(
         app.count("cases")?,
         1,
@@ -619,10 +606,10 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
 
     // The flag persists after the case was resolved: no duplicate, the case notes it; once the
     // verification period has passed with the flag still there, the same case reopens.
-    sweep(&app)?;
+    app.sweep()?;
     assert_eq!(app.count("cases")?, 1, "no duplicate case");
     assert_eq!(app.count("case_events WHERE kind = 'persists'")?, 1);
-    sweep(&app)?;
+    app.sweep()?;
     assert_eq!(
         app.count("case_events WHERE kind = 'persists'")?,
         1,
@@ -635,7 +622,7 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
             .set(sipas::db::schema::cases::closed_at.eq(Some(long_ago)))
             .execute(&mut *conn)?;
     }
-    sweep(&app)?;
+    app.sweep()?;
     assert_eq!(app.count("cases")?, 1);
     assert_eq!(
         app.count("cases WHERE status = 'in_progress'")?,
@@ -651,7 +638,7 @@ async fn a_flag_opens_a_case_that_reviewers_follow_up() -> TestResult {
 async fn agency_heads_read_their_cases_and_record_what_they_did() -> TestResult {
     let app = with_users().await?;
     money_asked(&app, "HEAD-CASE").await?;
-    sweep(&app)?;
+    app.sweep()?;
     let id: i64 = {
         let mut conn = app.conn()?;
         sipas::db::schema::cases::table

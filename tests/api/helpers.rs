@@ -274,6 +274,20 @@ impl TestApp {
         Ok(address)
     }
 
+    /// Runs one monitoring sweep on the app's database, as the scheduler does (it is off in
+    /// tests).
+    pub fn sweep(&self) -> TestResult {
+        let settings = Settings::load(None, Vec::new())?;
+        let mut conn = self.conn()?;
+        sipas::monitoring::sweep(
+            &mut conn,
+            &settings,
+            sipas::clock::today(),
+            sipas::clock::now(),
+        )?;
+        Ok(())
+    }
+
     pub fn conn(&self) -> Result<sipas::db::PooledConn, Box<dyn std::error::Error>> {
         Ok(self.pool.get()?)
     }

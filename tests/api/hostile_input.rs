@@ -223,16 +223,7 @@ async fn absurd_dates_are_a_bad_request_not_a_panic() -> TestResult {
 async fn cases_go_only_to_active_reviewers_and_admins() -> TestResult {
     let (app, admin) = app_with_staff().await?;
     assert_eq!(walk_in_with_comment(&app, "", "3").await?, 303);
-    let settings = sipas::config::Settings::load(None, Vec::new())?;
-    {
-        let mut conn = app.conn()?;
-        sipas::monitoring::sweep(
-            &mut conn,
-            &settings,
-            sipas::clock::today(),
-            sipas::clock::now(),
-        )?;
-    }
+    app.sweep()?;
     let (case, head, reviewer): (i64, i64, i64) = {
         use sipas::db::schema::{cases, users};
         let mut conn = app.conn()?;

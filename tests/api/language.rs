@@ -101,16 +101,7 @@ async fn vietnamese_pages_hold_no_english_ui_words() -> TestResult {
         .collect();
     answers.push(("E7", "3"));
     app.post_form(&format!("/s/{token}"), &answers).await?;
-    {
-        let settings = sipas::config::Settings::load(None, Vec::new())?;
-        let mut conn = app.conn()?;
-        sipas::monitoring::sweep(
-            &mut conn,
-            &settings,
-            sipas::clock::today(),
-            sipas::clock::now(),
-        )?;
-    }
+    app.sweep()?;
     let pages: [(&str, &[&str]); 3] = [
         (
             "admin@test.vn",
