@@ -625,10 +625,11 @@ pub fn queue(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let emails = compose(conn, settings, period, agency, today)?;
+    let domain = super::message_domain(settings);
     conn.transaction(|conn| {
         let mut queued = 0;
         for (email, kind, key) in &emails {
-            if enqueue(conn, email, kind, key, now)? {
+            if enqueue(conn, email, kind, key, now, &domain)? {
                 queued += 1;
             }
         }
