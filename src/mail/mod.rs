@@ -48,7 +48,9 @@ fn is_domain_name(d: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -192,7 +194,13 @@ mod tests {
             domain("khaosat@[10.0.0.1]", "https://khaosat.tn.gov.vn:8443/"),
             "khaosat.tn.gov.vn"
         );
-        assert_eq!(domain("khaosat@localhost", "http://localhost:8080"), "sipas.invalid");
-        assert_eq!(domain("not an address", "http://[::1]:8080"), "sipas.invalid");
+        assert_eq!(
+            domain("khaosat@localhost", "http://localhost:8080"),
+            "sipas.invalid"
+        );
+        assert_eq!(
+            domain("not an address", "http://[::1]:8080"),
+            "sipas.invalid"
+        );
     }
 }

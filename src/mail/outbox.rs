@@ -222,7 +222,10 @@ mod tests {
 
     #[test]
     fn message_ids_are_random_and_name_the_domain() -> Result<(), getrandom::Error> {
-        let (a, b) = (new_message_id("tinh.gov.vn")?, new_message_id("tinh.gov.vn")?);
+        let (a, b) = (
+            new_message_id("tinh.gov.vn")?,
+            new_message_id("tinh.gov.vn")?,
+        );
         assert_ne!(a, b);
         assert!(a.starts_with('<') && a.ends_with("@tinh.gov.vn>"), "{a}");
         assert_eq!(a.len(), "<@tinh.gov.vn>".len() + 32);

@@ -247,7 +247,10 @@ mod tests {
             issued: 8,
             answered: 6,
         };
-        assert_eq!(Indicators::from_counts(&c, Some(d)).response_rate, Some(0.75));
+        assert_eq!(
+            Indicators::from_counts(&c, Some(d)).response_rate,
+            Some(0.75)
+        );
         let broken = Dossiers {
             issued: 8,
             answered: 9,

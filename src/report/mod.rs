@@ -212,7 +212,10 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         query.group_by,
         GroupBy::Agency | GroupBy::Level | GroupBy::Month | GroupBy::Province
     );
-    let totals = Indicators::from_counts(&total, has_dossiers.then(|| dossiers.values().copied().sum()));
+    let totals = Indicators::from_counts(
+        &total,
+        has_dossiers.then(|| dossiers.values().copied().sum()),
+    );
     let mut report = Report {
         period: Period {
             from: query.from,
