@@ -529,17 +529,17 @@ fn footer(lang: Lang) -> Block {
 // The agency head's monthly digest.
 
 /// What an agency head's digest is made of.
-pub struct AgencyDigest<'a> {
+struct AgencyDigest<'a> {
     /// The agency's row of the province's report for the month.
-    pub month: &'a AgencyRow,
+    month: &'a AgencyRow,
     /// The same for the month before.
-    pub before: Option<&'a AgencyRow>,
+    before: Option<&'a AgencyRow>,
     /// The agency's row over the monitoring window: only its flag states are told.
-    pub standing: &'a AgencyRow,
+    standing: &'a AgencyRow,
     /// The agency's open follow-up cases.
-    pub open: &'a [Case],
+    open: &'a [Case],
     /// The day the digest is composed (what "overdue" is judged against).
-    pub today: NaiveDate,
+    today: NaiveDate,
 }
 
 /// The flags in a subject line: "BÁO ĐỘNG: phiền hà, sách nhiễu".
@@ -679,16 +679,6 @@ fn standing_block(standing: &AgencyRow, window: &Window, lang: Lang) -> Vec<Bloc
 }
 
 /// An agency head's monthly digest, in `lang`.
-pub fn agency_email(
-    digest: &AgencyDigest<'_>,
-    window: &Window,
-    base: &str,
-    to: &str,
-    lang: Lang,
-) -> Email {
-    agency_message(digest, window, base, lang).email(to)
-}
-
 fn agency_message(d: &AgencyDigest<'_>, window: &Window, base: &str, lang: Lang) -> Message {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let row = d.month;
@@ -856,27 +846,17 @@ fn capitalised(s: &str) -> String {
 // The reform office's digest.
 
 /// What the reform office's digest of one province is made of.
-pub struct OfficeDigest<'a> {
-    pub province_name: &'a str,
+struct OfficeDigest<'a> {
+    province_name: &'a str,
     /// The province over the digest's period and the one before.
-    pub now: &'a Report,
-    pub before: &'a Report,
+    now: &'a Report,
+    before: &'a Report,
     /// The province over the monitoring window: the flags.
-    pub standing: &'a Report,
-    pub overdue: &'a [Case],
+    standing: &'a Report,
+    overdue: &'a [Case],
 }
 
 /// The reform office's digest of one province, in `lang`.
-pub fn office_email(
-    digest: &OfficeDigest<'_>,
-    window: &Window,
-    base: &str,
-    to: &str,
-    lang: Lang,
-) -> Email {
-    office_message(digest, window, base, lang).email(to)
-}
-
 fn office_message(d: &OfficeDigest<'_>, window: &Window, base: &str, lang: Lang) -> Message {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let period = window.name(lang);
@@ -1314,7 +1294,7 @@ pub fn compose(
                 today,
             };
             out.push((
-                agency_email(&digest, &window, &base, email, lang_of(email)),
+                agency_message(&digest, &window, &base, lang_of(email)).email(email),
                 "digest_agency",
                 window.key.clone(),
             ));
@@ -1349,7 +1329,7 @@ pub fn compose(
             };
             for email in office.iter().filter(|e| !off.contains(*e)) {
                 out.push((
-                    office_email(&digest, &window, &base, email, lang_of(email)),
+                    office_message(&digest, &window, &base, lang_of(email)).email(email),
                     "digest_office",
                     format!("{}:{code}", window.key),
                 ));
@@ -1388,6 +1368,53 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap_or_default()
+    }
+
+    fn index(count: u64, n: u64) -> Index {
+        let share = crate::report::indicators::Share::of(count as i64, n as i64);
+        Index {
+            index: share.rate,
+            ci_low: share.ci_low,
+            ci_high: share.ci_high,
+            count,
+            n,
+            mean_score: None,
+            displayable: share.displayable,
+        }
+    }
+
+    #[test]
+    fn a_change_is_a_change_only_when_its_interval_excludes_zero() {
+        let month = Period::Monthly.window(d("2026-11-01"));
+        // 14 of 25 satisfied (56%, interval 37–73%) after 22 of 28 (78.6%): -22.6 points, but
+        // the interval of the difference includes 0.
+        let unclear = Change::of(&index(14, 25), Some(&index(22, 28)));
+        assert!(matches!(unclear, Change::Unclear));
+        assert_eq!(unclear.headline(Lang::Vi), None);
+        assert_eq!(unclear.statement(&month, Lang::Vi), "không thay đổi rõ rệt");
+        assert_eq!(unclear.statement(&month, Lang::En), "no clear change");
+        // 60 of 100 after 20 of 100: clear, with its interval.
+        let clear = Change::of(&index(60, 100), Some(&index(20, 100)));
+        assert_eq!(
+            clear.headline(Lang::Vi).as_deref(),
+            Some("tăng 40,0 điểm %")
+        );
+        assert_eq!(clear.headline(Lang::En).as_deref(), Some("up 40.0 points"));
+        assert!(
+            clear
+                .statement(&month, Lang::Vi)
+                .starts_with("tăng 40,0 điểm % (KTC 95% của chênh lệch: +"),
+            "{}",
+            clear.statement(&month, Lang::Vi)
+        );
+        let fall = Change::of(&index(20, 100), Some(&index(60, 100)));
+        assert_eq!(fall.headline(Lang::Vi).as_deref(), Some("giảm 40,0 điểm %"));
+        // Fewer than 10 answers on either side: nothing to compare.
+        assert!(matches!(
+            Change::of(&index(8, 9), Some(&index(20, 100))),
+            Change::NoData
+        ));
+        assert!(matches!(Change::of(&index(8, 20), None), Change::NoData));
     }
 
     #[test]

@@ -338,7 +338,7 @@ fn reports_are_byte_identical_across_runs_and_databases() -> TestResult {
 #[derive(QueryableByName, Debug, PartialEq)]
 pub(crate) struct Row {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    line: String,
+    pub(crate) line: String,
 }
 
 pub(crate) fn dump_counts(conn: &mut sipas::db::DbConn) -> QueryResult<Vec<Row>> {
