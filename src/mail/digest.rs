@@ -3,7 +3,7 @@
 //! from fewer than 5 responses — in the recipient's language, as plain text and simple
 //! inline-styled HTML.
 //!
-//! Each digest is first written as a [`Message`] of blocks (paragraphs, labelled figures, lists,
+//! Each digest is first written as a `Message` of blocks (paragraphs, labelled figures, lists,
 //! links), and both parts are rendered from it: the HTML part (what Outlook and Gmail show) says
 //! exactly what the text part says — every figure, interval, baseline, flag word and reason.
 //!
@@ -1299,8 +1299,9 @@ pub fn compose(
                 window.key.clone(),
             ));
         }
-        // The reform office hears of every province that had responses.
-        if agency.is_none() && now_report.totals.responses > 0 {
+        // The reform office hears of every province with responses in the monitoring window:
+        // a quiet week still has its standing flags and overdue cases.
+        if agency.is_none() && standing.totals.responses > 0 {
             let mut office: BTreeSet<String> =
                 settings.mail.reform_office.iter().cloned().collect();
             office.extend(

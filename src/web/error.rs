@@ -1,4 +1,4 @@
-//! Which error belongs where: storage returns [`StoreError`](crate::db::StoreError), feature
+//! Which error belongs where: storage returns [`StoreError`], feature
 //! modules their own errors; handlers return [`AppError`], which every lower error converts into
 //! once, here. `AppError` keeps what the user is told apart from the logged cause and renders
 //! the error page: not found → 404, unavailable or busy database → 503 (Retry-After), anything

@@ -47,7 +47,7 @@ const MAX_NEXT: usize = 2048;
 /// the dashboard: absolute URLs (`https://…`), `//host`, backslashes (browsers read `/\host` as
 /// `//host`), control characters, spaces and anything outside printable ASCII, fragments, dot
 /// segments (plain or percent-encoded) and encoded slashes, the sign-in and sign-out pages
-/// themselves, and anything longer than [`MAX_NEXT`].
+/// themselves, and anything longer than `MAX_NEXT` (2,048 bytes).
 pub fn safe_next(next: &str) -> Option<&str> {
     let path = next.split('?').next().unwrap_or(next);
     let lower = path.to_ascii_lowercase();
