@@ -425,8 +425,9 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
         ] {
             diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
             diesel::sql_query(format!(
-                "INSERT INTO {table} (agency_id, {column}, dossiers) \
-                 SELECT agency_id, {key}, COUNT(*) FROM invitations GROUP BY agency_id, {key}"
+                "INSERT INTO {table} (agency_id, {column}, dossiers, answered) \
+                 SELECT agency_id, {key}, COUNT(*), SUM(CASE WHEN used THEN 1 ELSE 0 END) \
+                 FROM invitations GROUP BY agency_id, {key}"
             ))
             .execute(conn)?;
         }
@@ -434,7 +435,7 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     })
 }
 
-/// Counts one more dossier returned by `agency_id` on `day`.
+/// Counts one more dossier returned by `agency_id` on `day` (not yet answered).
 pub fn record_dossier(
     conn: &mut DbConn,
     agency_id: i64,
@@ -448,6 +449,29 @@ pub fn record_dossier(
         diesel::sql_query(format!(
             "INSERT INTO {table} (agency_id, {column}, dossiers) VALUES ({agency_id}, '{key}', 1) \
              ON CONFLICT (agency_id, {column}) DO UPDATE SET dossiers = {table}.dossiers + 1"
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Counts one more answered invitation among the dossiers `agency_id` returned on `day` (the
+/// invitation's day, not the answer's): the response rate's numerator, in the same population
+/// as its denominator. Call once per invitation, when it is marked used.
+pub fn record_answered(
+    conn: &mut DbConn,
+    agency_id: i64,
+    day: chrono::NaiveDate,
+) -> QueryResult<()> {
+    // The dossier was counted when its invitation was issued, so the rows exist; an UPDATE
+    // (never an insert) keeps answered <= dossiers. Inlined like `record_dossier`.
+    for (table, column, key) in [
+        ("daily_dossiers", "day", day.format("%Y-%m-%d").to_string()),
+        ("monthly_dossiers", "month", day.format("%Y-%m").to_string()),
+    ] {
+        diesel::sql_query(format!(
+            "UPDATE {table} SET answered = answered + 1 \
+             WHERE agency_id = {agency_id} AND {column} = '{key}' AND answered < dossiers"
         ))
         .execute(conn)?;
     }

@@ -248,12 +248,14 @@ pub struct MailSettings {
     pub smtp_tls: SmtpTls,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
-    /// The sender, e.g. `SIPAS Thái Nguyên <khaosat@thainguyen.gov.vn>`.
+    /// The sender, e.g. `SIPAS Thái Nguyên <khaosat@thainguyen.gov.vn>`; its domain also names
+    /// every Message-ID (`mail::message_domain`).
     pub from: String,
     pub reply_to: Option<String>,
     /// Where the `file` transport writes messages.
     pub file_dir: PathBuf,
-    /// The reform office's addresses (its digest and every alert).
+    /// The reform office's addresses (its weekly and monthly digests and every alert); an
+    /// address that is a dashboard account reads its digest in the account's language.
     pub reform_office: Vec<String>,
     /// Also send immediate alerts to the heads of the agency concerned.
     pub alert_agency_heads: bool,

@@ -41,8 +41,9 @@ mod tests {
         assert_eq!(sqlite, super::names(false));
     }
 
-    /// The two folders may differ only in how auto-increment keys are spelled; the live schema
-    /// comparison runs in `tests/api/migrations.rs` against PostgreSQL.
+    /// The two folders may differ only in how auto-increment keys are spelled and in the
+    /// Vietnam day of a timestamp (`clock::sql_local_day`); the live schema comparison runs in
+    /// `tests/api/migrations.rs` against PostgreSQL.
     #[test]
     fn both_backends_have_the_same_sql_up_to_key_syntax() -> std::io::Result<()> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -52,7 +53,10 @@ mod tests {
                 let sqlite = std::fs::read_to_string(root.join("sqlite").join(&name).join(file))?;
                 let postgres =
                     std::fs::read_to_string(root.join("postgres").join(&name).join(file))?;
-                let normalised = postgres.replace("BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY");
+                let local_day = |sqlite| crate::clock::sql_local_day("returned_at", sqlite);
+                let normalised = postgres
+                    .replace("BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY")
+                    .replace(&local_day(false), &local_day(true));
                 assert_eq!(
                     sqlite, normalised,
                     "{name:?}/{file} differs beyond key syntax"

@@ -23,6 +23,8 @@ pub struct Invitation {
     pub channel: Channel,
     pub late: Option<bool>,
     pub days_late: Option<i32>,
+    /// When the dossier was returned (UTC): the day its invitation counts in the response rate.
+    pub returned_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used: bool,
 }

@@ -66,6 +66,7 @@ pub fn queue(
             .load(conn)?;
         to_list.extend(heads);
     }
+    let domain = super::message_domain(settings);
     let mut queued = 0;
     for to in &to_list {
         let email = Email {
@@ -74,7 +75,7 @@ pub fn queue(
             text: text.clone(),
             html: body.clone(),
         };
-        if enqueue(conn, &email, "alert", &key, now)? {
+        if enqueue(conn, &email, "alert", &key, now, &domain)? {
             queued += 1;
         }
     }

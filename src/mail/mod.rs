@@ -11,7 +11,48 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
 
-use crate::config::{MailSettings, MailTransport, SmtpTls};
+use crate::config::{MailSettings, MailTransport, Settings, SmtpTls};
+
+/// The domain Message-IDs name: the sender's (`mail.from`), else the host of
+/// `server.public_url`, whichever is a plain ASCII domain name (a Message-ID's right-hand side
+/// may not hold a domain literal or Unicode); `sipas.invalid` (a reserved name) otherwise.
+pub fn message_domain(settings: &Settings) -> String {
+    let sender = settings
+        .mail
+        .from
+        .parse::<Mailbox>()
+        .ok()
+        .map(|m| m.email.domain().to_owned());
+    let url = settings.public_url();
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+        .map(|host| host.split(':').next().unwrap_or(host).to_owned());
+    [sender, host]
+        .into_iter()
+        .flatten()
+        .map(|d| d.to_ascii_lowercase())
+        .find(|d| is_domain_name(d))
+        .unwrap_or_else(|| "sipas.invalid".to_owned())
+}
+
+/// Letters, digits and hyphens in dot-separated labels, with at least one dot.
+fn is_domain_name(d: &str) -> bool {
+    d.contains('.')
+        && d.len() <= 253
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
 
 /// A message ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +128,8 @@ impl Mailer {
         self.transport.is_some()
     }
 
-    /// Sends one message as multipart/alternative (plain text and HTML), with a Message-ID
-    /// derived from its outbox id so that a repeated delivery is recognisable.
+    /// Sends one message as multipart/alternative (plain text and HTML) with the Message-ID
+    /// stored with its outbox row, so that a repeated delivery is recognisable.
     pub fn send(&self, email: &Email, message_id: &str) -> Result<(), SendError> {
         let from: Mailbox = self
             .settings
@@ -129,5 +170,37 @@ impl Mailer {
             Some(Sender::File(t)) => t.send(&message).map(|_| ()).map_err(SendError::from),
             None => Err(SendError::Off),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain(from: &str, public_url: &str) -> String {
+        let mut s = Settings::default();
+        s.mail.from = from.into();
+        s.server.public_url = public_url.into();
+        message_domain(&s)
+    }
+
+    #[test]
+    fn message_ids_name_the_sender_or_the_site() {
+        assert_eq!(
+            domain("SIPAS <khaosat@ThaiNguyen.gov.vn>", "https://x.vn"),
+            "thainguyen.gov.vn"
+        );
+        assert_eq!(
+            domain("khaosat@[10.0.0.1]", "https://khaosat.tn.gov.vn:8443/"),
+            "khaosat.tn.gov.vn"
+        );
+        assert_eq!(
+            domain("khaosat@localhost", "http://localhost:8080"),
+            "sipas.invalid"
+        );
+        assert_eq!(
+            domain("not an address", "http://[::1]:8080"),
+            "sipas.invalid"
+        );
     }
 }

@@ -6,6 +6,12 @@
 //! that dies after the SMTP server accepted a message but before recording it leaves the row
 //! claimed; it is retried after the claim expires — the one case where a message may arrive twice,
 //! with the same Message-ID.
+//!
+//! The Message-ID is drawn when the message is queued and stored with its row: 128 random bits
+//! and the sender's domain ([`super::message_domain`]), so it is unique across installations and
+//! after a database restore (an id derived from the row number is not: a restored or second
+//! installation numbers its rows again from the same values), and every retry or resend of the
+//! row carries the same one.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -34,15 +40,26 @@ pub struct Queued {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub message_id: String,
 }
 
-/// Queues `email` once per (recipient, kind, period); returns false when it was already queued.
+/// A new globally unique Message-ID naming `domain`: `<32 hex digits@domain>`.
+pub fn new_message_id(domain: &str) -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("<{random}@{domain}>"))
+}
+
+/// Queues `email` once per (recipient, kind, period), with a new Message-ID naming `domain`;
+/// returns false when it was already queued.
 pub fn enqueue(
     conn: &mut DbConn,
     email: &Email,
     kind: &str,
     period: &str,
     now: NaiveDateTime,
+    domain: &str,
 ) -> QueryResult<bool> {
     let exists: i64 = outbox::table
         .filter(outbox::recipient.eq(&email.to))
@@ -53,6 +70,11 @@ pub fn enqueue(
     if exists > 0 {
         return Ok(false);
     }
+    let message_id = new_message_id(domain).map_err(|e| {
+        diesel::result::Error::QueryBuilderError(
+            format!("cannot draw a random Message-ID for the outbox: {e}").into(),
+        )
+    })?;
     let inserted = diesel::insert_into(outbox::table)
         .values((
             outbox::recipient.eq(&email.to),
@@ -64,6 +86,7 @@ pub fn enqueue(
             outbox::status.eq("pending"),
             outbox::next_attempt_at.eq(now),
             outbox::created_at.eq(now),
+            outbox::message_id.eq(&message_id),
         ))
         .execute(conn);
     match inserted {
@@ -140,8 +163,7 @@ pub fn deliver_due(
             text: row.text_body.clone(),
             html: row.html_body.clone(),
         };
-        let message_id = format!("<outbox-{}@sipas>", row.id);
-        match mailer.send(&email, &message_id) {
+        match mailer.send(&email, &row.message_id) {
             Ok(()) => {
                 diesel::update(outbox::table.find(id))
                     .set((
@@ -195,8 +217,20 @@ pub fn retry(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usiz
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::{backoff, new_message_id};
     use chrono::Duration;
+
+    #[test]
+    fn message_ids_are_random_and_name_the_domain() -> Result<(), getrandom::Error> {
+        let (a, b) = (
+            new_message_id("tinh.gov.vn")?,
+            new_message_id("tinh.gov.vn")?,
+        );
+        assert_ne!(a, b);
+        assert!(a.starts_with('<') && a.ends_with("@tinh.gov.vn>"), "{a}");
+        assert_eq!(a.len(), "<@tinh.gov.vn>".len() + 32);
+        Ok(())
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

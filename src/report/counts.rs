@@ -244,21 +244,47 @@ pub fn grouped(
     Ok(rows.into_iter().map(|r| (r.key, r.counts)).collect())
 }
 
+/// The dossiers returned in a period (one survey invitation each) and how many of those
+/// invitations have been answered so far: the response rate's one population.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dossiers {
+    pub issued: i64,
+    pub answered: i64,
+}
+
+impl std::ops::Add for Dossiers {
+    type Output = Dossiers;
+    fn add(self, other: Dossiers) -> Dossiers {
+        Dossiers {
+            issued: self.issued + other.issued,
+            answered: self.answered + other.answered,
+        }
+    }
+}
+
+impl std::iter::Sum for Dossiers {
+    fn sum<I: Iterator<Item = Dossiers>>(iter: I) -> Dossiers {
+        iter.fold(Dossiers::default(), |a, b| a + b)
+    }
+}
+
 #[derive(QueryableByName)]
-struct Dossiers {
+struct DossierRow {
     #[diesel(sql_type = Text)]
     key: String,
     #[diesel(sql_type = BigInt)]
     dossiers: i64,
+    #[diesel(sql_type = BigInt)]
+    answered: i64,
 }
 
-/// Dossiers reported in the period per group key; procedures, fields and channels have no
-/// dossier count (the daily dossier counts are per agency).
+/// Dossiers reported in the period (and their invitations answered) per group key; procedures,
+/// fields and channels have no dossier count (the daily dossier counts are per agency).
 pub fn dossiers(
     conn: &mut DbConn,
     query: &Query,
     province_id: Option<i64>,
-) -> QueryResult<Vec<(String, i64)>> {
+) -> QueryResult<Vec<(String, Dossiers)>> {
     let key = match query.group_by {
         g @ (GroupBy::Agency | GroupBy::Level | GroupBy::Month | GroupBy::Province) => {
             key_expression(g)
@@ -266,21 +292,31 @@ pub fn dossiers(
         GroupBy::Procedure | GroupBy::Field | GroupBy::Channel => return Ok(Vec::new()),
     };
     let sql = format!(
-        "SELECT {key} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers \
+        "SELECT {key} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
+         CAST(SUM(dc.answered) AS BIGINT) AS answered \
          FROM {source} dc JOIN agencies a ON a.id = dc.agency_id \
          WHERE {conditions} GROUP BY {key}",
         source = source(
             "daily_dossiers",
             "monthly_dossiers",
             "agency_id",
-            "dossiers",
+            "dossiers, answered",
             query.from,
             query.to
         ),
         conditions = conditions(query, province_id),
     );
-    let rows: Vec<Dossiers> = diesel::sql_query(sql).load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.key, r.dossiers)).collect())
+    let rows: Vec<DossierRow> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let d = Dossiers {
+                issued: r.dossiers,
+                answered: r.answered,
+            };
+            (r.key, d)
+        })
+        .collect())
 }
 
 /// One agency-month of harassment and repeat-visit counts, for the early-warning CUSUM.

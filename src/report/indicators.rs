@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::counts::Counts;
+use super::counts::{Counts, Dossiers};
 use crate::stats::intervals::wilson;
 use crate::stats::scale::{SLOVIN_MARGIN, sample_is_adequate, slovin_sample_size};
 
@@ -107,7 +107,9 @@ pub struct Indicators {
     pub comment_signals: u64,
     /// Dossiers reported in the period (`None` when the grouping has no dossier count).
     pub dossiers: Option<u64>,
-    /// Responses through reported dossiers / dossiers reported.
+    /// Of the dossiers reported in the period, the share whose survey invitation has been
+    /// answered: one population, so never above 100%. It grows after the period ends while
+    /// its last invitations are still open (`survey.invitation_ttl_days`).
     pub response_rate: Option<f64>,
     /// Slovin (e = 5%) sample size for the dossiers reported, and whether it is reached.
     pub sample_needed: Option<u64>,
@@ -116,7 +118,7 @@ pub struct Indicators {
 
 impl Indicators {
     /// Computes the indicators of a group; `dossiers` when the grouping has them.
-    pub fn from_counts(c: &Counts, dossiers: Option<i64>) -> Indicators {
+    pub fn from_counts(c: &Counts, dossiers: Option<Dossiers>) -> Indicators {
         let factors = [
             Index::of(c.tc0_valid, c.tc0_top2, c.tc0_sum),
             Index::of(c.tt0_valid, c.tt0_top2, c.tt0_sum),
@@ -127,7 +129,10 @@ impl Indicators {
         let answered: Vec<f64> = factors.iter().filter_map(|f| f.index).collect();
         let mean =
             (!answered.is_empty()).then(|| answered.iter().sum::<f64>() / answered.len() as f64);
-        let dossiers = dossiers.map(|d| d.max(0) as u64);
+        let response_rate = dossiers
+            .filter(|d| d.issued > 0)
+            .map(|d| d.answered.clamp(0, d.issued) as f64 / d.issued as f64);
+        let dossiers = dossiers.map(|d| d.issued.max(0) as u64);
         let sample_needed = dossiers
             .filter(|d| *d > 0)
             .map(|d| slovin_sample_size(d, SLOVIN_MARGIN));
@@ -153,9 +158,7 @@ impl Indicators {
             decision_766: Share::of(c.n_responses - c.unsatisfied_766, c.n_responses),
             comment_signals: c.comment_flags.max(0) as u64,
             dossiers,
-            response_rate: dossiers
-                .filter(|d| *d > 0)
-                .map(|d| c.dossier_responses as f64 / d as f64),
+            response_rate,
             sample_needed,
             sample_adequate: dossiers
                 .filter(|d| *d > 0)
@@ -208,22 +211,54 @@ mod tests {
             dossier_responses: 285,
             ..Counts::default()
         };
-        let i = Indicators::from_counts(&c, Some(1000));
+        let dossiers = Dossiers {
+            issued: 1000,
+            answered: 270,
+        };
+        let i = Indicators::from_counts(&c, Some(dossiers));
         assert_eq!(
             (i.sample_needed, i.sample_adequate),
             (Some(286), Some(false))
         );
-        assert_eq!(i.response_rate, Some(0.285));
+        // Answered invitations among those issued: 285 responses came through dossiers in the
+        // period, but only 270 of them answered this period's invitations.
+        assert_eq!(i.response_rate, Some(0.27));
     }
 
     #[test]
     fn empty_groups_have_null_rates_not_zero() {
-        let i = Indicators::from_counts(&Counts::default(), Some(0));
+        let i = Indicators::from_counts(&Counts::default(), Some(Dossiers::default()));
         assert_eq!(i.responses, 0);
         assert_eq!(i.sipas.index, None);
         assert_eq!(i.harassment.rate, None);
         assert!(!i.harassment.displayable);
         assert_eq!(i.response_rate, None);
+    }
+
+    #[test]
+    fn the_response_rate_never_exceeds_one() {
+        // A small agency: 8 dossiers this month, 9 responses (some to last month's invitations).
+        let c = Counts {
+            n_responses: 9,
+            dossier_responses: 9,
+            ..Counts::default()
+        };
+        let d = Dossiers {
+            issued: 8,
+            answered: 6,
+        };
+        assert_eq!(
+            Indicators::from_counts(&c, Some(d)).response_rate,
+            Some(0.75)
+        );
+        let broken = Dossiers {
+            issued: 8,
+            answered: 9,
+        };
+        assert_eq!(
+            Indicators::from_counts(&c, Some(broken)).response_rate,
+            Some(1.0)
+        );
     }
 
     #[test]

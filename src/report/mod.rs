@@ -16,7 +16,7 @@ use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use self::counts::Counts;
+use self::counts::{Counts, Dossiers};
 use self::flags::{AgencyInput, Assessment, FlagSummary, assess};
 use self::indicators::{Factors, Index, Indicators, Share};
 use crate::db::DbConn;
@@ -202,7 +202,7 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         None => None,
     };
     let grouped = counts::grouped(conn, query, province_id)?;
-    let dossiers: HashMap<String, i64> = counts::dossiers(conn, query, province_id)?
+    let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id)?
         .into_iter()
         .collect();
     let mut total = Counts::default();
@@ -213,7 +213,10 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         query.group_by,
         GroupBy::Agency | GroupBy::Level | GroupBy::Month | GroupBy::Province
     );
-    let totals = Indicators::from_counts(&total, has_dossiers.then(|| dossiers.values().sum()));
+    let totals = Indicators::from_counts(
+        &total,
+        has_dossiers.then(|| dossiers.values().copied().sum()),
+    );
     let mut report = Report {
         period: Period {
             from: query.from,
@@ -242,7 +245,7 @@ fn agency_rows(
     query: &Query,
     province_id: Option<i64>,
     grouped: Vec<(String, Counts)>,
-    dossiers: &HashMap<String, i64>,
+    dossiers: &HashMap<String, Dossiers>,
 ) -> Result<(Vec<AgencyRow>, FlagSummary), ReportError> {
     let mut selected = agencies::table
         .inner_join(provinces::table)
@@ -293,7 +296,7 @@ fn agency_rows(
             .map(|a| {
                 let key = a.id.to_string();
                 let c = counts.get(&key).cloned().unwrap_or_default();
-                Indicators::from_counts(&c, Some(dossiers.get(&key).copied().unwrap_or(0)))
+                Indicators::from_counts(&c, Some(dossiers.get(&key).copied().unwrap_or_default()))
             })
             .collect();
         let inputs: Vec<AgencyInput<'_>> = members
@@ -399,7 +402,7 @@ fn group_rows(
     conn: &mut DbConn,
     query: &Query,
     grouped: Vec<(String, Counts)>,
-    dossiers: &HashMap<String, i64>,
+    dossiers: &HashMap<String, Dossiers>,
 ) -> Result<Vec<GroupRow>, ReportError> {
     let with_dossiers = matches!(
         query.group_by,
@@ -425,7 +428,7 @@ fn group_rows(
     Ok(grouped
         .into_iter()
         .map(|(key, c)| {
-            let d = with_dossiers.then(|| dossiers.get(&key).copied().unwrap_or(0));
+            let d = with_dossiers.then(|| dossiers.get(&key).copied().unwrap_or_default());
             let (key, label) = match query.group_by {
                 GroupBy::Procedure => procedure_names
                     .get(&key)

@@ -1,26 +1,39 @@
-//! The one write path of a response: store it, mark its link used, update the counts, keep the
-//! optional contact detail apart, and queue the money alert it calls for — all in the caller's
+//! The one write path of a response: store it, mark its link used (and count it answered for
+//! the response rate), update the counts, keep the optional contact detail apart, and queue the
+//! money alert it calls for — all in the caller's
 //! transaction. Web submissions (link and walk-in) commit through [`Recorder`]; the paper import
 //! calls [`stage`] with its batches, each in a transaction of its own, and its counts are added
 //! once the whole file is in (`super::staging`).
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::Connection;
 use diesel::result::QueryResult;
 
 use super::Submission;
 use super::store::{self, ContactRequest, Stored};
+use crate::aggregates;
 use crate::config::Settings;
 use crate::db::group_commit::GroupCommitter;
 use crate::db::{Database, DbConn, PooledConn, StoreError};
 use crate::invitations::queries as invitations;
 use crate::mail::alert::{self, Cause};
 
+/// The invitation a response answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Invited {
+    pub id: i64,
+    pub agency_id: i64,
+    /// The Vietnam day its dossier was returned (the invitation issued): where the response
+    /// rate counts it as answered.
+    pub returned_on: NaiveDate,
+}
+
 /// One response to record.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The invitation the response answers (marked used); `None` for walk-in and paper.
-    pub invitation: Option<i64>,
+    /// The invitation the response answers (marked used, and counted as answered for the
+    /// response rate); `None` for walk-in and paper.
+    pub invitation: Option<Invited>,
     pub submission: Submission,
     pub contact: Option<ContactRequest>,
     pub alert: Option<MoneyAlert>,
@@ -73,7 +86,13 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> 
     let mut kept: Vec<&Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         let fresh = match entry.invitation {
-            Some(id) => invitations::mark_used(conn, id)?,
+            Some(invited) => {
+                let fresh = invitations::mark_used(conn, invited.id)?;
+                if fresh {
+                    aggregates::record_answered(conn, invited.agency_id, invited.returned_on)?;
+                }
+                fresh
+            }
             None => true,
         };
         outcomes.push(if fresh {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::record::{Entry, MoneyAlert, Recorder};
+use super::record::{Entry, Invited, MoneyAlert, Recorder};
 use super::store::{ContactRequest, Stored};
 use super::{Context, Submission};
 use crate::catalog::{Agency, Procedure};
@@ -105,9 +105,14 @@ pub fn submit_by_link(
         days_late: inv.days_late,
     };
     let submission = Submission::from_answers(s.questionnaire, ctx, &answers);
+    let invited = Invited {
+        id: inv.id,
+        agency_id: inv.agency_id,
+        returned_on: clock::day_of(inv.returned_at),
+    };
     let entry = entry(
         s,
-        Some(inv.id),
+        Some(invited),
         submission,
         contact,
         (&opened.agency_code, &opened.agency),
@@ -172,7 +177,7 @@ pub fn submit_walk_in(
 
 fn entry(
     s: &Submit<'_>,
-    invitation: Option<i64>,
+    invitation: Option<Invited>,
     submission: Submission,
     contact: Option<String>,
     (code, name): (&str, &str),

@@ -1,4 +1,4 @@
-//! Which error belongs where: storage returns [`StoreError`](crate::db::StoreError), feature
+//! Which error belongs where: storage returns [`StoreError`], feature
 //! modules their own errors; handlers return [`AppError`], which every lower error converts into
 //! once, here. `AppError` keeps what the user is told apart from the logged cause and renders
 //! the error page: not found → 404, unavailable or busy database → 503 (Retry-After), anything
@@ -17,9 +17,10 @@ pub enum AppError {
     NotFound,
     #[error("too many requests")]
     TooManyRequests,
-    /// A dashboard page without a valid session: back to the sign-in page.
+    /// A dashboard page without a valid session: back to the sign-in page, which returns to
+    /// `next` (the page asked for, already checked by `staff::login::safe_next`) afterwards.
     #[error("not signed in")]
-    SignIn,
+    SignIn { next: Option<String> },
     #[error("the password must be changed first")]
     PasswordChange,
     #[error("forbidden")]
@@ -80,7 +81,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            AppError::SignIn | AppError::PasswordChange => StatusCode::SEE_OTHER,
+            AppError::SignIn { .. } | AppError::PasswordChange => StatusCode::SEE_OTHER,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,9 +97,14 @@ impl ResponseError for AppError {
                     .insert_header((header::LOCATION, "/admin/password"))
                     .finish();
             }
-            AppError::SignIn => {
+            AppError::SignIn { next } => {
+                let query = next
+                    .as_deref()
+                    .and_then(|n| serde_urlencoded::to_string([("next", n)]).ok())
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
                 return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, "/admin/login"))
+                    .insert_header((header::LOCATION, format!("/admin/login{query}")))
                     .finish();
             }
             AppError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),

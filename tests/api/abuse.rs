@@ -306,11 +306,11 @@ async fn one_time_passwords_must_be_changed_and_changes_end_sessions() -> TestRe
     // Every earlier session of the account has ended; the fresh one works everywhere.
     assert_eq!(
         location(&get(&app, "/admin", &first).await?),
-        Some("/admin/login")
+        Some("/admin/login?next=%2Fadmin")
     );
     assert_eq!(
         location(&get(&app, "/admin", &second).await?),
-        Some("/admin/login")
+        Some("/admin/login?next=%2Fadmin")
     );
     assert_eq!(get(&app, "/admin", &renewed).await?.status(), 200);
     assert_eq!(
@@ -353,7 +353,7 @@ async fn one_time_passwords_must_be_changed_and_changes_end_sessions() -> TestRe
         .ok_or("no reset password")?;
     assert_eq!(
         location(&get(&app, "/admin", &renewed).await?),
-        Some("/admin/login")
+        Some("/admin/login?next=%2Fadmin")
     );
     let after = session_of(&sign_in(&app, "new@test.vn", &again, "10.0.0.5").await?)
         .ok_or("after reset")?;

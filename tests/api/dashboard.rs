@@ -1099,3 +1099,160 @@ async fn hostile_comments_are_shown_as_text() -> TestResult {
     );
     Ok(())
 }
+
+/// Opens `login_path`, then signs in with the form as served (its hidden fields, `next`
+/// included), plus `next` when given; returns the form's `next` field and the response.
+async fn sign_in_from(
+    app: &TestApp,
+    login_path: &str,
+    email: &str,
+    next: Option<&str>,
+) -> Result<(Option<String>, reqwest::Response), Box<dyn std::error::Error>> {
+    let page = app.client.get(app.url(login_path)).send().await?;
+    assert_eq!(page.status().as_u16(), 200, "{login_path}");
+    let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("no login csrf cookie")?;
+    let html = scraper::Html::parse_document(&page.text().await?);
+    let field = |name: &str| {
+        select(&html, &format!("form input[name={name}]"))
+            .first()
+            .and_then(|e| e.value().attr("value"))
+            .map(str::to_owned)
+    };
+    let csrf = field("csrf").ok_or("no csrf")?;
+    let served = field("next");
+    let mut fields = vec![
+        ("csrf", csrf),
+        ("email", email.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    if let Some(n) = next.map(str::to_owned).or(served.clone()) {
+        fields.push(("next", n));
+    }
+    let response = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Cookie", format!("sipas_login_csrf={csrf_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&fields)?)
+        .send()
+        .await?;
+    Ok((served, response))
+}
+
+fn location_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn sign_in_returns_to_the_page_asked_for_and_nowhere_else() -> TestResult {
+    let app = with_users().await?;
+    // A digest's link, opened without a session: sign-in, then the same page and period.
+    let asked = "/admin/agencies/T-XA?month=2026-10";
+    let anonymous = app.client.get(app.url(asked)).send().await?;
+    assert_eq!(anonymous.status().as_u16(), 303);
+    let to_login = location_of(&anonymous).ok_or("no redirect")?;
+    assert_eq!(
+        to_login,
+        "/admin/login?next=%2Fadmin%2Fagencies%2FT-XA%3Fmonth%3D2026-10"
+    );
+    let (served, signed) = sign_in_from(&app, &to_login, "head@test.vn", None).await?;
+    assert_eq!(served.as_deref(), Some(asked), "carried through the form");
+    assert_eq!(signed.status().as_u16(), 303);
+    assert_eq!(location_of(&signed).as_deref(), Some(asked));
+    // The office's link with its period.
+    let office = "/admin?from=2026-11-16&to=2026-11-22";
+    let redirected = app.client.get(app.url(office)).send().await?;
+    let (_, signed) = sign_in_from(
+        &app,
+        &location_of(&redirected).ok_or("no redirect")?,
+        "reviewer@test.vn",
+        None,
+    )
+    .await?;
+    assert_eq!(location_of(&signed).as_deref(), Some(office));
+    // A form's target is not a page to return to: sign-in goes home.
+    let posted = app
+        .client
+        .post(app.url("/admin/lang"))
+        .form(&[("lang", "en")])
+        .send()
+        .await?;
+    assert_eq!(location_of(&posted).as_deref(), Some("/admin/login"));
+    // Open redirects: each hostile `next` is dropped from the form and ignored when posted.
+    for hostile in [
+        "https://evil.example/admin",
+        "//evil.example/admin",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/admin/../../evil",
+        "/admin/%2e%2e/%2e%2e//evil.example",
+        "/admin/\r\nSet-Cookie: a=b",
+        "/admin/\u{0}",
+        "javascript:alert(1)",
+        "/s/anything",
+        "/admin/login",
+    ] {
+        let query = serde_urlencoded::to_string([("next", hostile)])?;
+        let (status, page) = get(&app, None, &format!("/admin/login?{query}")).await?;
+        let page = scraper::Html::parse_document(&page);
+        assert_eq!(status, 200);
+        assert!(
+            select(&page, "input[name=next]").is_empty(),
+            "{hostile:?} is not offered"
+        );
+        let (_, signed) =
+            sign_in_from(&app, "/admin/login", "admin@test.vn", Some(hostile)).await?;
+        assert_eq!(signed.status().as_u16(), 303, "{hostile:?}");
+        // Forms drop invisible characters before anything reads them (`web::form`), so a
+        // posted "/admin/\0" arrives as "/admin/": still this site's dashboard.
+        let home = if hostile.contains('\u{0}') {
+            "/admin/"
+        } else {
+            "/admin"
+        };
+        assert_eq!(
+            location_of(&signed).as_deref(),
+            Some(home),
+            "{hostile:?} leads home"
+        );
+    }
+    // A failed attempt keeps the target for the next try.
+    let page = app
+        .client
+        .get(app.url("/admin/login?next=%2Fadmin%2Fcases%2F1"))
+        .send()
+        .await?;
+    let csrf_cookie = cookie_value(&page, "sipas_login_csrf").ok_or("cookie")?;
+    let html = scraper::Html::parse_document(&page.text().await?);
+    let csrf = select(&html, "input[name=csrf]")
+        .first()
+        .and_then(|e| e.value().attr("value"))
+        .ok_or("csrf")?
+        .to_owned();
+    let wrong = app
+        .client
+        .post(app.url("/admin/login"))
+        .header("Cookie", format!("sipas_login_csrf={csrf_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([
+            ("csrf", csrf.as_str()),
+            ("email", "admin@test.vn"),
+            ("password", "wrong-password-here"),
+            ("next", "/admin/cases/1"),
+        ])?)
+        .send()
+        .await?;
+    assert_eq!(wrong.status().as_u16(), 401);
+    let html = scraper::Html::parse_document(&wrong.text().await?);
+    assert_eq!(
+        select(&html, "input[name=next]")
+            .first()
+            .and_then(|e| e.value().attr("value")),
+        Some("/admin/cases/1")
+    );
+    Ok(())
+}

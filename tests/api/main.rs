@@ -8,6 +8,7 @@ mod browser;
 mod columns;
 mod crash;
 mod dashboard;
+mod digests;
 mod flags;
 mod fuzz;
 mod helpers;

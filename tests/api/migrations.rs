@@ -77,3 +77,65 @@ fn migrations_produce_the_same_schema_on_both_backends() -> TestResult {
     assert_eq!(sqlite, postgres);
     Ok(())
 }
+
+/// Migration 000011 on a database already in use: rows queued before it keep the Message-ID they
+/// were (or would have been) sent with, and the answered invitations already there are counted
+/// as a recount would.
+#[tokio::test]
+async fn the_message_id_migration_keeps_queued_mail_and_counts_answered_links() -> TestResult {
+    let app = crate::helpers::spawn_app().await?;
+    for i in 0..3 {
+        let token = app.invite(&format!("MIG-{i}"), false).await?;
+        if i > 0 {
+            app.post_form(&format!("/s/{token}"), &crate::helpers::SHORT_FORM)
+                .await?;
+        }
+    }
+    let mut conn = app.conn()?;
+    let email = sipas::mail::Email {
+        to: "office@test.vn".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "h".into(),
+    };
+    sipas::mail::outbox::enqueue(
+        &mut conn,
+        &email,
+        "alert",
+        "k",
+        crate::helpers::now(),
+        "test.vn",
+    )?;
+    let counted = crate::report::dump_counts(&mut conn)?;
+    assert!(
+        counted.iter().any(|r| r.line.ends_with("|3|2")),
+        "3 dossiers, 2 answered: {counted:?}"
+    );
+    // Back to the schema before the migration, then forward again through the production path.
+    let down = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        format!(
+            "migrations/{}/2026-11-30-000011_message_ids/down.sql",
+            if app.db.is_postgres() {
+                "postgres"
+            } else {
+                "sqlite"
+            }
+        ),
+    ))?;
+    for statement in down.split(';').filter(|s| !s.trim().is_empty()) {
+        diesel::sql_query(statement).execute(&mut *conn)?;
+    }
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000011%'")
+        .execute(&mut *conn)?;
+    drop(conn);
+    let applied = sipas::db::migrations::run(&app.pool)?;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let mut conn = app.conn()?;
+    assert_eq!(crate::report::dump_counts(&mut conn)?, counted);
+    use sipas::db::schema::outbox;
+    let (id, message_id): (i64, String) = outbox::table
+        .select((outbox::id, outbox::message_id))
+        .first(&mut *conn)?;
+    assert_eq!(message_id, format!("<outbox-{id}@sipas>"));
+    Ok(())
+}

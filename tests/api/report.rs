@@ -338,7 +338,7 @@ fn reports_are_byte_identical_across_runs_and_databases() -> TestResult {
 #[derive(QueryableByName, Debug, PartialEq)]
 pub(crate) struct Row {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    line: String,
+    pub(crate) line: String,
 }
 
 pub(crate) fn dump_counts(conn: &mut sipas::db::DbConn) -> QueryResult<Vec<Row>> {
@@ -346,9 +346,15 @@ pub(crate) fn dump_counts(conn: &mut sipas::db::DbConn) -> QueryResult<Vec<Row>>
         .iter()
         .map(|(c, _)| format!("CAST({c} AS TEXT)"))
         .collect();
+    // The dossier counts too: dossiers returned and their invitations answered, per day and month.
     diesel::sql_query(format!(
-        "SELECT CAST(agency_id AS TEXT) || '|' || CAST(procedure_id AS TEXT) || '|' || channel || '|' || \
-         CAST(day AS TEXT) || '|' || {} AS line FROM daily_counts ORDER BY agency_id, procedure_id, channel, day",
+        "SELECT CAST(agency_id AS TEXT) || '|' || COALESCE(CAST(procedure_id AS TEXT), '') || '|' || channel || '|' || \
+         CAST(day AS TEXT) || '|' || {} AS line FROM daily_counts \
+         UNION ALL SELECT 'dossiers|' || CAST(agency_id AS TEXT) || '|' || CAST(day AS TEXT) || '|' || \
+         CAST(dossiers AS TEXT) || '|' || CAST(answered AS TEXT) FROM daily_dossiers \
+         UNION ALL SELECT 'dossiers|' || CAST(agency_id AS TEXT) || '|' || month || '|' || \
+         CAST(dossiers AS TEXT) || '|' || CAST(answered AS TEXT) FROM monthly_dossiers \
+         ORDER BY line",
         columns.join(" || '|' || ")
     ))
     .load(conn)

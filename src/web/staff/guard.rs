@@ -7,11 +7,13 @@ use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
 
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::login::safe_next;
 use crate::accounts::Role;
 use crate::accounts::sessions::{self, Lifetime, Session};
 use crate::domain::{Lang, SessionToken};
@@ -76,9 +78,16 @@ impl FromRequest for Viewer {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         // Until a password someone else chose is changed, only changing it (or signing out) works.
         let changing_password = matches!(req.path(), PASSWORD_PATH | "/admin/logout");
+        // A page (never a form's target) asked for without a session is where sign-in returns.
+        let next = matches!(*req.method(), Method::GET | Method::HEAD)
+            .then(|| req.uri().path_and_query().map(|p| p.as_str()))
+            .flatten()
+            .and_then(safe_next)
+            .map(str::to_owned);
+        let sign_in = move || AppError::SignIn { next };
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else {
-                return Err(AppError::SignIn);
+                return Err(sign_in());
             };
             let lifetime = lifetime(&state);
             let now = crate::clock::now();
@@ -86,7 +95,7 @@ impl FromRequest for Viewer {
                 .read(move |conn| Ok(sessions::find(conn, &token, now, lifetime)?))
                 .await?;
             match session {
-                None => Err(AppError::SignIn),
+                None => Err(sign_in()),
                 Some(s) if s.user.must_change_password && !changing_password => {
                     Err(AppError::PasswordChange)
                 }

@@ -1,7 +1,9 @@
 //! Signing in and out: throttled per address, account and site (see
 //! [`crate::accounts::throttle`]), passwords checked outside any database lock, a fresh session
 //! on every sign-in (no fixation),
-//! CSRF on the sign-in form by a double-submit cookie, every attempt in the audit log.
+//! CSRF on the sign-in form by a double-submit cookie, every attempt in the audit log. A page
+//! asked for without a session comes back as `?next=` (see [`safe_next`]) and is where the
+//! user lands after signing in.
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::{StatusCode, header};
@@ -37,7 +39,39 @@ fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
         .finish()
 }
 
-fn login_page(csrf: &str, message: Option<&str>) -> maud::Markup {
+/// The longest `next` kept (the dashboard's own paths and queries are far shorter).
+const MAX_NEXT: usize = 2048;
+
+/// Where to go after signing in: `next` when it is a path of this site under `/admin` (with its
+/// query), else `None`. Refused, because a browser could take them to another site or they leave
+/// the dashboard: absolute URLs (`https://…`), `//host`, backslashes (browsers read `/\host` as
+/// `//host`), control characters, spaces and anything outside printable ASCII, fragments, dot
+/// segments (plain or percent-encoded) and encoded slashes, the sign-in and sign-out pages
+/// themselves, and anything longer than `MAX_NEXT` (2,048 bytes).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let path = next.split('?').next().unwrap_or(next);
+    let lower = path.to_ascii_lowercase();
+    let under_admin = path == "/admin" || path.starts_with("/admin/");
+    let printable = next
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'#');
+    let dot_segment = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    let encoded = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    let loops = ["/admin/login", "/admin/logout"].contains(&path.trim_end_matches('/'));
+    (next.len() <= MAX_NEXT && under_admin && printable && !dot_segment && !encoded && !loops)
+        .then_some(next)
+}
+
+/// The sign-in page's `?next=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+fn login_page(csrf: &str, message: Option<&str>, next: Option<&str>) -> maud::Markup {
     page(
         None,
         "Đăng nhập",
@@ -46,6 +80,7 @@ fn login_page(csrf: &str, message: Option<&str>) -> maud::Markup {
             @if let Some(m) = message { div.alert role="alert" { (m) } }
             form method="post" action="/admin/login" {
                 input type="hidden" name="csrf" value=(csrf);
+                @if let Some(next) = next { input type="hidden" name="next" value=(next); }
                 label.block for="email" { "Email" }
                 input #email type="text" name="email" autocomplete="username" required;
                 label.block for="password" { "Mật khẩu " span lang="en" { "(password)" } }
@@ -57,18 +92,22 @@ fn login_page(csrf: &str, message: Option<&str>) -> maud::Markup {
     )
 }
 
-/// `GET /admin/login`.
-pub async fn show_login(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// `GET /admin/login[?next=/admin/…]`: the form, carrying a safe `next` (others are dropped).
+pub async fn show_login(
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
     let csrf = SessionToken::generate().map_err(AppError::internal)?;
-    let mut response = html(StatusCode::OK, login_page(csrf.as_str(), None));
+    let next = query.next.as_deref().and_then(safe_next);
+    let mut response = html(StatusCode::OK, login_page(csrf.as_str(), None, next));
     response
         .add_cookie(&cookie(&state, LOGIN_CSRF_COOKIE, csrf.as_str().to_owned()))
         .map_err(AppError::internal)?;
     Ok(response)
 }
 
-fn retry(status: StatusCode, csrf: &str, message: &str) -> HttpResponse {
-    html(status, login_page(csrf, Some(message)))
+fn retry(status: StatusCode, csrf: &str, message: &str, next: Option<&str>) -> HttpResponse {
+    html(status, login_page(csrf, Some(message), next))
 }
 
 /// The sign-in form (its CSRF token is checked against the sign-in cookie, not a session).
@@ -78,6 +117,8 @@ pub struct LoginForm {
     csrf: String,
     email: String,
     password: String,
+    /// The page asked for before signing in (checked with [`safe_next`]).
+    next: String,
 }
 
 /// `POST /admin/login`.
@@ -94,6 +135,7 @@ pub async fn submit_login(
     if cookie_csrf.is_empty() || !constant_time_eq(cookie_csrf.as_bytes(), form.csrf.as_bytes()) {
         return Err(AppError::Csrf);
     }
+    let next = safe_next(&form.next).map(str::to_owned);
     let email = users::normalise_email(&form.email).unwrap_or_default();
     let address = client_address(&req, &state.settings.security.trusted_proxies).to_string();
     let attempt = Attempt::new(&state.secret, &email, &address);
@@ -121,7 +163,7 @@ pub async fn submit_login(
     };
     let user = match admitted {
         (Verdict::Go, user) => user,
-        (refused, _) => return Ok(throttled(refused, &cookie_csrf)),
+        (refused, _) => return Ok(throttled(refused, &cookie_csrf, next.as_deref())),
     };
     let password = form.password;
     let valid = blocking(move || {
@@ -162,16 +204,17 @@ pub async fn submit_login(
             StatusCode::UNAUTHORIZED,
             &cookie_csrf,
             "Email hoặc mật khẩu không đúng. (Wrong email or password.)",
+            next.as_deref(),
         )),
         Some((token, role)) => Ok(HttpResponse::SeeOther()
             .cookie(cookie(&state, SESSION_COOKIE, token.as_str().to_owned()))
-            .insert_header((header::LOCATION, home(role)))
+            .insert_header((header::LOCATION, next.as_deref().unwrap_or(home(role))))
             .finish()),
     }
 }
 
 /// The page of a refused attempt.
-fn throttled(verdict: Verdict, csrf: &str) -> HttpResponse {
+fn throttled(verdict: Verdict, csrf: &str, next: Option<&str>) -> HttpResponse {
     let message = match verdict {
         Verdict::AddressLocked { minutes } => format!(
             "Đăng nhập sai quá nhiều lần từ địa chỉ này. Xin thử lại sau {minutes} phút. \
@@ -186,7 +229,7 @@ fn throttled(verdict: Verdict, csrf: &str) -> HttpResponse {
              thử lại sau một phút. (Too many sign-ins right now: try again in a minute.)"
             .to_owned(),
     };
-    retry(StatusCode::TOO_MANY_REQUESTS, csrf, &message)
+    retry(StatusCode::TOO_MANY_REQUESTS, csrf, &message, next)
 }
 
 /// The page a user starts on: agency heads their agency, everyone else the overview.
@@ -246,4 +289,49 @@ pub async fn logout(
         .cookie(gone)
         .insert_header((header::LOCATION, "/admin/login"))
         .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site_under_admin() {
+        for good in [
+            "/admin",
+            "/admin/",
+            "/admin/agencies/TN-STNMT?month=2026-10",
+            "/admin?from=2026-11-16&to=2026-11-22",
+            "/admin/cases/17",
+        ] {
+            assert_eq!(safe_next(good), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "https://evil.example/admin",
+            "//evil.example/admin",
+            "///evil.example",
+            "/\\evil.example",
+            "/admin\\..\\..\\evil",
+            "\\\\evil.example",
+            "/admin/../../evil",
+            "/admin/%2e%2e/%2E%2E//evil.example",
+            "/admin/%2f%2fevil.example",
+            "/admin/\r\nSet-Cookie: x=1",
+            "/admin/\u{7f}",
+            "/admin/x y",
+            "/admin/đơn-vị",
+            "/admin#frag",
+            "/administrator",
+            "/admin-evil",
+            "admin/agencies",
+            "javascript:alert(1)",
+            "/admin/login",
+            "/admin/logout/",
+            "/s/token",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/admin/{}", "a".repeat(3000))), None);
+    }
 }
