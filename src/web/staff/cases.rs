@@ -89,7 +89,7 @@ fn outcomes_table(outcomes: &[cases::Outcome], lang: Lang) -> Markup {
     html! {
         h2 { (t("Cờ đã kiểm chứng", "Flags checked by reviewers")) }
         p.muted { (t("Trong các hồ sơ đã đóng: bao nhiêu cờ là có thật (đã khắc phục) và bao nhiêu không xác đáng, so với tỷ lệ mô hình dự kiến.", "Among closed cases: how many flags were real (resolved) and how many unfounded, against the share the model expected.")) }
-        div.scroll { table {
+        div.scroll role="region" tabindex="0" aria-label=(t("Cờ đã kiểm chứng", "Flags checked by reviewers")) { table {
             thead { tr { th { (t("Vấn đề", "Problem")) } th { (t("Mức cờ", "Flag")) } th.num { (t("Có thật", "Real")) } th.num { (t("Không xác đáng", "Unfounded")) } th { (t("Tỷ lệ đúng thực tế", "Measured precision")) } th { (t("Mô hình dự kiến", "Model expected")) } } }
             tbody { @for o in outcomes { tr {
                 td { (cases::problem_label(&o.problem, lang)) }
@@ -136,7 +136,7 @@ pub async fn list_cases(
         p.muted { (t("Mỗi cảnh báo, báo động hoặc phản ánh bị yêu cầu chi thêm tiền mở một hồ sơ theo dõi. Hồ sơ đã khắc phục được xác minh khi cờ không xuất hiện lại trong ", "Every alert, alarm or report of money asked opens a follow-up case. A resolved case is verified when the flag has not come back for ")) (VERIFY_DAYS) (t(" ngày sau đó.", " days afterwards.")) }
         @if list.is_empty() { p { (t("Chưa có hồ sơ theo dõi nào.", "No follow-up case yet.")) } }
         @if !outcomes.is_empty() { (outcomes_table(&outcomes, lang)) }
-        div.scroll { table {
+        div.scroll role="region" tabindex="0" aria-label=(t("Danh sách hồ sơ theo dõi", "Follow-up cases")) { table {
             thead { tr { th { (t("Số", "No.")) } th { (t("Cơ quan", "Agency")) } th { (t("Vấn đề", "Problem")) } th { (t("Trạng thái", "Status")) } th { (t("Người xử lý", "Assignee")) } th { (t("Hạn", "Due")) } th { (t("Mở ngày", "Opened")) } } }
             tbody { @for c in &list { tr {
                 td { a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) } }
@@ -223,7 +223,7 @@ fn case_page(
                 button type="submit" { (t("Thêm ghi chú", "Add a note")) }
             }
             h2 { (t("Nhật ký xử lý", "Action log")) }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Nhật ký xử lý", "Action log")) { table {
                 thead { tr { th { (t("Thời điểm (UTC)", "Time (UTC)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Nội dung", "Details")) } } }
                 tbody { @for e in events { tr {
                     td { (e.at.format("%Y-%m-%d %H:%M")) } td { (e.email.as_deref().unwrap_or(t("hệ thống", "system"))) } td { (e.kind) } td { (e.detail) }

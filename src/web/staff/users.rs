@@ -28,7 +28,7 @@ fn users_page(
         html! {
             h1 { (t("Người dùng", "Users")) }
             @if let Some(n) = notice { div.alert role="status" { (n) } }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Danh sách người dùng", "Users")) { table {
                 thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th {} } }
                 tbody {
                     @for u in list {
@@ -69,7 +69,7 @@ fn users_page(
                 button type="submit" { (t("Tạo tài khoản", "Create the account")) }
             }
             h2 { (t("Nhật ký thay đổi gần đây", "Recent changes")) }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Nhật ký thay đổi gần đây", "Recent changes")) { table {
                 thead { tr { th { (t("Thời điểm (UTC)", "Time (UTC)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Chi tiết", "Details")) } } }
                 tbody { @for e in entries { tr { td { (e.at.format("%Y-%m-%d %H:%M")) } td { (e.email.as_deref().unwrap_or("—")) } td { (e.action) } td { (e.detail) } } } }
             } }
