@@ -287,7 +287,7 @@ fn list_body(
             (count(selected.len() as u64, lang)) (t(" cơ quan, kỳ ", " agencies, period ")) (shown.from) " – " (shown.to)
             (t(". Bấm tiêu đề cột để xếp theo cột đó.", ". Choose a column heading to sort by it."))
         }
-        div.scroll role="region" tabindex="0" aria-label=(t("Danh sách cơ quan", "Agency list")) { table {
+        div.scroll role="region" tabindex="0" aria-label=(t("Danh sách cơ quan", "Agency list")) { table.list {
             thead { tr {
                 @for s in Sort::ALL { @if s != Sort::Flag { (heading(s)) } }
                 (heading(Sort::Flag))

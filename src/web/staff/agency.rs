@@ -168,7 +168,7 @@ pub async fn show_agency(
 fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
     html! {
         section.problem {
-            h3 { (title) " " (flag_badge(a.flag, false, lang)) }
+            h2 { (title) " " (flag_badge(a.flag, false, lang)) }
             p { (lang.pick(&a.reason, &a.reason_en)) }
             @if a.early_warning.signal {
                 p { strong { (lang.pick("Cảnh báo sớm: ", "Early warning: ")) } (lang.pick("phản ánh tăng rõ so với mức thường ngày của chính cơ quan trong 90 ngày gần nhất.", "reports rose clearly above the agency's own usual rate over the last 90 days.")) }

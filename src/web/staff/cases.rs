@@ -134,9 +134,9 @@ pub async fn list_cases(
     let body = html! {
         h1 { (t("Theo dõi xử lý các cảnh báo", "Follow-up of flags")) }
         p.muted { (t("Mỗi cảnh báo, báo động hoặc phản ánh bị yêu cầu chi thêm tiền mở một hồ sơ theo dõi. Hồ sơ đã khắc phục được xác minh khi cờ không xuất hiện lại trong ", "Every alert, alarm or report of money asked opens a follow-up case. A resolved case is verified when the flag has not come back for ")) (VERIFY_DAYS) (t(" ngày sau đó.", " days afterwards.")) }
-        @if list.is_empty() { p { (t("Chưa có hồ sơ theo dõi nào.", "No follow-up case yet.")) } }
         @if !outcomes.is_empty() { (outcomes_table(&outcomes, lang)) }
-        div.scroll role="region" tabindex="0" aria-label=(t("Danh sách hồ sơ theo dõi", "Follow-up cases")) { table {
+        @if list.is_empty() { p { (t("Chưa có hồ sơ theo dõi nào.", "No follow-up case yet.")) } }
+        @else { div.scroll role="region" tabindex="0" aria-label=(t("Danh sách hồ sơ theo dõi", "Follow-up cases")) { table {
             thead { tr { th { (t("Số", "No.")) } th { (t("Cơ quan", "Agency")) } th { (t("Vấn đề", "Problem")) } th { (t("Trạng thái", "Status")) } th { (t("Người xử lý", "Assignee")) } th { (t("Hạn", "Due")) } th { (t("Mở ngày", "Opened")) } } }
             tbody { @for c in &list { tr {
                 td { a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) } }
@@ -147,7 +147,7 @@ pub async fn list_cases(
                 td { (c.due_on.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
                 td { (c.opened_at.format("%Y-%m-%d")) }
             } } }
-        } }
+        } } }
     };
     Ok(ok(page(
         Some(&viewer),

@@ -46,7 +46,7 @@ fn catalog_page(viewer: &Viewer, c: &Catalog, notice: Option<Markup>) -> Markup 
                 div { button type="submit" { (t("Tạo khóa", "Create a key")) } }
             }
             div.scroll role="region" tabindex="0" aria-label=(t("Khóa API", "API keys")) { table {
-                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (UTC)", "Created (UTC)")) } th { (t("Trạng thái", "Status")) } th {} } }
+                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (UTC)", "Created (UTC)")) } th { (t("Trạng thái", "Status")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody { @for k in &c.keys { tr {
                     td { code { (k.prefix) } }
                     td { (k.agency.as_deref().or(k.province.as_deref()).unwrap_or("—")) }

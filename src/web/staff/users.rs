@@ -29,7 +29,7 @@ fn users_page(
             h1 { (t("Người dùng", "Users")) }
             @if let Some(n) = notice { div.alert role="status" { (n) } }
             div.scroll role="region" tabindex="0" aria-label=(t("Danh sách người dùng", "Users")) { table {
-                thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th {} } }
+                thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody {
                     @for u in list {
                         tr {
