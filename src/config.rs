@@ -203,6 +203,10 @@ pub struct DashboardSettings {
     /// Sign-in attempts per minute for the whole site, beyond which attempts are refused for
     /// the rest of the minute (bounds the password-hashing work an attacker can cause).
     pub login_global_per_minute: u32,
+    /// Seconds a computed report (overview, agency list, agency pages) is shown again whatever
+    /// responses arrive meanwhile; while nothing changes it is shown again for up to an hour.
+    /// 0: recomputed after every new response.
+    pub report_fresh_seconds: u32,
 }
 
 impl Default for DashboardSettings {
@@ -216,6 +220,7 @@ impl Default for DashboardSettings {
             login_account_slowdown_after: 10,
             login_slowdown_seconds: 15,
             login_global_per_minute: 600,
+            report_fresh_seconds: 0,
         }
     }
 }

@@ -33,6 +33,14 @@ pub fn province_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Pro
         .optional()
 }
 
+/// Every province, by code.
+pub fn all_provinces(conn: &mut DbConn) -> QueryResult<Vec<Province>> {
+    provinces::table
+        .select(Province::as_select())
+        .order(provinces::code)
+        .load(conn)
+}
+
 /// The province with this code, created (named after its code) when new.
 pub fn ensure_province(conn: &mut DbConn, code: &str) -> QueryResult<Province> {
     if let Some(p) = province_by_code(conn, code)? {

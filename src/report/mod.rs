@@ -2,6 +2,8 @@
 //! computed from the daily counts. [`build`] is the one Rust API the command line and the web
 //! layer use; the same data gives byte-identical JSON on every run and on both databases.
 
+pub mod attention;
+pub mod cache;
 pub mod counts;
 pub mod disclosure;
 pub mod flags;
@@ -29,7 +31,7 @@ use crate::stats::flagging::FlagPolicy;
 pub const EARLY_WARNING_DAYS: i64 = 90;
 
 /// How rows are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupBy {
     Agency,
     Procedure,
@@ -67,7 +69,7 @@ impl GroupBy {
 }
 
 /// What to report on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Query {
     pub from: NaiveDate,
     pub to: NaiveDate,

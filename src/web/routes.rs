@@ -28,8 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The dashboard, relative to `/admin`.
 fn staff_routes(cfg: &mut web::ServiceConfig) {
     use staff::{
-        agency, cases, catalog, exports, login, mail, overview, password, poster, questionnaires,
-        users,
+        agencies, agency, cases, catalog, exports, login, mail, overview, password, poster,
+        questionnaires, users,
     };
     cfg.route("", web::get().to(overview::show_overview))
         .route("/login", web::get().to(login::show_login))
@@ -38,6 +38,7 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
         .route("/lang", web::post().to(login::set_lang))
         .route("/password", web::get().to(password::show_password))
         .route("/password", web::post().to(password::change_password))
+        .route("/agencies", web::get().to(agencies::list_agencies))
         .route("/agencies/{code}", web::get().to(agency::show_agency))
         .route(
             "/agencies/{code}/poster",

@@ -1,9 +1,10 @@
 //! What every handler shares: the database, the response recorder, the current questionnaire,
-//! the token secret, the settings and the rate limits. Built from the parts
-//! start-up opened; handlers reach the database through [`AppState::read`] and
+//! the token secret, the settings, the rate limits and the recently computed reports. Built
+//! from the parts start-up opened; handlers reach the database through [`AppState::read`] and
 //! [`AppState::write`], which run the work on actix's blocking pool.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 
@@ -14,6 +15,7 @@ use crate::db::{Database, DbConn};
 use crate::domain::TokenSecret;
 use crate::questionnaire::Questionnaire;
 use crate::questionnaire::versions::Current;
+use crate::report::cache::ReportCache;
 use crate::responses::record::Recorder;
 use crate::responses::submission::Submit;
 
@@ -26,6 +28,8 @@ pub struct AppState {
     questionnaire: Arc<Current>,
     /// Walk-in responses per client and agency, unknown survey links per client.
     pub limits: CitizenLimits,
+    /// Reports the dashboard computed recently.
+    pub reports: Arc<ReportCache>,
 }
 
 impl AppState {
@@ -38,6 +42,9 @@ impl AppState {
         questionnaire: Arc<Current>,
     ) -> AppState {
         let limits = CitizenLimits::new(&settings);
+        let reports = Arc::new(ReportCache::new(Duration::from_secs(u64::from(
+            settings.dashboard.report_fresh_seconds,
+        ))));
         AppState {
             settings,
             db,
@@ -45,6 +52,7 @@ impl AppState {
             secret,
             questionnaire,
             limits,
+            reports,
         }
     }
 

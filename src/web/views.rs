@@ -1,4 +1,6 @@
-//! View pieces shared by the dashboard's pages, each a plain function returning markup.
+//! View pieces shared by the dashboard's pages, each a plain function returning markup. A table
+//! that may scroll sideways on a phone sits in a `div.scroll` that is a named region in the tab
+//! order, so that a keyboard can scroll it.
 
 use maud::{Markup, html};
 
@@ -34,7 +36,7 @@ pub fn flag_badge(flag: Severity, review: bool, lang: Lang) -> Markup {
 pub fn factors_table(f: &Factors, lang: Lang) -> Markup {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     html! {
-        div.scroll { table {
+        div.scroll role="region" tabindex="0" aria-label=(t("Năm chỉ số thành phần", "The five factors")) { table {
             thead { tr { th { (t("Yếu tố", "Factor")) } th { (t("Tỷ lệ hài lòng", "Satisfied")) } th.num { (t("Số trả lời", "Answers")) } } }
             tbody {
                 @for (name, index) in [(t("Tiếp cận dịch vụ", "Access to the service"), &f.access), (t("Thủ tục hành chính", "Administrative procedure"), &f.procedure), (t("Công chức", "Officials"), &f.officials), (t("Kết quả", "Result"), &f.result), (t("Góp ý, phản ánh, kiến nghị", "Feedback and complaints"), &f.feedback)] {
@@ -48,8 +50,13 @@ pub fn factors_table(f: &Factors, lang: Lang) -> Markup {
 /// A breakdown table (month, level, field, procedure).
 pub fn groups_table(rows: &[GroupRow], heading: &str, lang: Lang) -> Markup {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let label = format!(
+        "{}{}",
+        t("Số liệu theo ", "Figures by "),
+        heading.to_lowercase()
+    );
     html! {
-        div.scroll { table {
+        div.scroll role="region" tabindex="0" aria-label=(label) { table {
             thead { tr { th { (heading) } th.num { (t("Phiếu", "Responses")) } th { "SIPAS" } th { (t("Phiền hà", "Harassment")) } th { (t("Đi lại nhiều lần", "Repeated visits")) } th { (t("Trễ hẹn", "Late")) } } }
             tbody {
                 @for r in rows {

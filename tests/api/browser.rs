@@ -1,5 +1,7 @@
-//! A real phone-sized Chromium answers a survey by clicking, through chromedriver (WebDriver).
-//! Needs Debian's `chromium` and `chromium-driver` (installed by `.ci/run`).
+//! A real phone-sized Chromium answers a survey by clicking, through chromedriver (WebDriver), and
+//! the dashboard is checked at desktop and phone sizes, with axe-core run inside each page.
+//! Needs Debian's `chromium` and `chromium-driver`, and npm once to fetch axe-core
+//! (`scripts/fetch-axe.sh`; `.ci/run` installs all three).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,6 +13,41 @@ use sipas::db::schema::responses;
 use crate::helpers::{TestResult, spawn_app};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// WebDriver key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Runs axe-core (every rule of its default set: WCAG 2.x A and AA and best practices) on the
+/// whole page; calls back with the violations as JSON.
+const AXE_RUN: &str = "const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done(JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ') + ' ' + n.failureSummary)})))))
+  .catch(e => done(JSON.stringify([{id: 'axe-error', impact: 'error', help: String(e), nodes: []}])));";
+
+/// axe-core's source, fetched from npm once by `scripts/fetch-axe.sh` (or the file named by
+/// `AXE_CORE_JS`).
+fn axe_source() -> Result<String, Box<dyn std::error::Error>> {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(s) = SOURCE.get() {
+        return Ok(s.clone());
+    }
+    let path = match std::env::var("AXE_CORE_JS") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fetch-axe.sh");
+            let out = Command::new(script).stderr(Stdio::inherit()).output()?;
+            if !out.status.success() {
+                return Err(
+                    "scripts/fetch-axe.sh failed: axe-core is needed (npm install once)".into(),
+                );
+            }
+            String::from_utf8(out.stdout)?.trim().to_owned()
+        }
+    };
+    let source = std::fs::read_to_string(&path)?;
+    Ok(SOURCE.get_or_init(|| source).clone())
+}
 
 struct Driver {
     child: Child,
@@ -72,10 +109,13 @@ impl Driver {
         Err("chromedriver did not start".into())
     }
 
+    /// A browser whose viewport is `width` × `height` CSS pixels: a phone (touch, twice as many
+    /// device pixels) or a desktop screen.
     async fn session(
         &self,
         width: u32,
         height: u32,
+        phone: bool,
     ) -> Result<Session<'_>, Box<dyn std::error::Error>> {
         let chromium = find_program(
             "CHROMIUM",
@@ -88,7 +128,8 @@ impl Driver {
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--no-first-run", "--disable-quic", "--lang=vi"],
             "prefs": {"intl.accept_languages": "vi-VN,vi"},
-            "mobileEmulation": {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}}
+            "mobileEmulation": {"deviceMetrics": {"width": width, "height": height,
+                "pixelRatio": if phone { 2.0 } else { 1.0 }, "touch": phone, "mobile": phone}}
         }}}});
         let v: Value = self
             .http
@@ -175,6 +216,47 @@ impl Session<'_> {
         .await
     }
 
+    /// Runs axe-core in the current page (injected through `execute/sync`) and returns its
+    /// violations, one line each: rule, impact, help and the elements concerned.
+    async fn axe(&self) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let loaded = self
+            .script(&format!("{}\n;return typeof axe;", axe_source()?))
+            .await?;
+        assert_eq!(loaded.as_str(), Some("object"), "axe-core loaded");
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                json!({"script": AXE_RUN, "args": []}),
+            )
+            .await?;
+        let found: Vec<Value> = serde_json::from_str(found.as_str().ok_or("axe: no result")?)?;
+        Ok(found
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({}): {} — {}",
+                    v["id"].as_str().unwrap_or("?"),
+                    v["impact"].as_str().unwrap_or("?"),
+                    v["help"].as_str().unwrap_or("?"),
+                    v["nodes"]
+                )
+            })
+            .collect())
+    }
+
+    /// Presses `key` (a WebDriver key code such as [`TAB`]) once.
+    async fn press(&self, key: &str) -> TestResult {
+        let event = |kind: &str| json!({"type": kind, "value": key});
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [event("keyDown"), event("keyUp")]}]}),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn screenshot(&self, name: &str) -> Result<(), Box<dyn std::error::Error>> {
         use base64::Engine;
         let v = self
@@ -200,7 +282,7 @@ async fn a_citizen_answers_on_a_phone_by_clicking() -> TestResult {
     let app = spawn_app().await?;
     let token = app.invite("HS-PHONE", true).await?;
     let driver = Driver::start().await?;
-    let session = driver.session(360, 740).await?;
+    let session = driver.session(360, 740, true).await?;
     session.go(&app.url(&format!("/s/{token}"))).await?;
     let width = session
         .script("return document.documentElement.scrollWidth")
@@ -332,6 +414,9 @@ async fn demo_server(dir: &std::path::Path) -> Result<(Child, String), Box<dyn s
         .status()?
         .success()
     );
+    // One monitoring sweep, so that the cases page has cases (the server's own first sweep
+    // comes 30 s after start-up).
+    assert!(command(&["monitor", "run"]).status()?.success());
     Ok((server, base))
 }
 
@@ -351,23 +436,68 @@ async fn sign_in(session: &Session<'_>, base: &str, email: &str) -> TestResult {
     Err("sign-in did not leave the sign-in page".into())
 }
 
+/// Runs axe-core on the page at `path` and fails on any violation.
+async fn no_axe_violations(session: &Session<'_>, what: &str) -> TestResult {
+    let violations = session.axe().await?;
+    assert!(
+        violations.is_empty(),
+        "{what}: axe-core found {} violation(s):\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (mut server, base) = demo_server(dir.path()).await?;
     let driver = Driver::start().await?;
-    for (width, height, name) in [(1280, 800, "desktop"), (360, 740, "phone")] {
-        let session = driver.session(width, height).await?;
+    for (width, height, name) in [(1366, 768, "desktop"), (360, 740, "phone")] {
+        let session = driver.session(width, height, name == "phone").await?;
         sign_in(&session, &base, "admin@tn.gov.vn").await?;
         let heading = session
             .script("return document.querySelector('h1').textContent")
             .await?;
         assert_eq!(heading.as_str(), Some("Tổng quan chỉ số hài lòng"));
-        // The planted agencies head the list of agencies to watch.
-        let flagged = session
-            .script("return [...document.querySelectorAll('.flag-alarm')].length")
+        // The planted agencies head the list of agencies that need attention.
+        let first = session
+            .script(
+                "const li = document.querySelector('ol.watch > li');
+                 return {tier: li.querySelector('.tier').className,
+                         href: li.querySelector('a').getAttribute('href'),
+                         top: li.getBoundingClientRect().top,
+                         bottom: li.getBoundingClientRect().bottom}",
+            )
             .await?;
-        assert!(flagged.as_u64().is_some_and(|n| n >= 4), "{flagged}");
+        assert!(
+            first["tier"]
+                .as_str()
+                .is_some_and(|c| c.contains("flag-alarm")),
+            "{first}"
+        );
+        let planted = ["TN-STNMT", "TN-X-DT-05", "TN-SXD", "TN-H-PB"];
+        assert!(
+            first["href"].as_str().is_some_and(|h| planted
+                .iter()
+                .any(|p| h.starts_with(&format!("/admin/agencies/{p}?")))),
+            "{first}"
+        );
+        if name == "desktop" {
+            // Above the fold of a 1366 × 768 screen.
+            assert!(
+                first["top"].as_f64().is_some_and(|top| top < 768.0),
+                "the first agency to watch starts within the first 768 px: {first}"
+            );
+            assert!(
+                first["bottom"].as_f64().is_some_and(|b| b <= 768.0),
+                "and is seen whole: {first}"
+            );
+        }
+        let alarms = session
+            .script("return [...document.querySelectorAll('ol.watch .flag-alarm')].length")
+            .await?;
+        assert!(alarms.as_u64().is_some_and(|n| n >= 4), "{alarms}");
         let overflow = session
             .script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
             .await?;
@@ -376,29 +506,58 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
             Value::Bool(true),
             "no sideways scrolling of the page at {width}px"
         );
+        no_axe_violations(&session, &format!("overview at {width}px")).await?;
         session
             .screenshot(&format!("dashboard-overview-{name}.png"))
             .await?;
-        session
-            .script("document.querySelector('figure.chart').scrollIntoView(); return 0")
+        // The first Tab reaches the skip link; Enter on it moves the focus to the content.
+        session.press(TAB).await?;
+        let focused = session
+            .script("const e = document.activeElement; return e.className + ' ' + e.getAttribute('href') + ' ' + e.textContent")
             .await?;
+        assert_eq!(
+            focused.as_str(),
+            Some("skip #main Bỏ qua đến nội dung chính")
+        );
+        session.press(ENTER).await?;
+        let focused = session.script("return document.activeElement.id").await?;
+        assert_eq!(focused.as_str(), Some("main"));
+        // The funnel plots' tables, opened.
+        session
+            .script(
+                "document.querySelectorAll('figure.chart details').forEach(d => d.open = true);
+                 document.querySelector('figure.chart').scrollIntoView(); return 0",
+            )
+            .await?;
+        no_axe_violations(&session, &format!("overview, tables open, at {width}px")).await?;
         session
             .screenshot(&format!("dashboard-funnel-{name}.png"))
             .await?;
-        session
-            .go(&format!("{base}/admin/agencies/TN-STNMT"))
-            .await?;
-        session
-            .screenshot(&format!("dashboard-agency-{name}.png"))
-            .await?;
+        for (path, shot) in [
+            ("/admin/agencies/TN-STNMT", "agency"),
+            ("/admin/agencies?sort=harassment", "agencies"),
+            ("/admin/cases", "cases"),
+            ("/admin/users", "users"),
+        ] {
+            session.go(&format!("{base}{path}")).await?;
+            let overflow = session
+                .script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+                .await?;
+            assert_eq!(overflow, Value::Bool(true), "{path} at {width}px");
+            no_axe_violations(&session, &format!("{path} at {width}px")).await?;
+            session
+                .screenshot(&format!("dashboard-{shot}-{name}.png"))
+                .await?;
+        }
         session.close().await?;
     }
-    let head = driver.session(360, 740).await?;
+    let head = driver.session(360, 740, true).await?;
     sign_in(&head, &base, "head@tn.gov.vn").await?;
     let title = head
         .script("return document.querySelector('h1').textContent")
         .await?;
     assert_eq!(title.as_str(), Some("Sở Tài nguyên và Môi trường"));
+    no_axe_violations(&head, "an agency head's page").await?;
     head.screenshot("dashboard-agency-head-phone.png").await?;
     head.close().await?;
     server.kill()?;

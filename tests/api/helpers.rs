@@ -103,6 +103,8 @@ pub fn test_settings(
     // Tests run the monitoring sweep themselves (`tests/api/monitor.rs`, `dashboard.rs`): a
     // scheduled one would write beside the test's own direct writes.
     settings.monitoring.sweep_minutes = 0;
+    // Tests look at a page right after a change: reuse a report only while nothing changed.
+    settings.dashboard.report_fresh_seconds = 0;
     Ok(settings)
 }
 

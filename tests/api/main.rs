@@ -21,6 +21,7 @@ mod mail;
 mod migrations;
 mod monitor;
 mod outage;
+mod overview;
 mod privacy;
 mod report;
 mod robustness;

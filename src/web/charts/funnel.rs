@@ -4,6 +4,12 @@
 //! The x axis is linear from 0 to a nice maximum ≥ the largest n among the points and the
 //! limits (the conventional funnel shape; no log scale). The y axis is the rate in percent from
 //! 0 to a nice maximum ≥ every rate, the baseline and every upper limit, capped at 100%.
+//!
+//! The plot is one image (`role="img"`): nothing in it takes focus or a click, so it adds no
+//! tab stop and nests no control; the page puts the agencies' links in a table beside it.
+//! Flagged points are circles with a tooltip; the others, which may be thousands at national
+//! size, are the dots of a single path (a zero-length segment with round caps per agency, at
+//! half-unit positions, each position once), a few bytes each.
 
 use maud::{Markup, html};
 
@@ -17,10 +23,8 @@ use crate::stats::funnel::FunnelLimits;
 /// One agency on the funnel plot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelPoint {
-    /// Agency name, shown in the point's tooltip.
+    /// Agency name, shown in a flagged point's tooltip.
     pub label: String,
-    /// Where the point links to (an http(s) or relative URL; other schemes drop the link).
-    pub href: String,
     /// Number of responses.
     pub n: u64,
     /// Observed rate in `[0, 1]`: out-of-range values are drawn clamped, NaN/∞ are not drawn.
@@ -285,49 +289,80 @@ fn look(flag: Severity) -> Look {
     }
 }
 
-/// The drawable points, flagged ones last so that they sit on top.
+/// The drawable points: unflagged ones as one path of dots, flagged ones as circles on top
+/// (alarms last).
 fn points(points: &[FunnelPoint], layout: &Layout, locale: Locale) -> Markup {
-    let mut drawn: Vec<&FunnelPoint> = points.iter().filter(|p| p.rate.is_finite()).collect();
-    drawn.sort_by_key(|p| match p.flag {
-        Severity::None => 0,
-        Severity::Alert => 1,
-        Severity::Alarm => 2,
-    });
+    let mut flagged: Vec<&FunnelPoint> = points
+        .iter()
+        .filter(|p| p.rate.is_finite() && p.flag != Severity::None)
+        .collect();
+    flagged.sort_by_key(|p| p.flag);
+    let dots = dot_path(
+        points
+            .iter()
+            .filter(|p| p.rate.is_finite() && p.flag == Severity::None)
+            .map(|p| position(p, layout)),
+    );
+    let ok = look(Severity::None);
     html! {
         g class="points" {
-            @for p in drawn {
-                @match safe_href(&p.href) {
-                    Some(href) => a href=(href) { (point(p, layout, locale)) },
-                    None => (point(p, layout, locale)),
-                }
+            @if !dots.is_empty() {
+                path class=(ok.class) d=(dots) fill="none" stroke=(ok.fill)
+                    stroke-width=(OK_DOT_WIDTH) stroke-linecap="round" {}
+            }
+            @for p in flagged {
+                (point(p, layout, locale))
             }
         }
     }
 }
 
+/// Width of the round-capped stroke that draws an unflagged point (its diameter).
+const OK_DOT_WIDTH: &str = "7";
+
+/// Where a point is drawn.
+fn position(p: &FunnelPoint, layout: &Layout) -> (f64, f64) {
+    (
+        layout.x.at(p.n as f64),
+        layout.y.at(p.rate.clamp(0.0, 1.0) * 100.0),
+    )
+}
+
+/// Path data drawing a dot at each position: positions rounded to half a unit, each once, in
+/// order, as relative moves ("M64 300h0m2.5-1h0…").
+fn dot_path(positions: impl Iterator<Item = (f64, f64)>) -> String {
+    let mut halves: Vec<(i64, i64)> = positions
+        .map(|(x, y)| ((x * 2.0).round() as i64, (y * 2.0).round() as i64))
+        .collect();
+    halves.sort_unstable();
+    halves.dedup();
+    // f64's Display writes 2 for 2.0 and -0.5 for -0.5: the shortest text.
+    let half = |v: i64| format!("{}", v as f64 / 2.0);
+    let mut d = String::with_capacity(halves.len() * 10);
+    let mut at: Option<(i64, i64)> = None;
+    for (x, y) in halves {
+        match at {
+            None => d.push_str(&format!("M{} {}h0", half(x), half(y))),
+            Some((px, py)) => {
+                let dy = half(y - py);
+                let sep = if dy.starts_with('-') { "" } else { " " };
+                d.push_str(&format!("m{}{sep}{dy}h0", half(x - px)));
+            }
+        }
+        at = Some((x, y));
+    }
+    d
+}
+
 fn point(p: &FunnelPoint, layout: &Layout, locale: Locale) -> Markup {
     let rate = p.rate.clamp(0.0, 1.0);
     let look = look(p.flag);
+    let (x, y) = position(p, layout);
     html! {
-        circle class=(look.class) cx=(coord(layout.x.at(p.n as f64)))
-            cy=(coord(layout.y.at(rate * 100.0))) r=(look.radius) fill=(look.fill)
+        circle class=(look.class) cx=(coord(x)) cy=(coord(y)) r=(look.radius) fill=(look.fill)
             stroke=(look.stroke) stroke-width="1" data-n=(p.n) data-rate=(p.rate) {
             title { (p.label) ": " (percent(rate, locale)) " (" (number(p.n as f64, 0, locale)) ")" }
         }
-    }
-}
-
-/// `href` when it is relative or http(s); `None` for any other scheme (`javascript:` …).
-fn safe_href(href: &str) -> Option<&str> {
-    let href = href.trim();
-    let scheme_end = href.find([':', '/', '?', '#']);
-    match scheme_end {
-        _ if href.is_empty() => None,
-        Some(i) if href[i..].starts_with(':') => {
-            let scheme = href[..i].to_ascii_lowercase();
-            (scheme == "http" || scheme == "https").then_some(href)
-        }
-        _ => Some(href),
     }
 }
 
@@ -369,7 +404,7 @@ fn legend_items(chart: &FunnelChart<'_>) -> Vec<LegendItem> {
         ));
     }
     items.extend([
-        marker(OK_FILL, l.pick("Trong giới hạn", "Within limits")),
+        marker(OK_FILL, l.pick("Không bị gắn cờ", "Not flagged")),
         marker(ALERT_FILL, l.pick("Cảnh báo", "Alert")),
         marker(ALARM_FILL, l.pick("Báo động", "Alarm")),
     ]);
@@ -385,11 +420,40 @@ mod tests {
     fn point(label: &str, n: u64, rate: f64, flag: Severity) -> FunnelPoint {
         FunnelPoint {
             label: label.to_owned(),
-            href: format!("/agencies/{n}"),
             n,
             rate,
             flag,
         }
+    }
+
+    /// The positions of the unflagged dots, read back from the path.
+    fn dots(svg: &str) -> Vec<(f64, f64)> {
+        let Some(path) = tags(svg, "path")
+            .into_iter()
+            .find(|t| attr(t, "class") == Some("ok"))
+        else {
+            return Vec::new();
+        };
+        let mut at = (0.0, 0.0);
+        attr(path, "d")
+            .unwrap()
+            .split("h0")
+            .filter(|p| !p.is_empty())
+            .map(|piece| {
+                let (kind, numbers) = piece.split_at(1);
+                let split = numbers
+                    .find(' ')
+                    .unwrap_or_else(|| numbers.rfind('-').unwrap());
+                let (a, b) = numbers.split_at(split);
+                let (x, y): (f64, f64) = (a.parse().unwrap(), b.trim().parse().unwrap());
+                at = if kind == "M" {
+                    (x, y)
+                } else {
+                    (at.0 + x, at.1 + y)
+                };
+                at
+            })
+            .collect()
     }
 
     fn limits(od: bool) -> Vec<LimitsAt> {
@@ -443,7 +507,8 @@ mod tests {
         let svg = funnel_svg(&chart(&pts, &lims, Locale::Vi)).into_string();
         accessible(&svg);
         let circles = tags(&svg, "circle");
-        assert_eq!(circles.len(), pts.len());
+        assert_eq!(circles.len(), 2, "the flagged points");
+        assert_eq!(dots(&svg).len(), 2, "the others");
         let class_count = |c: &str| {
             tags(&svg, "polyline")
                 .iter()
@@ -483,7 +548,7 @@ mod tests {
             })
             .collect();
         seen.sort_by_key(|s| s.0);
-        assert_eq!(seen, [(40, 0.25), (80, 0.1), (120, 0.45), (300, 0.26)]);
+        assert_eq!(seen, [(120, 0.45), (300, 0.26)]);
         let alarm = circles
             .iter()
             .find(|c| attr(c, "class") == Some("alarm"))
@@ -495,21 +560,70 @@ mod tests {
             .find(|c| attr(c, "class") == Some("alert"))
             .unwrap();
         assert_eq!(attr(alert, "fill"), Some("#c77700"));
-        assert_eq!(
-            circles
-                .iter()
-                .filter(|c| attr(c, "class") == Some("ok"))
-                .count(),
-            2
-        );
+        // The alarm is drawn last, on top.
+        assert!(svg.find("class=\"alert\"").unwrap() < svg.find("class=\"alarm\"").unwrap());
         assert!(!svg.contains("limit-od"));
-        assert_eq!(tags(&svg, "a").len(), 4);
         assert!(svg.contains("<title>Xã B: 45% (120)</title>"));
     }
 
     #[test]
+    fn nothing_in_the_plot_takes_focus_or_a_click() {
+        let (pts, lims) = (sample(), limits(true));
+        let svg = funnel_svg(&chart(&pts, &lims, Locale::Vi)).into_string();
+        assert!(tags(&svg, "a").is_empty());
+        assert!(!svg.contains("tabindex") && !svg.contains("href"));
+    }
+
+    #[test]
+    fn unflagged_dots_sit_where_circles_would() {
+        let pts = vec![
+            point("A", 40, 0.25, Severity::None),
+            point("B", 400, 0.05, Severity::None),
+            point("C", 401, 0.05, Severity::None),
+        ];
+        let lims = limits(false);
+        let c = chart(&pts, &lims, Locale::Vi);
+        let svg = funnel_svg(&c).into_string();
+        let layout = layout(
+            &c,
+            24.0 + LEGEND_ROW * svg::legend_rows(&legend_items(&c), LEFT, RIGHT) as f64,
+        );
+        let mut expected: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|p| {
+                let (x, y) = position(p, &layout);
+                ((x * 2.0).round() / 2.0, (y * 2.0).round() / 2.0)
+            })
+            .collect();
+        expected.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        expected.dedup();
+        assert_eq!(dots(&svg), expected);
+    }
+
+    #[test]
+    fn thousands_of_agencies_stay_small() {
+        let pts: Vec<FunnelPoint> = (0..3000u64)
+            .map(|i| {
+                let n = 50 + (i * 7919) % 900;
+                let rate = ((i * 104_729) % 97) as f64 / 1000.0;
+                let flag = if i % 300 == 0 {
+                    Severity::Alert
+                } else {
+                    Severity::None
+                };
+                point(&format!("UBND xã số {i}"), n, rate, flag)
+            })
+            .collect();
+        let lims = limits(true);
+        let svg = funnel_svg(&chart(&pts, &lims, Locale::Vi)).into_string();
+        accessible(&svg);
+        assert_eq!(tags(&svg, "circle").len(), 10);
+        assert!(svg.len() < 40_000, "{} bytes", svg.len());
+    }
+
+    #[test]
     fn vietnamese_numbers_use_a_decimal_comma() {
-        let pts = vec![point("Xã A", 1200, 0.125, Severity::None)];
+        let pts = vec![point("Xã A", 1200, 0.125, Severity::Alert)];
         let mut c = chart(&pts, &[], Locale::Vi);
         c.baseline = 0.1;
         let svg = funnel_svg(&c).into_string();
@@ -534,23 +648,6 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(svg.contains("A &amp; B &lt;script&gt;"));
         assert!(svg.contains("&lt;y&gt;"));
-    }
-
-    #[test]
-    fn unsafe_links_are_dropped() {
-        assert_eq!(safe_href("/a?b=1"), Some("/a?b=1"));
-        assert_eq!(safe_href("https://x.vn/a"), Some("https://x.vn/a"));
-        assert_eq!(safe_href(" JavaScript:alert(1)"), None);
-        assert_eq!(safe_href("java\tscript:alert(1)"), None);
-        assert_eq!(safe_href("data:text/html,x"), None);
-        assert_eq!(safe_href(""), None);
-        let mut pts = sample();
-        pts[0].href = "javascript:alert(1)".to_owned();
-        let svg = funnel_svg(&chart(&pts, &[], Locale::Vi)).into_string();
-        accessible(&svg);
-        assert!(!svg.contains("javascript"));
-        assert_eq!(tags(&svg, "circle").len(), 4);
-        assert_eq!(tags(&svg, "a").len(), 3);
     }
 
     #[test]
@@ -591,9 +688,11 @@ mod tests {
         accessible(&svg);
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
         let circles = tags(&svg, "circle");
-        assert_eq!(circles.len(), 2);
+        assert_eq!(circles.len(), 1);
         assert!(svg.contains("<title>big: 100% (30)</title>"));
-        assert!(svg.contains("<title>neg: 0% (40)</title>"));
+        let dots = dots(&svg);
+        assert_eq!(dots.len(), 1, "neg, clamped to 0%");
+        assert!((0.0..=svg::HEIGHT).contains(&dots[0].1));
         assert!(
             tags(&svg, "line")
                 .iter()

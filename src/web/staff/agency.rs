@@ -13,6 +13,7 @@ use super::period::{PeriodQuery, last_released, released_months};
 use crate::accounts::Role;
 use crate::catalog::{Agency, queries as catalog};
 use crate::domain::Lang;
+use crate::report::cache::Version;
 use crate::report::disclosure::{MINIMUM, Withheld, withhold_groups};
 use crate::report::flags::Assessment;
 use crate::report::numbers::share_text;
@@ -67,27 +68,36 @@ pub async fn show_agency(
     };
     let own = viewer.0.user.agency_id;
     let code = code.into_inner();
+    let reports = state.reports.clone();
     let data = state
         .read(move |conn| {
             let Some(agency) = catalog::visible_to(conn, role, own, &code)? else {
                 return Ok(None);
             };
             let province = catalog::province_code(conn, agency.province_id)?;
-            let mut build = |q: Query| report::build(conn, &q);
-            // Flags are relative to the province: take the agency's row from the province report.
-            let whole = build(Query {
-                from,
-                to,
-                province: Some(province.clone()),
-                level: None,
-                agencies: None,
-                group_by: GroupBy::Agency,
-            })?;
+            // Flags are relative to the province: take the agency's row from the province
+            // report, which the overview and the agency list share (report cache).
+            let version = Version::read(conn)?;
+            let whole = reports.get(
+                conn,
+                &version,
+                &Query {
+                    from,
+                    to,
+                    province: Some(province.clone()),
+                    level: None,
+                    agencies: None,
+                    group_by: GroupBy::Agency,
+                },
+            )?;
             let row = whole
+                .report
                 .agencies
-                .into_iter()
+                .iter()
                 .flatten()
-                .find(|a| a.code == agency.code);
+                .find(|a| a.code == agency.code)
+                .cloned();
+            let mut build = |q: Query| report::build(conn, &q);
             let only = Some(vec![agency.id]);
             let months = build(Query {
                 from: trend_from,
@@ -158,7 +168,7 @@ pub async fn show_agency(
 fn assessment(title: &str, a: &Assessment, lang: Lang) -> Markup {
     html! {
         section.problem {
-            h3 { (title) " " (flag_badge(a.flag, false, lang)) }
+            h2 { (title) " " (flag_badge(a.flag, false, lang)) }
             p { (lang.pick(&a.reason, &a.reason_en)) }
             @if a.early_warning.signal {
                 p { strong { (lang.pick("Cảnh báo sớm: ", "Early warning: ")) } (lang.pick("phản ánh tăng rõ so với mức thường ngày của chính cơ quan trong 90 ngày gần nhất.", "reports rose clearly above the agency's own usual rate over the last 90 days.")) }

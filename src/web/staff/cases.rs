@@ -90,7 +90,7 @@ fn outcomes_table(outcomes: &[cases::Outcome], lang: Lang) -> Markup {
     html! {
         h2 { (t("Cờ đã kiểm chứng", "Flags checked by reviewers")) }
         p.muted { (t("Trong các hồ sơ đã đóng: bao nhiêu cờ là có thật (đã khắc phục) và bao nhiêu không xác đáng, so với tỷ lệ mô hình dự kiến.", "Among closed cases: how many flags were real (resolved) and how many unfounded, against the share the model expected.")) }
-        div.scroll { table {
+        div.scroll role="region" tabindex="0" aria-label=(t("Cờ đã kiểm chứng", "Flags checked by reviewers")) { table {
             thead { tr { th { (t("Vấn đề", "Problem")) } th { (t("Mức cờ", "Flag")) } th.num { (t("Có thật", "Real")) } th.num { (t("Không xác đáng", "Unfounded")) } th { (t("Tỷ lệ đúng thực tế", "Measured precision")) } th { (t("Mô hình dự kiến", "Model expected")) } } }
             tbody { @for o in outcomes { tr {
                 td { (cases::problem_label(&o.problem, lang)) }
@@ -273,7 +273,7 @@ pub async fn list_cases(
         p.muted { (list.len()) (t(" hồ sơ khớp bộ lọc.", " cases match the filters.")) }
         @if list.is_empty() { p { (t("Không có hồ sơ theo dõi nào khớp bộ lọc.", "No follow-up case matches the filters.")) } }
         @else {
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Danh sách hồ sơ theo dõi", "Follow-up cases")) { table {
                 thead { tr { th { (t("Số", "No.")) } th { (t("Mức độ", "Severity")) } th { (t("Cơ quan", "Agency")) } th { (t("Vấn đề", "Problem")) } th { (t("Trạng thái", "Status")) } th { (t("Người xử lý", "Assignee")) } th { (t("Hạn", "Due")) } th { (t("Mở ngày", "Opened")) } } }
                 tbody { @for c in &list { tr {
                     td { a href=(format!("/admin/cases/{}", c.id)) { "#" (c.id) } }
@@ -376,7 +376,7 @@ fn case_page(
                 button type="submit" { (t("Thêm ghi chú", "Add a note")) }
             }
             h2 { (t("Nhật ký xử lý", "Action log")) }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Nhật ký xử lý", "Action log")) { table {
                 thead { tr { th { (t("Thời điểm (giờ Việt Nam)", "Time (Vietnam, UTC+7)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Nội dung", "Details")) } } }
                 tbody { @for e in events { tr {
                     td { (local_text(e.at)) } td { (e.email.as_deref().unwrap_or(t("hệ thống", "system"))) } td { (cases::event_label(&e.kind, lang)) } td { (e.detail) }

@@ -50,8 +50,8 @@ fn catalog_page(
                 div { label for="kind" { (t("Phạm vi", "Scope")) } br; select #kind name="kind" { option value="agency" { (t("Cơ quan (và đơn vị trực thuộc)", "Agency (and those under it)")) } option value="province" { (t("Cả tỉnh", "Whole province")) } } }
                 div { button type="submit" { (t("Tạo khóa", "Create a key")) } }
             }
-            div.scroll { table {
-                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (giờ Việt Nam)", "Created (Vietnam time)")) } th { (t("Trạng thái", "Status")) } th {} } }
+            div.scroll role="region" tabindex="0" aria-label=(t("Khóa API", "API keys")) { table {
+                thead { tr { th { (t("Tiền tố", "Prefix")) } th { (t("Phạm vi", "Scope")) } th { (t("Tạo lúc (giờ Việt Nam)", "Created (Vietnam time)")) } th { (t("Trạng thái", "Status")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody { @for k in &c.keys { tr {
                     td { code { (k.prefix) } }
                     td { (k.agency.as_deref().or(k.province.as_deref()).unwrap_or("—")) }
@@ -82,12 +82,12 @@ fn catalog_page(
                 button type="submit" { (t("Nhập (tất cả hoặc không gì cả)", "Import (all rows or none)")) }
             }
             h2 { (t("Cơ quan (", "Agencies (")) (c.agencies.len()) ")" }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Danh mục cơ quan", "Agencies in the catalog")) { table {
                 thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Cấp", "Level")) } th { (t("Trực thuộc", "Under")) } } }
                 tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (crate::domain::Level::text_of(&a.level, lang)) } td { (code_of(a.parent_id)) } } } }
             } }
             h2 { (t("Thủ tục (", "Procedures (")) (c.procedures.len()) ")" }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Danh mục thủ tục", "Procedures in the catalog")) { table {
                 thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Lĩnh vực", "Field")) } th { (t("Cấp", "Level")) } } }
                 tbody { @for p in &c.procedures { tr { td { (p.code) } td { (p.name) } td { (p.field) } td { (crate::domain::Level::text_of(&p.level, lang)) } } } }
             } }
@@ -268,6 +268,10 @@ pub async fn import_catalog(
             }
         })
         .await?;
+    if outcome.is_ok() {
+        // Names, levels and peer groups of agencies are in every report.
+        state.reports.clear();
+    }
     match outcome {
         Ok(n) => {
             let done =

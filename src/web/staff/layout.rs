@@ -1,4 +1,5 @@
-//! The dashboard's page shell: navigation for the signed-in user, sign-out form.
+//! The dashboard's page shell: a skip link to the content, navigation for the signed-in user,
+//! sign-out form.
 
 use maud::{DOCTYPE, Markup, html};
 
@@ -15,11 +16,13 @@ pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
         html lang=(lang.tag()) {
             (head(&format!("{title} – sipas")))
             body.dash {
+                // The first stop of the keyboard: past the navigation to the page's content.
+                a.skip href="#main" { (t("Bỏ qua đến nội dung chính", "Skip to main content")) }
                 header.top {
                     span.brand { (t("sipas · Chỉ số hài lòng", "sipas · Satisfaction index")) }
                     @if let Some(v) = viewer {
                         nav aria-label=(t("Điều hướng", "Navigation")) {
-                            @if v.role() != Role::AgencyHead { a href="/admin" { (t("Tổng quan", "Overview")) } " " }
+                            @if v.role() != Role::AgencyHead { a href="/admin" { (t("Tổng quan", "Overview")) } " " a href="/admin/agencies" { (t("Cơ quan", "Agencies")) } " " }
                             @else { a href="/admin/agencies/me" { (t("Cơ quan của tôi", "My agency")) } " " }
                             a href="/admin/cases" { (t("Theo dõi xử lý", "Follow-up")) }
                             @if v.role() == Role::Admin { " " a href="/admin/catalog" { (t("Danh mục", "Catalog")) } " " a href="/admin/questionnaires" { (t("Phiếu", "Questionnaires")) } " " a href="/admin/mail" { (t("Thư", "Mail")) } " " a href="/admin/users" { (t("Người dùng", "Users")) } }
@@ -37,7 +40,7 @@ pub fn page(viewer: Option<&Viewer>, title: &str, body: Markup) -> Markup {
                         }
                     }
                 }
-                main.wide { (body) }
+                main.wide #main tabindex="-1" { (body) }
             }
         }
     }

@@ -47,16 +47,16 @@ impl AdminPage for MailPage {
             @if !on { p.alert { (t("Chưa cấu hình gửi thư (", "Mail is not configured (")) code { "[mail] transport = \"none\"" } (t("): thư không được gửi.", "): nothing is sent.")) } }
             h2 { (t("Thư gửi thất bại", "Failed messages")) }
             @if failed.is_empty() { p { (t("Không có.", "None.")) } }
-            div.scroll { table {
-                thead { tr { th { (t("Người nhận", "Recipient")) } th { (t("Tiêu đề", "Subject")) } th.num { (t("Số lần thử", "Attempts")) } th { (t("Lỗi gần nhất", "Last error")) } th {} } }
+            div.scroll role="region" tabindex="0" aria-label=(t("Thư gửi thất bại", "Failed messages")) { table {
+                thead { tr { th { (t("Người nhận", "Recipient")) } th { (t("Tiêu đề", "Subject")) } th.num { (t("Số lần thử", "Attempts")) } th { (t("Lỗi gần nhất", "Last error")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody { @for m in &failed { tr {
                     td { (m.recipient) } td { (m.subject) } td.num { (m.attempts) } td { (m.last_error.as_deref().unwrap_or("")) }
                     td { form.inline method="post" action="/admin/mail/retry" { (csrf_field(viewer)) input type="hidden" name="id" value=(m.id); button type="submit" { (t("Gửi lại", "Retry")) } } }
                 } } }
             } }
             h2 { (t("Người nhận thêm và địa chỉ đã hủy nhận", "Extra recipients and unsubscribed addresses")) }
-            div.scroll { table {
-                thead { tr { th { "Email" } th { (t("Cơ quan", "Agency")) } th { (t("Loại", "Kind")) } th {} } }
+            div.scroll role="region" tabindex="0" aria-label=(t("Người nhận thêm và địa chỉ đã hủy nhận", "Extra recipients and unsubscribed addresses")) { table {
+                thead { tr { th { "Email" } th { (t("Cơ quan", "Agency")) } th { (t("Loại", "Kind")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody { @for r in &list { tr {
                     td { (r.email) } td { (r.agency.as_deref().unwrap_or(t("(cơ quan cải cách hành chính)", "(reform office)"))) } td { @if r.active { (t("nhận thêm", "extra recipient")) } @else { (t("đã hủy nhận", "unsubscribed")) } }
                     td { form.inline method="post" action="/admin/mail/recipients/remove" { (csrf_field(viewer)) input type="hidden" name="id" value=(r.id); button type="submit" { (t("Xóa", "Remove")) } } }

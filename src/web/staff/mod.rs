@@ -3,6 +3,7 @@
 //! needs ([`guard::Viewer`], [`guard::Staff`], [`guard::Admin`]), so authorisation is checked on
 //! the server before anything runs; routes are in [`crate::web::routes`].
 
+pub mod agencies;
 pub mod agency;
 pub mod cases;
 pub mod catalog;

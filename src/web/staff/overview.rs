@@ -1,34 +1,46 @@
-//! The overview page: a province's SIPAS index and factors for a period with the change from the
-//! previous period, counts, the monthly trend, flagged agencies first, and breakdowns by level
-//! and field. All numbers come from `report::build`. Viewing it changes nothing: cases and alarm
-//! mail come from the scheduled monitoring sweep (`crate::monitoring`).
+//! The overview page: first the agencies that need attention, most severe first (alarm, then a
+//! citizen saying an official asked for money, then alert), each with its one-line reason, and
+//! the early warnings apart; then the province's SIPAS index and factors for a period with the
+//! change from the previous period, counts, funnel plots, the monthly trend and breakdowns by
+//! level and field. All numbers come from `report::build`, through the report cache. The page
+//! stays small at national size: lists are capped and link to the agency list
+//! (`/admin/agencies`). Viewing it changes nothing: cases and alarm mail come from the scheduled
+//! monitoring sweep (`crate::monitoring`).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use maud::{Markup, html};
 
 use super::charts;
 use super::guard::Viewer;
 use super::layout::page;
-use super::period::PeriodQuery;
+use super::period::{PeriodQuery, Shown, UnknownProvince, filter_form, resolve_province};
 use crate::accounts::Role;
+use crate::catalog::{Province, queries as catalog};
 use crate::domain::Lang;
+use crate::report::attention::{Attention, Rising, early_warnings, watch_list};
+use crate::report::cache::Version;
 use crate::report::flags::Problem;
 use crate::report::indicators::Indicators;
 use crate::report::numbers::{count, percent, points, share_text};
-use crate::report::{self, AgencyRow, GroupBy, Query, Report};
-use crate::stats::Severity;
+use crate::report::{GroupBy, Query, Report};
 use crate::stats::change::newcombe_difference;
 use crate::web::error::AppError;
-use crate::web::html::{ok, see_other};
+use crate::web::html::{html, ok, see_other};
 use crate::web::state::AppState;
-use crate::web::views::{factors_table, flag_badge, groups_table, index_with_interval};
+use crate::web::views::{factors_table, groups_table, index_with_interval};
 
-fn query(from: NaiveDate, to: NaiveDate, province: &Option<String>, group_by: GroupBy) -> Query {
+/// Agencies listed on the watch list; the rest are on the agency list.
+pub const WATCH_SHOWN: usize = 15;
+/// Early warnings listed; the rest are on the agency list.
+pub const RISING_SHOWN: usize = 8;
+
+fn query(shown: &Shown, from: NaiveDate, to: NaiveDate, group_by: GroupBy) -> Query {
     Query {
         from,
         to,
-        province: province.clone(),
+        province: shown.province.clone(),
         level: None,
         agencies: None,
         group_by,
@@ -36,11 +48,12 @@ fn query(from: NaiveDate, to: NaiveDate, province: &Option<String>, group_by: Gr
 }
 
 struct Overview {
-    current: Report,
-    previous: Report,
-    months: Report,
-    levels: Report,
-    fields: Report,
+    current: std::sync::Arc<Report>,
+    built_at: NaiveDateTime,
+    previous: std::sync::Arc<Report>,
+    months: std::sync::Arc<Report>,
+    levels: std::sync::Arc<Report>,
+    fields: std::sync::Arc<Report>,
 }
 
 /// `GET /admin`: the overview (admins and reviewers; agency heads go to their agency).
@@ -54,28 +67,70 @@ pub async fn show_overview(
         Role::Admin | Role::Reviewer => {}
     }
     let (from, to) = q.period();
-    let province = q.province_code();
-    let length = to - from;
-    let (prev_to, prev_from) = (from - Duration::days(1), from - Duration::days(1) - length);
-    let data = state
+    let asked = q.province_code();
+    let reports = state.reports.clone();
+    let lang = viewer.lang();
+    let (provinces, found) = state
         .read(move |conn| {
-            let mut build = |q: Query| report::build(conn, &q);
-            Ok(Overview {
-                current: build(query(from, to, &province, GroupBy::Agency))?,
-                previous: build(query(prev_from, prev_to, &province, GroupBy::Province))?,
-                months: build(query(from, to, &province, GroupBy::Month))?,
-                levels: build(query(from, to, &province, GroupBy::Level))?,
-                fields: build(query(from, to, &province, GroupBy::Field))?,
-            })
+            let provinces = catalog::all_provinces(conn)?;
+            let province = match resolve_province(&provinces, asked.as_deref()) {
+                Ok(p) => p,
+                Err(unknown) => return Ok((provinces, Err(unknown))),
+            };
+            let shown = Shown { from, to, province };
+            let length = to - from;
+            let (prev_to, prev_from) =
+                (from - Duration::days(1), from - Duration::days(1) - length);
+            let version = Version::read(conn)?;
+            let mut get = |q: Query| reports.get(conn, &version, &q);
+            let current = get(query(&shown, from, to, GroupBy::Agency))?;
+            let data = Overview {
+                built_at: current.built_at,
+                current: current.report,
+                previous: get(query(&shown, prev_from, prev_to, GroupBy::Province))?.report,
+                months: get(query(&shown, from, to, GroupBy::Month))?.report,
+                levels: get(query(&shown, from, to, GroupBy::Level))?.report,
+                fields: get(query(&shown, from, to, GroupBy::Field))?.report,
+            };
+            Ok((provinces, Ok((shown, data))))
         })
         .await?;
-    let lang = viewer.lang();
-    let body = overview_body(&data, from, to, q.province.as_deref().unwrap_or(""), lang);
-    Ok(ok(page(
-        Some(&viewer),
-        lang.pick("Tổng quan", "Overview"),
-        body,
-    )))
+    let title = lang.pick("Tổng quan", "Overview");
+    match found {
+        Ok((shown, data)) => Ok(ok(page(
+            Some(&viewer),
+            title,
+            overview_body(&data, &shown, &provinces, lang),
+        ))),
+        Err(UnknownProvince(code)) => {
+            let shown = Shown {
+                from,
+                to,
+                province: None,
+            };
+            Ok(html(
+                StatusCode::NOT_FOUND,
+                page(
+                    Some(&viewer),
+                    title,
+                    unknown_province(&code, &shown, &provinces, lang),
+                ),
+            ))
+        }
+    }
+}
+
+/// The page for a province code that is not in the catalog: the form to choose one.
+fn unknown_province(code: &str, shown: &Shown, provinces: &[Province], lang: Lang) -> Markup {
+    html! {
+        h1 { (lang.pick("Tổng quan chỉ số hài lòng", "Satisfaction overview")) }
+        p.alert role="alert" {
+            (lang.pick("Không có tỉnh mã ", "There is no province with the code "))
+            "\u{201c}" (code) "\u{201d}"
+            (lang.pick(" trong danh mục. Hãy chọn một tỉnh trong danh sách.", " in the catalog. Choose a province from the list."))
+        }
+        (filter_form("/admin", shown, provinces, &[], lang))
+    }
 }
 
 fn change(current: &Indicators, previous: &Indicators, lang: Lang) -> Markup {
@@ -97,44 +152,87 @@ fn change(current: &Indicators, previous: &Indicators, lang: Lang) -> Markup {
     }
 }
 
-fn overview_body(
-    d: &Overview,
-    from: NaiveDate,
-    to: NaiveDate,
-    province: &str,
-    lang: Lang,
-) -> Markup {
+/// The watch list: one line per agency, most urgent first.
+fn watch(list: &[Attention<'_>], shown: &Shown, lang: Lang) -> Markup {
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    html! {
+        @if list.is_empty() {
+            p { (t("Không có cơ quan nào cần chú ý trong kỳ.", "No agency needs attention in this period.")) }
+        } @else {
+            ol.watch {
+                @for a in list.iter().take(WATCH_SHOWN) {
+                    li {
+                        span class={ "tier flag-" (a.tier.as_str()) } { (a.tier.label(lang)) }
+                        span.what {
+                            a href=(format!("/admin/agencies/{}?{}", a.row.code, shown.query())) { (a.row.name) }
+                            " — " (lang.pick(&a.reason.vi, &a.reason.en))
+                            @if a.more > 0 {
+                                " " span.muted { "(+" (a.more) (t(" vấn đề khác", " more")) ")" }
+                            }
+                        }
+                    }
+                }
+            }
+            @if list.len() > WATCH_SHOWN {
+                p { a href=(format!("/admin/agencies?only=attention&{}", shown.query())) {
+                    (t("Xem cả ", "All ")) (count(list.len() as u64, lang)) (t(" cơ quan cần chú ý", " agencies that need attention"))
+                } }
+            }
+        }
+    }
+}
+
+/// The early warnings, quieter than the watch list.
+fn rising(list: &[Rising<'_>], shown: &Shown, lang: Lang) -> Markup {
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    html! {
+        @if !list.is_empty() {
+            section.early aria-labelledby="early-warnings" {
+                h3 #early-warnings { (t("Cảnh báo sớm: phản ánh tăng so với mức thường ngày", "Early warnings: reports rising above the usual rate")) }
+                p.muted { (t("Chưa phải cờ: tỷ lệ phản ánh trong 90 ngày gần nhất cao rõ so với mức thường ngày của chính cơ quan.", "Not flags: the share of reports over the last 90 days is clearly above the agency's own usual rate.")) }
+                ul {
+                    @for r in list.iter().take(RISING_SHOWN) {
+                        li { a href=(format!("/admin/agencies/{}?{}", r.row.code, shown.query())) { (r.row.name) } " — " (lang.pick(&r.reason.vi, &r.reason.en)) }
+                    }
+                }
+                @if list.len() > RISING_SHOWN {
+                    p { a href=(format!("/admin/agencies?only=warning&{}", shown.query())) {
+                        (t("Xem cả ", "All ")) (count(list.len() as u64, lang)) (t(" cảnh báo sớm", " early warnings"))
+                    } }
+                }
+            }
+        }
+    }
+}
+
+fn overview_body(d: &Overview, shown: &Shown, provinces: &[Province], lang: Lang) -> Markup {
     let tr = |vi: &'static str, en: &'static str| lang.pick(vi, en);
     let t = &d.current.totals;
-    let agencies: Vec<&AgencyRow> = d
-        .current
-        .agencies
-        .iter()
-        .flatten()
-        .filter(|a| a.flag != Severity::None || a.review)
-        .collect();
-    // Early warnings are listed apart: they never crowd the watch list.
-    let rising: Vec<&AgencyRow> = d
-        .current
-        .agencies
-        .iter()
-        .flatten()
-        .filter(|a| a.early_warning && a.flag == Severity::None && !a.review)
-        .collect();
+    let rows = d.current.agencies.as_deref().unwrap_or(&[]);
+    let list = watch_list(rows);
+    let early = early_warnings(rows);
+    let query = shown.query();
+    let by = |sort: &str| format!("/admin/agencies?sort={sort}&{query}");
     html! {
         h1 { (tr("Tổng quan chỉ số hài lòng", "Satisfaction overview")) }
-        form.filters method="get" action="/admin" {
-            div { label for="from" { (tr("Từ ngày", "From")) } br; input #from type="date" name="from" value=(from); }
-            div { label for="to" { (tr("Đến ngày", "To")) } br; input #to type="date" name="to" value=(to); }
-            div { label for="province" { (tr("Tỉnh (mã)", "Province (code)")) } br; input #province type="text" name="province" value=(province) size="6"; }
-            div { button type="submit" { (tr("Xem", "Show")) } }
+        (filter_form("/admin", shown, provinces, &[], lang))
+        section.attention aria-labelledby="attention" {
+            h2 #attention { (tr("Cơ quan cần chú ý", "Agencies that need attention")) @if !list.is_empty() { " (" (count(list.len() as u64, lang)) ")" } }
+            (watch(&list, shown, lang))
+            @if let Some(flags) = &d.current.flags {
+                p.muted { (tr("Cờ trong kỳ: ", "Flags in the period: ")) (flags.statement(lang)) (tr(". Mỗi cơ quan được so với các cơ quan cùng nhóm trong tỉnh; số \"dự kiến nhầm\" là số cờ có thể rơi vào cơ quan thực ra bình thường.", ". Each agency is compared with its peers in the province; \"expected false\" is how many flags may fall on agencies that are in fact normal.")) }
+            }
         }
-        p {
+        (rising(&early, shown, lang))
+        p.muted {
+            (tr("Số liệu tính lúc ", "Figures computed at ")) (crate::clock::local(d.built_at).format("%H:%M %d/%m/%Y")) ". "
+            a href=(by("flag")) { (tr("Danh sách mọi cơ quan", "Every agency")) } " · "
             (tr("Tải về: ", "Download: "))
-            a href=(format!("/admin/export/report.xlsx?from={from}&to={to}&province={province}")) { (tr("báo cáo (Excel)", "report (Excel)")) } " · "
-            a href=(format!("/admin/export/report.csv?from={from}&to={to}&province={province}")) { (tr("báo cáo (CSV)", "report (CSV)")) } " · "
+            a href=(format!("/admin/export/report.xlsx?{query}")) { (tr("báo cáo (Excel)", "report (Excel)")) } " · "
+            a href=(format!("/admin/export/report.csv?{query}")) { (tr("báo cáo (CSV)", "report (CSV)")) } " · "
             a href="/admin/export/responses.csv" { (tr("toàn bộ phiếu trả lời (CSV, chỉ quản trị)", "all responses (CSV, admins only)")) }
         }
+        h2 { (tr("Chỉ số của kỳ", "The period's indices")) }
         div.cards {
             div.card { div { (tr("Chỉ số SIPAS", "SIPAS index")) } div.value { (index_with_interval(&t.sipas, lang)) } div.note { (change(t, &d.previous.totals, lang)) } }
             div.card { div { (tr("Số phiếu trả lời", "Responses")) } div.value { (count(t.responses, lang)) } }
@@ -145,35 +243,9 @@ fn overview_body(
         }
         h2 { (tr("Năm chỉ số thành phần", "The five factors")) }
         (factors_table(&t.factors, lang))
-        h2 { (tr("Cơ quan cần chú ý", "Agencies to watch")) }
-        @if let Some(flags) = &d.current.flags {
-            p.muted { (tr("Cờ trong kỳ: ", "Flags in the period: ")) (flags.statement(lang)) (tr(". Mỗi cơ quan được so với các cơ quan cùng cấp trong tỉnh; số \"dự kiến nhầm\" là số cờ có thể rơi vào cơ quan thực ra bình thường.", ". Each agency is compared with its peers of the same level in the province; \"expected false\" is how many flags may fall on agencies that are in fact normal.")) }
-        }
-        @if agencies.is_empty() {
-            p { (tr("Không có cơ quan nào bị gắn cờ trong kỳ.", "No agency was flagged in this period.")) }
-        } @else {
-            div.scroll { table {
-                thead { tr { th { (tr("Cơ quan", "Agency")) } th { (tr("Cờ", "Flag")) } th.num { (tr("Phiếu", "Responses")) } th { (tr("Lý do", "Reasons")) } } }
-                tbody {
-                    @for a in &agencies {
-                        tr {
-                            td { a href=(format!("/admin/agencies/{}", a.code)) { (a.name) } br; span.muted { (a.code) } }
-                            td { (flag_badge(a.flag, a.review, lang)) }
-                            td.num { (a.responses) }
-                            td { ul.reasons { @for r in &a.reasons { li { (lang.pick(&r.vi, &r.en)) } } } }
-                        }
-                    }
-                }
-            } }
-        }
-        @if !rising.is_empty() {
-            h3 { (tr("Cảnh báo sớm: phản ánh tăng so với mức thường ngày", "Early warnings: reports rising above the usual rate")) }
-            p.muted { (tr("Chưa phải cờ: tỷ lệ phản ánh trong 90 ngày gần nhất cao rõ so với mức thường ngày của chính cơ quan.", "Not flags: the share of reports over the last 90 days is clearly above the agency's own usual rate.")) }
-            ul { @for a in &rising { li { a href=(format!("/admin/agencies/{}", a.code)) { (a.name) } } } }
-        }
         h2 { (tr("So sánh các cơ quan", "Agencies compared")) }
-        (charts::funnel(d.current.agencies.as_deref().unwrap_or(&[]), Problem::Harassment, lang))
-        (charts::funnel(d.current.agencies.as_deref().unwrap_or(&[]), Problem::RepeatVisits, lang))
+        (charts::funnel(rows, Problem::Harassment, &by("harassment"), lang))
+        (charts::funnel(rows, Problem::RepeatVisits, &by("repeat"), lang))
         h2 { (tr("Diễn biến theo tháng", "Month by month")) }
         (charts::trend(d.months.groups.as_deref().unwrap_or(&[]), tr("Chỉ số SIPAS theo tháng", "SIPAS index by month"), lang))
         (groups_table(d.months.groups.as_deref().unwrap_or(&[]), tr("Tháng", "Month"), lang))

@@ -1,9 +1,14 @@
-//! The period and province a dashboard page is asked for (`?from=&to=&province=`). Dates are
+//! The period and province a dashboard page is asked for (`?from=&to=&province=`), and the form
+//! that asks for them: dates, and the province chosen from the catalog's list. Dates are
 //! bounded: one outside [`EARLIEST`, `LATEST`] makes the query unreadable (a 400 page), never a
 //! date computation that overflows.
 
 use chrono::{Datelike, Duration, NaiveDate};
+use maud::{Markup, html};
 use serde::{Deserialize, Deserializer};
+
+use crate::catalog::Province;
+use crate::domain::Lang;
 
 /// The earliest date a page may be asked for.
 pub const EARLIEST: NaiveDate = date(2000, 1, 1);
@@ -90,6 +95,81 @@ impl PeriodQuery {
     }
 }
 
+/// What a page shows: the period and the province (`None`: every province).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub province: Option<String>,
+}
+
+impl Shown {
+    /// `from=…&to=…[&province=…]`, URL-encoded, for links that keep the same view.
+    pub fn query(&self) -> String {
+        let mut pairs = vec![("from", self.from.to_string()), ("to", self.to.to_string())];
+        if let Some(p) = &self.province {
+            pairs.push(("province", p.clone()));
+        }
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+/// A province code that is not in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownProvince(pub String);
+
+/// The province code `asked` for among `provinces` (letter case aside, so `tn` is `TN`); `None`
+/// when nothing was asked for.
+pub fn resolve_province(
+    provinces: &[Province],
+    asked: Option<&str>,
+) -> Result<Option<String>, UnknownProvince> {
+    let Some(asked) = asked.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    provinces
+        .iter()
+        .find(|p| p.code == asked)
+        .or_else(|| {
+            provinces
+                .iter()
+                .find(|p| p.code.eq_ignore_ascii_case(asked))
+        })
+        .map(|p| Some(p.code.clone()))
+        .ok_or_else(|| UnknownProvince(asked.to_owned()))
+}
+
+/// The form choosing the period and the province (from the list) of the page at `action`;
+/// `keep` are hidden fields kept as they are (a list's sort order).
+pub fn filter_form(
+    action: &str,
+    shown: &Shown,
+    provinces: &[Province],
+    keep: &[(&str, &str)],
+    lang: Lang,
+) -> Markup {
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    html! {
+        form.filters method="get" action=(action) {
+            @for (name, value) in keep { input type="hidden" name=(name) value=(value); }
+            div { label for="from" { (t("Từ ngày", "From")) } br; input #from type="date" name="from" value=(shown.from); }
+            div { label for="to" { (t("Đến ngày", "To")) } br; input #to type="date" name="to" value=(shown.to); }
+            div {
+                label for="province" { (t("Tỉnh", "Province")) } br;
+                select #province name="province" {
+                    option value="" selected[shown.province.is_none()] { (t("Tất cả các tỉnh", "Every province")) }
+                    @for p in provinces {
+                        option value=(p.code) selected[shown.province.as_deref() == Some(p.code.as_str())] {
+                            (p.name) @if p.name != p.code { " (" (p.code) ")" }
+                        }
+                    }
+                }
+            }
+            div { button type="submit" { (t("Xem", "Show")) } }
+        }
+    }
+}
+
 /// The first day of the last month that has ended on `today`.
 pub fn last_released(today: NaiveDate) -> NaiveDate {
     let this_month = today.with_day(1).unwrap_or(today);
@@ -115,6 +195,35 @@ pub fn released_months(last: NaiveDate, n: usize) -> Vec<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provinces_are_found_whatever_the_case() {
+        let list =
+            [("TN", "Thái Nguyên"), ("tn", "lower"), ("BK", "Bắc Kạn")].map(|(code, name)| {
+                Province {
+                    id: 0,
+                    code: code.into(),
+                    name: name.into(),
+                }
+            });
+        assert_eq!(resolve_province(&list, None), Ok(None));
+        assert_eq!(resolve_province(&list, Some(" ")), Ok(None));
+        assert_eq!(resolve_province(&list, Some("tn")), Ok(Some("tn".into())));
+        assert_eq!(resolve_province(&list, Some("bk")), Ok(Some("BK".into())));
+        assert_eq!(
+            resolve_province(&list, Some("XX")),
+            Err(UnknownProvince("XX".into()))
+        );
+        let shown = Shown {
+            from: d("2026-01-01"),
+            to: d("2026-12-31"),
+            province: Some("A&B".into()),
+        };
+        assert_eq!(
+            shown.query(),
+            "from=2026-01-01&to=2026-12-31&province=A%26B"
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap_or(EARLIEST)

@@ -36,7 +36,7 @@ impl AdminPage for QuestionnairesPage {
             @if let Some(n) = notice { div.alert role="status" { (n) } }
             p { (t("Đang dùng: ", "In use: ")) strong { (active.id) (t(" phiên bản ", " version ")) (active.version) } " – " (active.title.vi) }
             h2 { (t("Số phiếu theo phiên bản", "Responses by version")) }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Số phiếu theo phiên bản", "Responses by version")) { table {
                 thead { tr { th { (t("Phiếu", "Questionnaire")) } th { (t("Phiên bản", "Version")) } th.num { (t("Số phiếu trả lời", "Responses")) } } }
                 tbody { @for (code, version, n) in &usage { tr { td { (code) } td { (version) } td.num { (n) } } } }
             } }

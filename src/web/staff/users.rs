@@ -30,8 +30,8 @@ fn users_page(
         html! {
             h1 { (t("Người dùng", "Users")) }
             @if let Some(n) = notice { div.alert role="status" { (n) } }
-            div.scroll { table {
-                thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th {} } }
+            div.scroll role="region" tabindex="0" aria-label=(t("Danh sách người dùng", "Users")) { table {
+                thead { tr { th { "Email" } th { (t("Vai trò", "Role")) } th { (t("Trạng thái", "Status")) } th { span.sr-only { (t("Thao tác", "Actions")) } } } }
                 tbody {
                     @for u in list {
                         tr {
@@ -75,7 +75,7 @@ fn users_page(
                 button type="submit" { (t("Tạo tài khoản", "Create the account")) }
             }
             h2 { (t("Nhật ký thay đổi gần đây", "Recent changes")) }
-            div.scroll { table {
+            div.scroll role="region" tabindex="0" aria-label=(t("Nhật ký thay đổi gần đây", "Recent changes")) { table {
                 thead { tr { th { (t("Thời điểm (giờ Việt Nam)", "Time (Vietnam, UTC+7)")) } th { (t("Người thực hiện", "By")) } th { (t("Việc", "Action")) } th { (t("Chi tiết", "Details")) } } }
                 tbody { @for e in entries { tr { td { (crate::clock::local_text(e.at)) } td { (e.email.as_deref().unwrap_or("—")) } td { (audit::action_label(&e.action, lang)) } td { (e.detail) } } } }
             } }
