@@ -356,8 +356,20 @@ async fn a_citizen_answers_on_a_phone_by_clicking() -> TestResult {
     Ok(())
 }
 
+/// A server process that is stopped when dropped, even when the test fails half-way.
+struct DemoServer(Child);
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `sipas serve --demo` (the demo province) with an admin and an agency head.
-async fn demo_server(dir: &std::path::Path) -> Result<(Child, String), Box<dyn std::error::Error>> {
+async fn demo_server(
+    dir: &std::path::Path,
+) -> Result<(DemoServer, String), Box<dyn std::error::Error>> {
     let db = dir.join("demo.db").display().to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -380,7 +392,7 @@ async fn demo_server(dir: &std::path::Path) -> Result<(Child, String), Box<dyn s
             .stderr(Stdio::null());
         c
     };
-    let server = command(&["serve", "--demo"]).spawn()?;
+    let server = DemoServer(command(&["serve", "--demo"]).spawn()?);
     let http = reqwest::Client::new();
     for _ in 0..1200 {
         if http.get(format!("{base}/healthz")).send().await.is_ok() {
@@ -451,7 +463,7 @@ async fn no_axe_violations(session: &Session<'_>, what: &str) -> TestResult {
 #[tokio::test]
 async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let (mut server, base) = demo_server(dir.path()).await?;
+    let (server, base) = demo_server(dir.path()).await?;
     let driver = Driver::start().await?;
     for (width, height, name) in [(1366, 768, "desktop"), (360, 740, "phone")] {
         let session = driver.session(width, height, name == "phone").await?;
@@ -560,7 +572,6 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
     no_axe_violations(&head, "an agency head's page").await?;
     head.screenshot("dashboard-agency-head-phone.png").await?;
     head.close().await?;
-    server.kill()?;
-    server.wait()?;
+    drop(server);
     Ok(())
 }
