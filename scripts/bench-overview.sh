@@ -6,6 +6,7 @@
 # it is sent), the total time, the HTML size, and the size gzipped as sent to a browser.
 #   scripts/bench-overview.sh /tmp/bench/p1m.db [FROM] [TO] [PATH]
 #   SIPAS_BIN=/path/to/sipas scripts/bench-overview.sh …   (another build; default target/release)
+#   SIPAS_SAVE_PAGE=/tmp/page.html scripts/bench-overview.sh …   (also keep the page's HTML)
 set -euo pipefail
 db=${1:?database path or postgres URL}
 from=${2:-2026-01-01}
@@ -37,3 +38,4 @@ for _ in 1 2 3 4 5 6; do
     -w '%{http_code} server %{time_starttransfer}s total %{time_total}s %{size_download} bytes' "$url"
   curl -s -b "$jar" -o /dev/null --compressed -w ' (%{size_download} gzipped)\n' "$url"
 done
+if [ -n "${SIPAS_SAVE_PAGE:-}" ]; then curl -s -b "$jar" -o "$SIPAS_SAVE_PAGE" "$url"; fi

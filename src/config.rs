@@ -204,7 +204,8 @@ pub struct DashboardSettings {
     /// the rest of the minute (bounds the password-hashing work an attacker can cause).
     pub login_global_per_minute: u32,
     /// Seconds a computed report (overview, agency list, agency pages) is shown again whatever
-    /// responses arrive meanwhile; while nothing changes it is shown again for up to an hour.
+    /// responses arrive meanwhile; until five times as old it is still shown while a fresh one
+    /// is computed in the background; while nothing changes it is reused for up to an hour.
     /// 0: recomputed after every new response.
     pub report_fresh_seconds: u32,
 }

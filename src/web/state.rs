@@ -42,9 +42,10 @@ impl AppState {
         questionnaire: Arc<Current>,
     ) -> AppState {
         let limits = CitizenLimits::new(&settings);
-        let reports = Arc::new(ReportCache::new(Duration::from_secs(u64::from(
-            settings.dashboard.report_fresh_seconds,
-        ))));
+        let reports = Arc::new(ReportCache::new(
+            db.clone(),
+            Duration::from_secs(u64::from(settings.dashboard.report_fresh_seconds)),
+        ));
         AppState {
             settings,
             db,

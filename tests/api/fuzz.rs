@@ -389,6 +389,10 @@ fn nasty_query_value() -> impl Strategy<Value = String> {
         Just("-1".to_owned()),
         Just("tn".to_owned()),
         Just("TT".to_owned()),
+        Just("harassment".to_owned()),
+        Just("desc".to_owned()),
+        Just("attention".to_owned()),
+        Just("18446744073709551615".to_owned()),
         "(19|20|21|30)[0-9]{2}-[01][0-9]-[0-3][0-9]",
         "(19|20|21)[0-9]{2}-[01][0-9]",
     ]
@@ -432,6 +436,7 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
     let mut runner = runner();
     let pages = [
         "/admin",
+        "/admin/agencies",
         "/admin/agencies/T-SO",
         "/admin/agencies/me",
         "/admin/agencies/{code}",
@@ -459,6 +464,10 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
         Just("form"),
         Just("sent"),
         Just("done"),
+        Just("sort"),
+        Just("order"),
+        Just("page"),
+        Just("only"),
     ];
     let query = proptest::collection::vec((keys, nasty_query_value()), 0..5);
     let path_value = prop_oneof![nasty_query_value(), Just("T-XA".to_owned()), "[0-9]{1,20}",];
