@@ -1,6 +1,8 @@
 //! Rate limits shared by every server process: counters in the database, one per (scope, key,
 //! fixed window), taken and counted in one statement so that simultaneous requests cannot all
-//! pass a check made before any of them is counted. Keys are pseudonyms
+//! pass a check made before any of them is counted. A limit counts the current window together
+//! with the previous one, so that a burst across a window's edge cannot get twice the limit: at
+//! most `max` events in any span of one window (a client may wait up to two windows). Keys are pseudonyms
 //! ([`crate::domain::TokenSecret::pseudonym`]), never addresses or emails; a counter's row is
 //! deleted once its window has passed, so the table holds at most the keys of one window.
 
@@ -41,7 +43,8 @@ impl Limit {
         Ok(self.upsert(conn, key, now, true)?.is_some())
     }
 
-    /// Counts one event of `key` whatever the limit; returns the window's count with it.
+    /// Counts one event of `key` whatever the limit; returns the count of the current and the
+    /// previous window with it.
     pub fn add(&self, conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<u32> {
         Ok(self.upsert(conn, key, now, false)?.unwrap_or(0))
     }
@@ -55,6 +58,13 @@ impl Limit {
     ) -> QueryResult<Option<u32>> {
         prune(conn, now)?;
         let (start, end) = self.window_of(now);
+        let previous = self.hits_at(conn, key, start - (end - start))?;
+        if bounded && previous >= self.max {
+            return Ok(None);
+        }
+        let room = self.max - previous.min(self.max);
+        // The row outlives its window by one more: the next window counts it too.
+        let expires = end + (end - start);
         let condition = if bounded {
             " WHERE rate_counts.hits < ?"
         } else {
@@ -65,14 +75,14 @@ impl Limit {
              VALUES (?, ?, ?, 1, ?) ON CONFLICT (scope, key, window_start) \
              DO UPDATE SET hits = rate_counts.hits + 1{condition} RETURNING hits"
         );
-        let max = i32::try_from(self.max).unwrap_or(i32::MAX);
+        let max = i32::try_from(room).unwrap_or(i32::MAX);
         macro_rules! run {
             ($c:expr, $sql:expr) => {{
                 let query = diesel::sql_query($sql)
                     .bind::<Text, _>(self.scope)
                     .bind::<Text, _>(key)
                     .bind::<Timestamp, _>(start)
-                    .bind::<Timestamp, _>(end);
+                    .bind::<Timestamp, _>(expires);
                 if bounded {
                     query.bind::<Integer, _>(max).load::<Hits>($c)
                 } else {
@@ -87,12 +97,18 @@ impl Limit {
         Ok(rows
             .first()
             .map(|h| u32::try_from(h.hits).unwrap_or(0))
-            .filter(|hits| !bounded || *hits <= self.max))
+            .filter(|hits| !bounded || *hits <= room)
+            .map(|hits| hits + previous))
     }
 
-    /// The events of `key` counted in the current window.
+    /// The events of `key` counted in the current and the previous window.
     pub fn count(&self, conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<u32> {
-        let (start, _) = self.window_of(now);
+        let (start, end) = self.window_of(now);
+        Ok(self.hits_at(conn, key, start)? + self.hits_at(conn, key, start - (end - start))?)
+    }
+
+    /// The events of `key` in the window that starts at `start`.
+    fn hits_at(&self, conn: &mut DbConn, key: &str, start: NaiveDateTime) -> QueryResult<u32> {
         let hits: Option<i32> = rate_counts::table
             .filter(rate_counts::scope.eq(self.scope))
             .filter(rate_counts::key.eq(key))
