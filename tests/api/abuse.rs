@@ -250,57 +250,26 @@ async fn one_time_passwords_must_be_changed_and_changes_end_sessions() -> TestRe
 
     let csrf = csrf_of(&app, "/admin/password", &first).await?;
     let new_password = "my-own-long-password";
-    let wrong = post(
-        &app,
-        "/admin/password",
-        &first,
-        &[
-            ("csrf", &csrf),
-            ("current", "not-it-at-all"),
-            ("new", new_password),
-            ("again", new_password),
-        ],
-    )
-    .await?;
+    let change = |current: &str, new: &str, again: &str| {
+        let fields = [
+            ("csrf", csrf.clone()),
+            ("current", current.to_owned()),
+            ("new", new.to_owned()),
+            ("again", again.to_owned()),
+        ];
+        let (app, first) = (&app, first.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(app, "/admin/password", &first, &fields).await
+        }
+    };
+    let wrong = change("not-it-at-all", new_password, new_password).await?;
     assert_eq!(wrong.status(), 422);
-    let mismatch = post(
-        &app,
-        "/admin/password",
-        &first,
-        &[
-            ("csrf", &csrf),
-            ("current", &one_time),
-            ("new", new_password),
-            ("again", "something-else-long"),
-        ],
-    )
-    .await?;
+    let mismatch = change(&one_time, new_password, "something-else-long").await?;
     assert_eq!(mismatch.status(), 422);
-    let short = post(
-        &app,
-        "/admin/password",
-        &first,
-        &[
-            ("csrf", &csrf),
-            ("current", &one_time),
-            ("new", "short"),
-            ("again", "short"),
-        ],
-    )
-    .await?;
+    let short = change(&one_time, "short", "short").await?;
     assert_eq!(short.status(), 422);
-    let changed = post(
-        &app,
-        "/admin/password",
-        &first,
-        &[
-            ("csrf", &csrf),
-            ("current", &one_time),
-            ("new", new_password),
-            ("again", new_password),
-        ],
-    )
-    .await?;
+    let changed = change(&one_time, new_password, new_password).await?;
     assert_eq!(changed.status(), 303);
     let renewed = session_of(&changed).ok_or("a fresh session for this browser")?;
     // Every earlier session of the account has ended; the fresh one works everywhere.
