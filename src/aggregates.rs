@@ -187,6 +187,7 @@ fn upsert_sql((table, time_column, time_key): (&str, &str, &str), filter: &str) 
          SELECT agency_id, COALESCE(procedure_id, 0), channel, {time_key}, {sums} \
          FROM responses WHERE {filter} \
          GROUP BY agency_id, COALESCE(procedure_id, 0), channel, {time_key} \
+         ORDER BY agency_id, COALESCE(procedure_id, 0), channel, {time_key} \
          ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {updates}",
         columns = columns.join(", "),
         sums = sums.join(", "),
@@ -455,25 +456,74 @@ pub fn record_dossier(
     Ok(())
 }
 
-/// Counts one more answered invitation among the dossiers `agency_id` returned on `day` (the
+/// Counts answered invitations among the dossiers returned on their day by their agency (the
 /// invitation's day, not the answer's): the response rate's numerator, in the same population
-/// as its denominator. Call once per invitation, when it is marked used.
+/// as its denominator. `answered` holds one (agency, day) per invitation newly marked used.
 pub fn record_answered(
     conn: &mut DbConn,
-    agency_id: i64,
-    day: chrono::NaiveDate,
+    answered: &[(i64, chrono::NaiveDate)],
 ) -> QueryResult<()> {
+    let mut by_key: std::collections::BTreeMap<(i64, chrono::NaiveDate), i64> = Default::default();
+    for key in answered {
+        *by_key.entry(*key).or_default() += 1;
+    }
+    if by_key.is_empty() {
+        return Ok(());
+    }
     // The dossier was counted when its invitation was issued, so the rows exist; an UPDATE
-    // (never an insert) keeps answered <= dossiers. Inlined like `record_dossier`.
-    for (table, column, key) in [
-        ("daily_dossiers", "day", day.format("%Y-%m-%d").to_string()),
-        ("monthly_dossiers", "month", day.format("%Y-%m").to_string()),
-    ] {
-        diesel::sql_query(format!(
-            "UPDATE {table} SET answered = answered + 1 \
-             WHERE agency_id = {agency_id} AND {column} = '{key}' AND answered < dossiers"
-        ))
-        .execute(conn)?;
+    // (never an insert) capped at `dossiers` keeps answered <= dossiers.
+    match conn {
+        DbConn::Pg(c) if by_key.len() > 1 => {
+            // One statement per grain for the whole batch, keys in order (the lock order of
+            // every server's batch).
+            let agencies: Vec<i64> = by_key.keys().map(|(a, _)| *a).collect();
+            let days: Vec<chrono::NaiveDate> = by_key.keys().map(|(_, d)| *d).collect();
+            let months: Vec<String> = days.iter().map(|d| d.format("%Y-%m").to_string()).collect();
+            let counts: Vec<i64> = by_key.values().copied().collect();
+            use diesel::sql_types::{Array, Date, Text};
+            diesel::sql_query(
+                "UPDATE daily_dossiers AS d SET answered = LEAST(d.dossiers, d.answered + v.n) \
+                 FROM unnest($1, $2, $3) AS v(agency_id, day, n) \
+                 WHERE d.agency_id = v.agency_id AND d.day = v.day",
+            )
+            .bind::<Array<BigInt>, _>(&agencies)
+            .bind::<Array<Date>, _>(&days)
+            .bind::<Array<BigInt>, _>(&counts)
+            .execute(c)?;
+            // Two days of one month are two keys here: sum them per month first.
+            let mut by_month: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+            for ((agency, month), n) in agencies.iter().zip(months).zip(&counts) {
+                *by_month.entry((*agency, month)).or_default() += n;
+            }
+            let agencies: Vec<i64> = by_month.keys().map(|(a, _)| *a).collect();
+            let months: Vec<String> = by_month.keys().map(|(_, m)| m.clone()).collect();
+            let counts: Vec<i64> = by_month.values().copied().collect();
+            diesel::sql_query(
+                "UPDATE monthly_dossiers AS d SET answered = LEAST(d.dossiers, d.answered + v.n) \
+                 FROM unnest($1, $2, $3) AS v(agency_id, month, n) \
+                 WHERE d.agency_id = v.agency_id AND d.month = v.month",
+            )
+            .bind::<Array<BigInt>, _>(&agencies)
+            .bind::<Array<Text>, _>(&months)
+            .bind::<Array<BigInt>, _>(&counts)
+            .execute(c)?;
+        }
+        _ => {
+            for ((agency_id, day), n) in by_key {
+                // An integer id and formatted dates: inlined like `record_dossier`.
+                for (table, column, key) in [
+                    ("daily_dossiers", "day", day.format("%Y-%m-%d").to_string()),
+                    ("monthly_dossiers", "month", day.format("%Y-%m").to_string()),
+                ] {
+                    diesel::sql_query(format!(
+                        "UPDATE {table} SET answered = CASE WHEN answered + {n} > dossiers \
+                         THEN dossiers ELSE answered + {n} END \
+                         WHERE agency_id = {agency_id} AND {column} = '{key}'"
+                    ))
+                    .execute(conn)?;
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -40,6 +40,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Seconds a client may take to send its request headers before it is dropped.
     pub client_request_timeout_secs: u64,
+    /// Address and port of the metrics listener (`GET /metrics`, Prometheus format); empty = off.
+    /// Keep it off the public network (loopback, or an address only the monitoring host reaches).
+    pub metrics_bind: String,
 }
 
 impl Default for ServerSettings {
@@ -51,6 +54,7 @@ impl Default for ServerSettings {
             max_body_bytes: 2 * 1024 * 1024,
             shutdown_timeout_secs: 10,
             client_request_timeout_secs: 10,
+            metrics_bind: String::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod invitations;
 pub mod lexicon;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod monitoring;
 pub mod privacy;
 pub mod questionnaire;

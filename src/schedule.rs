@@ -3,7 +3,7 @@
 //! 5 seconds and the weekly (Mondays) and monthly (the 1st) digests from `send_hour`, Vietnam
 //! time. Every task is idempotent, so restarts and several servers are harmless.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -15,6 +15,7 @@ use crate::db::Database;
 use crate::mail::Mailer;
 use crate::mail::digest::{self, Period};
 use crate::mail::outbox;
+use crate::metrics::Metrics;
 use crate::monitoring;
 
 /// Time between two rounds.
@@ -45,6 +46,7 @@ struct Tasks {
     db: Database,
     settings: Settings,
     mailer: Mailer,
+    metrics: Arc<Metrics>,
     /// Digest windows already queued by this process.
     queued: Vec<String>,
     /// When the last sweep ran.
@@ -53,7 +55,12 @@ struct Tasks {
 }
 
 /// Starts the thread; `None` when there is nothing to schedule (mail off and sweep off).
-pub fn spawn(db: Database, settings: Settings, mailer: Mailer) -> Option<Scheduler> {
+pub fn spawn(
+    db: Database,
+    settings: Settings,
+    mailer: Mailer,
+    metrics: Arc<Metrics>,
+) -> Option<Scheduler> {
     if !mailer.is_on() && settings.monitoring.sweep_minutes == 0 {
         return None;
     }
@@ -62,6 +69,7 @@ pub fn spawn(db: Database, settings: Settings, mailer: Mailer) -> Option<Schedul
         db,
         settings,
         mailer,
+        metrics,
         queued: Vec::new(),
         swept: None,
         started: Instant::now(),
@@ -101,10 +109,12 @@ impl Tasks {
         if every.is_zero() || waiting {
             return Ok(());
         }
+        let started = Instant::now();
         let swept = self.db.write(|conn| {
             monitoring::sweep(conn, &self.settings, clock::today(), clock::now())
                 .map_err(anyhow::Error::from)
         })?;
+        self.metrics.sweep(started.elapsed());
         self.swept = Some(Instant::now());
         if !swept.opened.is_empty() {
             tracing::info!(

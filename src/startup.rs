@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::domain::TokenSecret;
 use crate::mail::Mailer;
+use crate::metrics::{Metrics, PoolEvents};
 use crate::questionnaire::versions::{self, Current};
 use crate::responses::record::Recorder;
 use crate::responses::staging;
@@ -28,7 +29,11 @@ impl Application {
     /// Opens everything the settings name (running migrations) and binds the listener (port 0
     /// picks a free port).
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let db = Database::open(&settings.database)?;
+        let metrics = Arc::new(Metrics::default());
+        let db = Database::open_observed(
+            &settings.database,
+            Some(Box::new(PoolEvents(metrics.clone()))),
+        )?;
         // An import a crash interrupted: its rows are invisible until this completes it (past its
         // commit point) or removes it. A failure here does not keep citizens out: it is logged,
         // and the next start or import tries again.
@@ -45,16 +50,18 @@ impl Application {
         };
         let secret = load_secret(&settings)?;
         let mailer = Mailer::new(&settings.mail).context("cannot set up mail")?;
-        let recorder = Recorder::start(&db).context("cannot start the commit thread")?;
+        let recorder =
+            Recorder::start(&db, metrics.clone()).context("cannot start the commit threads")?;
         let state = AppState::new(
             settings.clone(),
             db.clone(),
             recorder,
             secret,
             Arc::new(Current::new(questionnaire)),
+            metrics.clone(),
         );
         let server = Server::bind(state)?;
-        let scheduler = schedule::spawn(db.clone(), settings, mailer);
+        let scheduler = schedule::spawn(db.clone(), settings, mailer, metrics);
         Ok(Application {
             server,
             scheduler,
@@ -65,6 +72,11 @@ impl Application {
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.server.port()
+    }
+
+    /// The metrics listener's port, when `server.metrics_bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.server.metrics_port()
     }
 
     /// The database the application runs on.

@@ -207,7 +207,15 @@ pub struct Database {
 impl Database {
     /// Opens the pool and brings the schema up to date.
     pub fn open(settings: &DatabaseSettings) -> Result<Database, DbError> {
-        let pool = connect(settings)?;
+        Database::open_observed(settings, None)
+    }
+
+    /// [`Database::open`], with the pool's checkouts and timeouts reported to `events`.
+    pub fn open_observed(
+        settings: &DatabaseSettings,
+        events: Option<Box<dyn diesel::r2d2::HandleEvent>>,
+    ) -> Result<Database, DbError> {
+        let pool = connect_observed(settings, events)?;
         let applied = migrations::run(&pool)?;
         if !applied.is_empty() {
             tracing::info!(?applied, "database migrations applied");
@@ -304,6 +312,14 @@ pub enum DbError {
 
 /// Builds the pool for the configured database. Does not run migrations.
 pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
+    connect_observed(settings, None)
+}
+
+/// [`connect`], with the pool's events reported to `events`.
+fn connect_observed(
+    settings: &DatabaseSettings,
+    events: Option<Box<dyn diesel::r2d2::HandleEvent>>,
+) -> Result<DbPool, DbError> {
     let backend = Backend::from_url(&settings.url);
     if let Backend::Sqlite(path) = &backend {
         // WAL lets readers proceed while one writer commits. It is a property of the database
@@ -322,9 +338,13 @@ pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
                 source,
             })?;
     }
-    Pool::builder()
+    let mut builder = Pool::builder()
         .max_size(settings.pool_size)
-        .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .connection_timeout(Duration::from_millis(settings.connect_timeout_ms));
+    if let Some(events) = events {
+        builder = builder.event_handler(events);
+    }
+    builder
         .build(manager(settings))
         .map_err(|source| DbError::Open {
             url: redact(&settings.url),

@@ -221,6 +221,23 @@ pub fn mark_used(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
     Ok(MarkUsed(id).execute(conn)? == 1)
 }
 
+/// Marks the invitations `ids` used in one statement; returns those that were not used before
+/// (each once, whatever the order or repetitions of `ids`).
+pub fn mark_all_used(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    let mut ids = ids.to_vec();
+    // Rows are locked in id order, as another server's batch locks them: no deadlock.
+    ids.sort_unstable();
+    ids.dedup();
+    crate::on_backend!(conn, c => diesel::update(
+        invitations::table
+            .filter(invitations::id.eq_any(&ids))
+            .filter(invitations::used.eq(false)),
+    )
+    .set(invitations::used.eq(true))
+    .returning(invitations::id)
+    .get_results(c))
+}
+
 /// `UPDATE invitations SET used = TRUE WHERE id = ? AND used = FALSE` as a query of constant
 /// text. Diesel prepares its own UPDATE statements anew on every call (profiled: a tenth of a
 /// submission's time on SQLite); a constant statement stays prepared.

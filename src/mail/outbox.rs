@@ -195,6 +195,17 @@ pub fn deliver_due(
     Ok(round)
 }
 
+/// Messages not yet sent nor given up, and when the oldest of them was queued.
+pub fn backlog(conn: &mut DbConn) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    outbox::table
+        .filter(outbox::status.eq_any(["pending", "sending"]))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(outbox::created_at),
+        ))
+        .first(conn)
+}
+
 /// Messages that gave up, newest first (shown to admins).
 pub fn failed(conn: &mut DbConn) -> QueryResult<Vec<Queued>> {
     outbox::table

@@ -5,18 +5,21 @@
 //! calls [`stage`] with its batches, each in a transaction of its own, and its counts are added
 //! once the whole file is in (`super::staging`).
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::Connection;
 use diesel::result::QueryResult;
 
 use super::Submission;
 use super::store::{self, ContactRequest, Stored};
 use crate::aggregates;
 use crate::config::Settings;
-use crate::db::group_commit::GroupCommitter;
-use crate::db::{Database, DbConn, PooledConn, StoreError};
+use crate::db::group_commit::{BatchFn, Committer, GroupCommitter};
+use crate::db::{Database, DbConn, StoreError};
 use crate::invitations::queries as invitations;
 use crate::mail::alert::{self, Cause};
+use crate::metrics::{Metrics, SubmitOutcome};
 
 /// The invitation a response answers.
 #[derive(Debug, Clone, Copy)]
@@ -79,29 +82,16 @@ impl MoneyAlert {
 }
 
 /// Records `entries` inside the caller's transaction; returns what became of each (a used
-/// invitation stores nothing). Responses are inserted together, so a batch costs one statement
-/// per 1,000 rows.
+/// invitation stores nothing). Invitations are marked used in one statement and responses
+/// inserted together, so a batch costs a few statements whatever its size.
 pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> {
-    let mut outcomes = Vec::with_capacity(entries.len());
-    let mut kept: Vec<&Entry> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let fresh = match entry.invitation {
-            Some(invited) => {
-                let fresh = invitations::mark_used(conn, invited.id)?;
-                if fresh {
-                    aggregates::record_answered(conn, invited.agency_id, invited.returned_on)?;
-                }
-                fresh
-            }
-            None => true,
-        };
-        outcomes.push(if fresh {
-            kept.push(entry);
-            Stored::Saved
-        } else {
-            Stored::AlreadyUsed
-        });
-    }
+    let fresh = claim_invitations(conn, entries)?;
+    let kept: Vec<&Entry> = entries
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, fresh)| **fresh)
+        .map(|(entry, _)| entry)
+        .collect();
     let submissions: Vec<&Submission> = kept.iter().map(|e| &e.submission).collect();
     store::insert_batch(conn, &submissions)?;
     for entry in kept {
@@ -119,7 +109,56 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> 
             )?;
         }
     }
-    Ok(outcomes)
+    Ok(fresh
+        .into_iter()
+        .map(|fresh| {
+            if fresh {
+                Stored::Saved
+            } else {
+                Stored::AlreadyUsed
+            }
+        })
+        .collect())
+}
+
+/// Marks the invitations of `entries` used and counts each newly used one as answered; true for
+/// the entries to store (no invitation, or one used just now). Of two entries for the same
+/// invitation in one batch (a double tap), the first is stored.
+fn claim_invitations(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<bool>> {
+    let ids: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| e.invitation.map(|i| i.id))
+        .collect();
+    let mut newly_used: HashSet<i64> = match ids.as_slice() {
+        [] => HashSet::new(),
+        // One invitation: a constant statement the connection keeps prepared.
+        [id] => {
+            if invitations::mark_used(conn, *id)? {
+                HashSet::from([*id])
+            } else {
+                HashSet::new()
+            }
+        }
+        _ => invitations::mark_all_used(conn, &ids)?
+            .into_iter()
+            .collect(),
+    };
+    let mut answered = Vec::new();
+    let fresh = entries
+        .iter()
+        .map(|e| match e.invitation {
+            None => true,
+            Some(invited) => {
+                let fresh = newly_used.remove(&invited.id);
+                if fresh {
+                    answered.push((invited.agency_id, invited.returned_on));
+                }
+                fresh
+            }
+        })
+        .collect();
+    aggregates::record_answered(conn, &answered)?;
+    Ok(fresh)
 }
 
 /// Stores paper responses of a staged import inside the caller's transaction, without counting
@@ -131,53 +170,59 @@ pub fn stage(conn: &mut DbConn, submissions: &[Submission]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Commits web responses: on SQLite through the group committer, together with the responses
-/// waiting beside them; on PostgreSQL in a transaction of their own. Returns once committed.
+/// Committer threads on PostgreSQL: while one waits for its COMMIT to be flushed, another
+/// writes the next batch.
+const PG_COMMITTERS: usize = 2;
+
+/// Commits web responses through the group committer, together with the responses waiting
+/// beside them. Returns once committed.
 pub struct Recorder {
-    db: Database,
-    committer: Option<GroupCommitter<Stored>>,
+    committer: GroupCommitter<Entry, Stored>,
+    metrics: Arc<Metrics>,
 }
 
 impl Recorder {
-    /// Starts the commit thread on SQLite.
-    pub fn start(db: &Database) -> Result<Recorder, StoreError> {
-        let committer = match db.turn() {
-            Some(turn) => {
-                let opener = db.clone();
-                Some(GroupCommitter::start(
-                    move || opener.open_connection(),
-                    turn,
-                )?)
-            }
-            None => None,
+    /// Starts the commit threads; batch sizes and outcomes are counted in `metrics`.
+    pub fn start(db: &Database, metrics: Arc<Metrics>) -> Result<Recorder, StoreError> {
+        let opener = db.clone();
+        let turn = db.turn();
+        // SQLite gains nothing from multi-row statements for a web batch: single-row statements
+        // stay prepared, a multi-row one is prepared again each time (profiled). PostgreSQL
+        // gains a round trip per row and statement.
+        let batch: Box<BatchFn<Entry, Stored>> = if turn.is_some() {
+            Box::new(|c, entries| {
+                let mut outcomes = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    outcomes.extend(record(c, std::slice::from_ref(entry))?);
+                }
+                Ok(outcomes)
+            })
+        } else {
+            Box::new(record)
         };
-        Ok(Recorder {
-            db: db.clone(),
-            committer,
-        })
+        let threads = if turn.is_some() { 1 } else { PG_COMMITTERS };
+        let committer = GroupCommitter::start(Committer {
+            connect: Box::new(move || opener.open_connection()),
+            turn,
+            batch,
+            observe: {
+                let metrics = metrics.clone();
+                Box::new(move |size| metrics.batch(size))
+            },
+            threads,
+        })?;
+        Ok(Recorder { committer, metrics })
     }
 
-    /// Records `entry` and commits it (call from a blocking thread). `conn` is a pooled
-    /// connection the caller already holds (it goes back to the pool first on SQLite, for the
-    /// pages served meanwhile).
-    pub fn commit(&self, conn: Option<PooledConn>, entry: Entry) -> Result<Stored, StoreError> {
-        let once = move |c: &mut DbConn| {
-            record(c, std::slice::from_ref(&entry))
-                .map(|outcomes| outcomes.first().copied().unwrap_or(Stored::AlreadyUsed))
-        };
-        match &self.committer {
-            Some(committer) => {
-                drop(conn);
-                committer.commit(Box::new(once))
-            }
-            None => {
-                let mut conn = match conn {
-                    Some(c) => c,
-                    None => self.db.conn()?,
-                };
-                let conn: &mut DbConn = &mut conn;
-                Ok(conn.transaction(once)?)
-            }
-        }
+    /// Records `entry` and returns once it is committed (call from a blocking thread, holding
+    /// no pooled connection: the pages served meanwhile need them).
+    pub fn commit(&self, entry: Entry) -> Result<Stored, StoreError> {
+        let result = self.committer.commit(entry);
+        self.metrics.submit(match &result {
+            Ok(Stored::Saved) => SubmitOutcome::Stored,
+            Ok(Stored::AlreadyUsed) => SubmitOutcome::AlreadyUsed,
+            Err(_) => SubmitOutcome::Failed,
+        });
+        result
     }
 }

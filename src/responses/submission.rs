@@ -117,7 +117,9 @@ pub fn submit_by_link(
         contact,
         (&opened.agency_code, &opened.agency),
     );
-    match s.recorder.commit(Some(conn), entry) {
+    // The pooled connection goes back before the wait for the commit.
+    drop(conn);
+    match s.recorder.commit(entry) {
         Ok(stored) => Ok(Submitted::Stored(stored)),
         Err(e) if e.is_transient() => Ok(Submitted::NotStored(opened, e)),
         Err(e) => Err(e),
@@ -172,7 +174,7 @@ pub fn submit_walk_in(
     };
     let submission = Submission::from_answers(s.questionnaire, ctx, &answers);
     let entry = entry(s, None, submission, contact, (&agency.code, &agency.name));
-    s.recorder.commit(None, entry).map(Ok)
+    s.recorder.commit(entry).map(Ok)
 }
 
 fn entry(

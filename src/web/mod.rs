@@ -12,6 +12,7 @@ pub mod error;
 pub mod form;
 pub mod html;
 pub mod layout;
+pub mod metrics;
 pub mod pages;
 pub mod ratelimit;
 pub mod routes;

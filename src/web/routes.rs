@@ -5,12 +5,13 @@
 use actix_web::{HttpResponse, web};
 
 use super::state::AppState;
-use super::{api, assets, citizen, staff};
+use super::{api, assets, citizen, metrics, staff};
 
 /// Every route of the application.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::show_metrics))
         .route("/assets/{file}", web::get().to(assets::serve_asset))
         .route("/api/v1/openapi.json", web::get().to(api::openapi))
         .route("/api/v1/dossiers", web::post().to(api::report_dossiers))

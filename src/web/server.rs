@@ -15,12 +15,14 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 
 pub use actix_web::dev::ServerHandle;
 
+use super::metrics::{self, MetricsPort};
 use super::state::AppState;
 use super::{pages, routes};
 
 /// A bound, not yet running, HTTP server.
 pub struct Server {
     port: u16,
+    metrics_port: Option<u16>,
     server: actix_web::dev::Server,
     state: web::Data<AppState>,
 }
@@ -33,6 +35,16 @@ impl Server {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.bind))
         })?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match settings.metrics_bind.trim() {
+            "" => None,
+            bind => Some(TcpListener::bind(bind).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {bind} (metrics): {e}"))
+            })?),
+        };
+        let metrics_port = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
         let state = web::Data::new(state);
         let app_state = state.clone();
         let max_body = settings.max_body_bytes;
@@ -41,7 +53,9 @@ impl Server {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::Data::new(MetricsPort(metrics_port)))
                 .wrap(ErrorHandlers::new().default_handler(render_bare_errors))
+                .wrap(middleware::from_fn(metrics::count_request))
                 .wrap(middleware::from_fn(private_pages_not_stored))
                 .wrap(security_headers(https))
                 .wrap(Compress::default())
@@ -59,11 +73,15 @@ impl Server {
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(settings.client_request_timeout_secs))
         .listen(listener)?;
+        if let Some(l) = metrics_listener {
+            server = server.listen(l)?;
+        }
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
         Ok(Server {
             port,
+            metrics_port,
             server: server.run(),
             state,
         })
@@ -72,6 +90,11 @@ impl Server {
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// A handle to stop the server from elsewhere (tests, embedding).

@@ -13,6 +13,7 @@ use super::ratelimit::CitizenLimits;
 use crate::config::Settings;
 use crate::db::{Database, DbConn};
 use crate::domain::TokenSecret;
+use crate::metrics::Metrics;
 use crate::questionnaire::Questionnaire;
 use crate::questionnaire::versions::Current;
 use crate::report::cache::ReportCache;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub limits: CitizenLimits,
     /// Reports the dashboard computed recently.
     pub reports: Arc<ReportCache>,
+    /// Operational metrics (`GET /metrics` on the metrics listener).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
         recorder: Recorder,
         secret: TokenSecret,
         questionnaire: Arc<Current>,
+        metrics: Arc<Metrics>,
     ) -> AppState {
         let limits = CitizenLimits::new(&settings);
         let reports = Arc::new(ReportCache::new(
@@ -54,6 +58,7 @@ impl AppState {
             questionnaire,
             limits,
             reports,
+            metrics,
         }
     }
 
