@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Submit-path benchmark: responses per second through POST /s/{token} (wrk on loopback), on the
 # database named by $1 (a SQLite path or a postgres:// URL), compared with the raw insert rate of
-# the same rows (benches/insert.rs). Needs wrk (apt-get install wrk) and a release build.
+# the same rows: one thread (benches/insert.rs) and, on PostgreSQL, pgbench with the same
+# concurrency (scripts/pgbench/submit-*.sql). Needs wrk (apt-get install wrk), pgbench
+# (postgresql-contrib) for PostgreSQL, and builds the release binary.
 #   scripts/bench-submit.sh /tmp/bench/submit.db [SECONDS] [CONNECTIONS]
 set -euo pipefail
 db=${1:?database path or postgres URL}
@@ -66,5 +68,16 @@ today=$(TZ=Asia/Ho_Chi_Minh date +%F)
 stored=$("$bin" report --format json --from "$today" --to "$today" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["responses"])')
 echo "responses stored by the run: $stored"
 kill $server; wait $server 2>/dev/null || true
-echo "raw insert rate of the same rows:"
+if [[ $db == postgres://* || $db == postgresql://* ]]; then
+  agency=$(psql "$db" -Atc "SELECT id FROM agencies WHERE code = 'TN-STP'")
+  procedure=$(psql "$db" -Atc "SELECT id FROM procedures WHERE code = 'TP-LLTP'")
+  invitations=$(psql "$db" -Atc "SELECT max(id) FROM invitations")
+  for shape in minimal full; do
+    echo "pgbench, $shape shape, $conns clients, one transaction per response:"
+    pgbench -n -c "$conns" -j 4 -T "$secs" -D agency="$agency" -D procedure="$procedure" \
+      -D invitations="$invitations" -r -f "$root/scripts/pgbench/submit-$shape.sql" "$db" \
+      | grep -E "^tps|latency average"
+  done
+fi
+echo "raw insert rate of the same rows, one thread:"
 SIPAS_DATABASE_URL=$db cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench insert -- 20000 | tail -1

@@ -4,6 +4,7 @@
 //! the system's lateness facts and the answers — never a token, dossier code, IP address or
 //! user agent (domain.md §7).
 
+mod copy;
 pub mod import;
 pub mod listing;
 pub mod record;

@@ -87,12 +87,21 @@ pub(super) fn insert_batch(conn: &mut DbConn, submissions: &[&Submission]) -> Qu
     aggregates::record(conn, &ids)
 }
 
-/// Inserts submissions with their extra answers (at most [`BATCH`] rows per statement) inside
-/// the caller's transaction, and returns their ids; the counts are left to the caller.
+/// Rows from which PostgreSQL gets them by `COPY` rather than multi-row INSERTs.
+const COPY_FROM: usize = 100;
+
+/// Inserts submissions with their extra answers (at most [`BATCH`] rows per statement, or one
+/// `COPY` on PostgreSQL for a large batch) inside the caller's transaction, and returns their
+/// ids; the counts are left to the caller.
 pub(super) fn insert_uncounted(
     conn: &mut DbConn,
     submissions: &[&Submission],
 ) -> QueryResult<Vec<i64>> {
+    if let DbConn::Pg(c) = conn
+        && submissions.len() >= COPY_FROM
+    {
+        return super::copy::insert(c, submissions);
+    }
     let mut all_ids = Vec::with_capacity(submissions.len());
     for chunk in submissions.chunks(BATCH) {
         let rows: Vec<_> = chunk.iter().map(|s| &s.response).collect();
