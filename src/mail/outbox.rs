@@ -75,29 +75,27 @@ pub fn enqueue(
             format!("cannot draw a random Message-ID for the outbox: {e}").into(),
         )
     })?;
-    let inserted = diesel::insert_into(outbox::table)
-        .values((
-            outbox::recipient.eq(&email.to),
-            outbox::kind.eq(kind),
-            outbox::period.eq(period),
-            outbox::subject.eq(&email.subject),
-            outbox::text_body.eq(&email.text),
-            outbox::html_body.eq(&email.html),
-            outbox::status.eq("pending"),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-            outbox::message_id.eq(&message_id),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(true),
-        // Another process queued it between our check and insert: still exactly one.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let values = (
+        outbox::recipient.eq(&email.to),
+        outbox::kind.eq(kind),
+        outbox::period.eq(period),
+        outbox::subject.eq(&email.subject),
+        outbox::text_body.eq(&email.text),
+        outbox::html_body.eq(&email.html),
+        outbox::status.eq("pending"),
+        outbox::next_attempt_at.eq(now),
+        outbox::created_at.eq(now),
+        outbox::message_id.eq(&message_id),
+    );
+    // Another process (a second server) may queue it between our check and insert: still
+    // exactly one. A conflict must not raise an error, which on PostgreSQL would abort the
+    // caller's transaction (a citizen's response committed with the alert).
+    let inserted = crate::on_backend!(conn, c => diesel::insert_into(outbox::table)
+        .values(values)
+        .on_conflict((outbox::recipient, outbox::kind, outbox::period))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
 
 /// Claims a due row for this worker; `None` when another worker got it first.

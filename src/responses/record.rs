@@ -214,6 +214,11 @@ impl Recorder {
         Ok(Recorder { committer, metrics })
     }
 
+    /// Counts a submission for a link already used, turned away before any write.
+    pub fn count_already_used(&self) {
+        self.metrics.submit(SubmitOutcome::AlreadyUsed);
+    }
+
     /// Records `entry` and returns once it is committed (call from a blocking thread, holding
     /// no pooled connection: the pages served meanwhile need them).
     pub fn commit(&self, entry: Entry) -> Result<Stored, StoreError> {

@@ -71,6 +71,7 @@ pub fn submit_by_link(
         return Ok(Submitted::Unknown);
     };
     if opened.invitation.used {
+        s.recorder.count_already_used();
         return Ok(Submitted::AlreadyUsed);
     }
     if opened.invitation.expires_at < clock::now() {
