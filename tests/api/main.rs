@@ -4,6 +4,7 @@
 mod abuse;
 mod api;
 mod backup;
+mod binary;
 mod browser;
 mod columns;
 mod crash;
