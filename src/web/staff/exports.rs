@@ -96,6 +96,7 @@ async fn agency_report(
                 level: None,
                 agencies,
                 group_by: GroupBy::Agency,
+                map: Default::default(),
             };
             Ok(report::build(conn, &query)?)
         })
