@@ -423,9 +423,7 @@ fn is_branch(code: &str) -> bool {
 /// that link them (CSV for `import successions`): consecutive old communes merge into one new
 /// one, and one old commune is split between two new ones (60% and 40%).
 fn communes() -> (String, String) {
-    let mut csv = String::from(
-        "code,name,level,province_code,parent_code,valid_from,valid_to\n",
-    );
+    let mut csv = String::from("code,name,level,province_code,parent_code,valid_from,valid_to\n");
     let mut old = Vec::new();
     for (d, (parent, count, short, province)) in OLD_DISTRICTS.iter().enumerate() {
         for i in 1..=*count {
@@ -718,11 +716,8 @@ mod tests {
     #[test]
     fn the_new_map_has_92_distinct_communes_and_every_old_one_a_successor() {
         let (catalog, successions) = communes();
-        let names: std::collections::HashSet<&str> = COMMUNE_NAMES
-            .iter()
-            .chain(&MORE_NAMES)
-            .copied()
-            .collect();
+        let names: std::collections::HashSet<&str> =
+            COMMUNE_NAMES.iter().chain(&MORE_NAMES).copied().collect();
         assert_eq!(names.len(), NEW_COMMUNES);
         let new = catalog.lines().filter(|l| l.starts_with("TN-X-0")).count();
         assert_eq!(new, NEW_COMMUNES);

@@ -34,7 +34,7 @@ pub struct Succession {
 }
 
 /// What a succession row links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Agency,
     Province,
@@ -151,9 +151,14 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
             );
             continue;
         };
-        let (Some(old), Some(new)) = (Code::parse(row.get("old_code")), Code::parse(row.get("new_code")))
-        else {
-            problems.add(line, "old_code and new_code must be codes (letters, digits, - _ . / only)");
+        let (Some(old), Some(new)) = (
+            Code::parse(row.get("old_code")),
+            Code::parse(row.get("new_code")),
+        ) else {
+            problems.add(
+                line,
+                "old_code and new_code must be codes (letters, digits, - _ . / only)",
+            );
             continue;
         };
         let date = match optional_date(row.get("effective_date")) {
@@ -185,7 +190,10 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
             continue;
         }
         if !seen.insert((kind, old.clone(), new.clone())) {
-            problems.add(line, format!("the succession {old} → {new} appears twice in the file"));
+            problems.add(
+                line,
+                format!("the succession {old} → {new} appears twice in the file"),
+            );
             continue;
         }
         parsed.push(Row {
@@ -337,7 +345,7 @@ fn check(
                     format!(
                         "{} ends on {t}: its successors take over on {}, not {d}",
                         old.code,
-                        *t + Duration::days(1)
+                        t + Duration::days(1)
                     ),
                 );
             }
@@ -352,7 +360,10 @@ fn check(
             if let Some(t) = new.valid_to.filter(|t| d > *t) {
                 problems.add(
                     line,
-                    format!("the successor {} no longer exists on {d} (it ended on {t})", new.code),
+                    format!(
+                        "the successor {} no longer exists on {d} (it ended on {t})",
+                        new.code
+                    ),
                 );
             }
         }
@@ -385,14 +396,20 @@ fn check(
         if given != 0 && given != list.len() {
             problems.add(
                 line,
-                format!("give a share for every successor of {} or for none", code(*old)),
+                format!(
+                    "give a share for every successor of {} or for none",
+                    code(*old)
+                ),
             );
         }
         let total: f64 = list.iter().filter_map(|e| e.succession.share).sum();
         if total > 1.0 + 1e-9 {
             problems.add(
                 line,
-                format!("the shares of {}'s successors add up to {total}, more than 1", code(*old)),
+                format!(
+                    "the shares of {}'s successors add up to {total}, more than 1",
+                    code(*old)
+                ),
             );
         }
     }
@@ -401,12 +418,18 @@ fn check(
         let names: Vec<&str> = cycle.iter().map(|&id| code(id)).collect();
         let line = edges
             .iter()
-            .filter(|e| cycle.contains(&e.succession.old_id) && cycle.contains(&e.succession.new_id))
+            .filter(|e| {
+                cycle.contains(&e.succession.old_id) && cycle.contains(&e.succession.new_id)
+            })
             .find_map(|e| e.line)
             .unwrap_or(1);
         problems.add(
             line,
-            format!("successions form a cycle: {} → {}", names.join(" → "), names[0]),
+            format!(
+                "successions form a cycle: {} → {}",
+                names.join(" → "),
+                names[0]
+            ),
         );
     }
     (problems.len() == before).then_some(edges)
@@ -541,7 +564,14 @@ mod tests {
     fn cycles_are_found_once_each() {
         let none = cycles(&[edge(1, 2), edge(2, 3), edge(4, 3)]);
         assert!(none.is_empty());
-        let two = cycles(&[edge(3, 1), edge(1, 2), edge(2, 3), edge(5, 6), edge(6, 5), edge(7, 7)]);
+        let two = cycles(&[
+            edge(3, 1),
+            edge(1, 2),
+            edge(2, 3),
+            edge(5, 6),
+            edge(6, 5),
+            edge(7, 7),
+        ]);
         assert_eq!(two, vec![vec![1, 2, 3], vec![5, 6], vec![7]]);
     }
 }

@@ -121,7 +121,10 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
                 r.money_asked.to_string(),
                 flag_name(r.flag).into(),
                 reasons.join(" | "),
-                r.map_note.as_ref().map(|n| n.vi.clone()).unwrap_or_default(),
+                r.map_note
+                    .as_ref()
+                    .map(|n| n.vi.clone())
+                    .unwrap_or_default(),
             ])?;
         }
     }

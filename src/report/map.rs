@@ -219,7 +219,11 @@ impl UnitMap {
         for (date, names) in by_date {
             let d = date.format("%d/%m/%Y");
             vi.push(format!("{} (từ ngày {d})", names.join(", ")));
-            en.push(format!("{} (from {})", names.join(", "), date.format("%Y-%m-%d")));
+            en.push(format!(
+                "{} (from {})",
+                names.join(", "),
+                date.format("%Y-%m-%d")
+            ));
         }
         Some(Reason {
             vi: format!(
@@ -246,7 +250,10 @@ impl UnitMap {
             }
         } else {
             Reason {
-                vi: format!("Đã chia tách, sáp nhập vào {} từ ngày {d}", names.join(", ")),
+                vi: format!(
+                    "Đã chia tách, sáp nhập vào {} từ ngày {d}",
+                    names.join(", ")
+                ),
                 en: format!(
                     "Split and merged into {} on {}",
                     names.join(", "),

@@ -143,7 +143,12 @@ async fn a_report_across_a_merger_in_both_maps_matches_hand_sums() -> TestResult
         .find(|a| a.code == "M-C")
         .ok_or("no M-C")?;
     let note = m_c.map_note.as_ref().ok_or("no note on M-C")?;
-    for name in ["UBND xã An Lạc", "UBND xã Bình Minh", "UBND xã Đông Hải", "01/07/2025"] {
+    for name in [
+        "UBND xã An Lạc",
+        "UBND xã Bình Minh",
+        "UBND xã Đông Hải",
+        "01/07/2025",
+    ] {
         assert!(note.vi.contains(name), "{}", note.vi);
     }
     // As it was: every agency that existed in 2025, with its own answers.
@@ -175,7 +180,11 @@ async fn a_report_across_a_merger_in_both_maps_matches_hand_sums() -> TestResult
         note_of("M-A"),
         "Đã sáp nhập vào UBND xã An Bình từ ngày 01/07/2025"
     );
-    assert!(note_of("M-D").starts_with("Đã chia tách"), "{}", note_of("M-D"));
+    assert!(
+        note_of("M-D").starts_with("Đã chia tách"),
+        "{}",
+        note_of("M-D")
+    );
     assert_eq!(note_of("M-F"), "");
     // Levels follow the map: the district's answers count as provincial (the branch) today.
     let levels = |r: &Report| -> Vec<(String, u64)> {
@@ -266,18 +275,30 @@ async fn a_merged_communes_trend_continues_and_old_answers_keep_their_agency() -
     let signed_in = signed::sign_in(&app, "admin@mp.vn", PASSWORD, "203.0.113.9").await?;
     let session = signed::session_of(&signed_in).ok_or("no session")?;
     let period = "from=2025-01-01&to=2025-12-31&province=MP";
-    let page = signed::get(&app, &format!("/admin/agencies?{period}&map=as-it-was"), &session)
-        .await?
-        .text()
-        .await?;
-    assert!(page.contains("Đã sáp nhập vào UBND xã An Bình"), "as it was");
+    let page = signed::get(
+        &app,
+        &format!("/admin/agencies?{period}&map=as-it-was"),
+        &session,
+    )
+    .await?
+    .text()
+    .await?;
+    assert!(
+        page.contains("Đã sáp nhập vào UBND xã An Bình"),
+        "as it was"
+    );
     let page = signed::get(&app, &format!("/admin/agencies?{period}"), &session)
         .await?
         .text()
         .await?;
     assert!(page.contains("gồm cả số liệu của"), "today's map");
     assert!(!page.contains("/admin/agencies/M-A?"), "M-A is within M-C");
-    let bad = signed::get(&app, &format!("/admin/agencies?{period}&map=tomorrow"), &session).await?;
+    let bad = signed::get(
+        &app,
+        &format!("/admin/agencies?{period}&map=tomorrow"),
+        &session,
+    )
+    .await?;
     assert_eq!(bad.status().as_u16(), 400);
     Ok(())
 }
@@ -311,7 +332,8 @@ X-5,UBND xã Năm,xa,XP,,2025-07-01,
         "{errors:?}"
     );
     // Unknown codes, on their lines.
-    let unknown = format!("{header}X-1,X-5,2025-07-01,\nX-2,NOPE,2025-07-01,\nGONE,X-5,2025-07-01,\n");
+    let unknown =
+        format!("{header}X-1,X-5,2025-07-01,\nX-2,NOPE,2025-07-01,\nGONE,X-5,2025-07-01,\n");
     let errors = lines_and_messages(import_successions(&mut conn, unknown.as_bytes()));
     assert_eq!(
         errors,
@@ -336,7 +358,10 @@ X-5,UBND xã Năm,xa,XP,,2025-07-01,
     assert_eq!(lines, [2, 4, 5], "{errors:?}");
     assert!(errors[0].1.contains("dates out of order"), "{errors:?}");
     assert!(errors[1].1.contains("X-4 ends on 2025-06-30"), "{errors:?}");
-    assert!(errors[2].1.contains("only begins on 2025-07-01"), "{errors:?}");
+    assert!(
+        errors[2].1.contains("only begins on 2025-07-01"),
+        "{errors:?}"
+    );
     // Shares of a split above 1, or given for one successor only.
     let shares = format!(
         "{header}X-1,X-2,2025-07-01,0.7\nX-1,X-3,2025-07-01,0.5\nX-4,X-5,2025-07-01,0.5\nX-4,X-2,2025-07-01,\n"
@@ -387,10 +412,15 @@ async fn the_demo_is_thai_nguyen_in_2026_with_its_history_on_todays_map() -> Tes
     let today = sipas::clock::today();
     let current: Vec<_> = all
         .iter()
-        .filter(|a| a.valid_from.is_none_or(|f| f <= today) && a.valid_to.is_none_or(|t| t >= today))
+        .filter(|a| {
+            a.valid_from.is_none_or(|f| f <= today) && a.valid_to.is_none_or(|t| t >= today)
+        })
         .collect();
     // Today's map: no district level, 92 communes and wards, the departments and the centre.
-    assert!(current.iter().all(|a| a.level != "huyen"), "no district today");
+    assert!(
+        current.iter().all(|a| a.level != "huyen"),
+        "no district today"
+    );
     assert_eq!(current.iter().filter(|a| a.level == "xa").count(), 92);
     assert!(current.iter().any(|a| a.code == "TN-TTHCC"));
     assert!(current.iter().any(|a| a.code == "TN-SNNMT"));
@@ -428,10 +458,10 @@ async fn the_demo_is_thai_nguyen_in_2026_with_its_history_on_todays_map() -> Tes
     let was_rows = was.agencies.unwrap_or_default();
     assert_eq!(was_rows.iter().filter(|r| r.level == "huyen").count(), 17);
     assert!(
-        was_rows
-            .iter()
-            .filter(|r| r.level == "huyen")
-            .all(|r| r.map_note.as_ref().is_some_and(|n| n.vi.starts_with("Đã sáp nhập"))),
+        was_rows.iter().filter(|r| r.level == "huyen").all(|r| r
+            .map_note
+            .as_ref()
+            .is_some_and(|n| n.vi.starts_with("Đã sáp nhập"))),
         "every district is marked as merged"
     );
     Ok(())

@@ -105,9 +105,8 @@ fn span_text(
     match (from, to) {
         (None, None) => "—".to_owned(),
         (from, to) => {
-            let day = |d: Option<chrono::NaiveDate>| {
-                d.map(crate::clock::day_text).unwrap_or_default()
-            };
+            let day =
+                |d: Option<chrono::NaiveDate>| d.map(crate::clock::day_text).unwrap_or_default();
             let ended = if to.is_some() {
                 lang.pick(" (đã kết thúc)", " (ended)")
             } else {
