@@ -28,7 +28,7 @@ use crate::db::schema::agencies;
 
 /// Which map a report uses for a period that spans a reorganisation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum MapMode {
     /// Predecessors' history rolled up into today's agencies (the default: trends and flags
     /// continue across a merger).
