@@ -568,7 +568,7 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
     let title = head
         .script("return document.querySelector('h1').textContent")
         .await?;
-    assert_eq!(title.as_str(), Some("Sở Tài nguyên và Môi trường"));
+    assert_eq!(title.as_str(), Some("Sở Nông nghiệp và Môi trường"));
     no_axe_violations(&head, "an agency head's page").await?;
     head.screenshot("dashboard-agency-head-phone.png").await?;
     head.close().await?;
