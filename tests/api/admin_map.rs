@@ -300,6 +300,32 @@ async fn a_merged_communes_trend_continues_and_old_answers_keep_their_agency() -
     )
     .await?;
     assert_eq!(bad.status().as_u16(), 400);
+    // Successions pasted on the catalog page: a bad line is named and nothing changes.
+    let csrf = signed::csrf_of(&app, "/admin/catalog", &session).await?;
+    let paste = |csv: &'static str| {
+        let csrf = csrf.clone();
+        let (app, session) = (&app, &session);
+        async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("what", "successions"),
+                ("csv", csv),
+            ];
+            let response = signed::post(app, "/admin/catalog/import", session, &fields).await?;
+            Ok::<_, reqwest::Error>((response.status().as_u16(), response.text().await?))
+        }
+    };
+    let (status, page) = paste("old_code,new_code,effective_date\nM-F,NOPE,2026-01-01\n").await?;
+    assert_eq!(status, 422);
+    assert!(page.contains("dòng 2: unknown agency code NOPE"), "{page}");
+    assert_eq!(app.count("agency_successions")?, 5);
+    let (status, _) = paste("old_code,new_code,effective_date\nM-F,M-E,2026-01-01\n").await?;
+    assert_eq!(status, 200);
+    assert_eq!(app.count("agency_successions")?, 6);
+    assert_eq!(
+        app.count("agencies WHERE code = 'M-F' AND valid_to IS NOT NULL")?,
+        1
+    );
     Ok(())
 }
 
