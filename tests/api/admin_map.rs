@@ -8,7 +8,8 @@ use sipas::catalog::import::import_agencies;
 use sipas::catalog::successions::import_successions;
 use sipas::csvfile::ImportError;
 use sipas::db::schema::{agencies, agency_successions, provinces, responses};
-use sipas::report::map::MapMode;
+use sipas::report::counts::recent_events;
+use sipas::report::map::{MapMode, UnitMap};
 use sipas::report::{GroupBy, Query, Report, build};
 
 use crate::helpers::{TestApp, TestResult, spawn_app};
@@ -70,10 +71,12 @@ async fn reorganised() -> Result<TestApp, Box<dyn std::error::Error>> {
         import_agencies(&mut conn, CATALOG.as_bytes())?;
         assert_eq!(import_successions(&mut conn, SUCCESSIONS.as_bytes())?, 5);
     }
-    let mut csv = String::from("agency_code,submitted_at,channel,HL0\n");
+    // Harassment reported (E6 = 2, "Có") exactly by those who answered HL0 1 or 2.
+    let mut csv = String::from("agency_code,submitted_at,channel,HL0,E6\n");
     for (agency, day, answers) in ANSWERS {
         for a in answers {
-            csv.push_str(&format!("{agency},{day},paper,{a}\n"));
+            let e6 = if *a <= 2 { 2 } else { 1 };
+            csv.push_str(&format!("{agency},{day},paper,{a},{e6}\n"));
         }
     }
     assert_eq!(app.import_responses(&csv)?, 16);
@@ -236,6 +239,32 @@ async fn a_merged_communes_trend_continues_and_old_answers_keep_their_agency() -
     );
     let was = report(&app, MapMode::AsItWas, GroupBy::Month, Some(vec![m_c]))?;
     assert_eq!(months(&was), [("2025-09".into(), 4)]);
+    // The early warning's window (here from April) continues from the predecessors' months:
+    // (harassment reports, answers) for M-B in May (HL0 1 and 5: 1 of 2), M-D in June (0 of 2),
+    // then M-C's own September (0 of 4).
+    let window = |map: MapMode| -> Result<Vec<(i64, i64)>, Box<dyn std::error::Error>> {
+        let mut conn = app.conn()?;
+        let query = Query {
+            from: d("2025-01-01"),
+            to: d("2025-09-30"),
+            province: None,
+            level: None,
+            agencies: Some(vec![m_c]),
+            group_by: GroupBy::Agency,
+            map,
+        };
+        let units = UnitMap::load(&mut conn, map, sipas::clock::today())?;
+        let months = recent_events(&mut conn, &query, None, d("2025-04-01"), &units)?;
+        Ok(months
+            .iter()
+            .map(|m| {
+                assert_eq!(m.agency_id, m_c);
+                (m.harassment_k, m.harassment_n)
+            })
+            .collect())
+    };
+    assert_eq!(window(MapMode::Today)?, [(1, 2), (0, 2), (0, 4)]);
+    assert_eq!(window(MapMode::AsItWas)?, [(0, 4)]);
     // Nothing was rewritten: the answers stay with the agency that existed.
     let mut conn = app.conn()?;
     for (code, n) in [("M-A", 3), ("M-B", 2), ("M-D", 2), ("M-C", 4), ("M-H", 2)] {
