@@ -66,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         level: None,
         agencies: None,
         group_by: GroupBy::Agency,
+        map: Default::default(),
     };
     let (report_time, built) = time(5, || Ok(report::build(&mut conn, &query)?))?;
     let agencies = built.agencies.as_ref().map(Vec::len).unwrap_or(0);

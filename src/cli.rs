@@ -16,6 +16,7 @@ use crate::invitations::queries::Issuer;
 use crate::mail::digest::Period;
 use crate::questionnaire::Questionnaire;
 use crate::report::format::Format;
+use crate::report::map::MapMode;
 use crate::report::{self, GroupBy, Query};
 use crate::responses::import::{Progress, import_responses};
 use crate::responses::staging;
@@ -73,6 +74,10 @@ enum Command {
         group_by: GroupBy,
         #[arg(long, value_parser = choice(&Format::ALL, Format::as_str), default_value = "table")]
         format: Format,
+        /// For a period across a reorganisation: `today` rolls predecessors' history up into
+        /// today's agencies, `as-it-was` shows old and new agencies side by side.
+        #[arg(long, value_parser = parse_map, default_value = "today")]
+        map: MapMode,
     },
     /// Manage dashboard accounts.
     User {
@@ -166,14 +171,21 @@ fn choice<T: Copy + Send + Sync + 'static>(
     })
 }
 
+fn parse_map(s: &str) -> Result<MapMode, String> {
+    MapMode::parse(s).ok_or_else(|| format!("{s:?} is not a map: use today or as-it-was"))
+}
+
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| format!("{s:?} is not a level: use tinh, huyen or xa"))
 }
 
 #[derive(Debug, Subcommand)]
 enum ImportKind {
-    /// Agencies: code,name,level,province_code,parent_code.
+    /// Agencies: code,name,level,province_code,parent_code[,peer_group][,valid_from,valid_to].
     Agencies { file: PathBuf },
+    /// Successions of a reorganisation: old_code,new_code,effective_date[,share][,kind]
+    /// (kind: agency, the default, or province).
+    Successions { file: PathBuf },
     /// Procedures: code,name,field,level.
     Procedures { file: PathBuf },
     /// Which agency handles which procedure: agency_code,procedure_code.
@@ -246,6 +258,7 @@ pub fn run() -> anyhow::Result<()> {
             level,
             group_by,
             format,
+            map,
         } => {
             let to = to.unwrap_or_else(crate::clock::today);
             let from = from.unwrap_or(to - chrono::Duration::days(364));
@@ -256,6 +269,7 @@ pub fn run() -> anyhow::Result<()> {
                 level,
                 agencies: None,
                 group_by,
+                map,
             };
             let pool = open_database(&settings)?;
             let report = report::build(&mut *conn(&pool)?, &query)?;
@@ -373,6 +387,10 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
         ImportKind::Agencies { file } => {
             let n = catalog_import::import_agencies(&mut conn, open_file(&file)?)?;
             println!("imported {n} agencies");
+        }
+        ImportKind::Successions { file } => {
+            let n = crate::catalog::successions::import_successions(&mut conn, open_file(&file)?)?;
+            println!("imported {n} successions");
         }
         ImportKind::Procedures { file } => {
             let n = catalog_import::import_procedures(&mut conn, open_file(&file)?)?;

@@ -379,6 +379,11 @@ impl Problems {
         self.add(error.line, error.message);
     }
 
+    /// How many problems were recorded (at most [`MAX_REPORTED`]).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// True when nothing is wrong so far.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -1,6 +1,10 @@
-//! `sipas serve --demo`: a realistic province (Thái Nguyên's departments and districts, ~180
-//! generated communes, procedures by field) with a year of plausible responses, a few agencies
-//! with planted harassment and repeat-visit problems, and survey links to try.
+//! `sipas serve --demo`: Thái Nguyên as it is in 2026 (the departments after the March 2025
+//! mergers, the Public Administration Service Centre and its branches, 92 communes and wards
+//! after the merger with Bắc Kạn on 1 July 2025) with responses in the new map since then,
+//! plus the year before in the old map (9 districts and 172 communes, Bắc Kạn's 8 districts
+//! and 108 communes: paper forms, no dossiers) and the successions that link the two, so that
+//! a report on today's map continues across the reform. A few agencies have planted harassment
+//! and repeat-visit problems; survey links to try are printed.
 
 use std::collections::HashMap;
 
@@ -22,12 +26,52 @@ use crate::responses::record::{Entry, record};
 use crate::responses::{Context, Submission};
 
 const AGENCIES: &str = include_str!("../assets/demo/agencies.csv");
+const REFORM_AGENCIES: &str = include_str!("../assets/demo/agencies_reform.csv");
+const SUCCESSIONS: &str = include_str!("../assets/demo/successions.csv");
 const PROCEDURES: &str = include_str!("../assets/demo/procedures.csv");
 
 /// Agencies planted with a harassment problem (share of responses reporting it).
-pub const PLANTED_HARASSMENT: [(&str, f64); 2] = [("TN-STNMT", 0.22), ("TN-X-DT-05", 0.30)];
+pub const PLANTED_HARASSMENT: [(&str, f64); 2] = [("TN-SNNMT", 0.22), ("TN-X-025", 0.30)];
 /// Agencies planted with a repeat-visit problem.
-pub const PLANTED_VISITS: [(&str, f64); 2] = [("TN-SXD", 0.35), ("TN-H-PB", 0.30)];
+pub const PLANTED_VISITS: [(&str, f64); 2] = [("TN-SXD", 0.35), ("TN-CN-PB", 0.30)];
+
+/// The first day of the two-level map (Resolution 202/2025/QH15).
+const REFORM: NaiveDate = match NaiveDate::from_ymd_opt(2025, 7, 1) {
+    Some(d) => d,
+    None => panic!("not a date"),
+};
+
+/// The first day of the old-map year of paper responses.
+const OLD_YEAR: NaiveDate = match NaiveDate::from_ymd_opt(2024, 7, 1) {
+    Some(d) => d,
+    None => panic!("not a date"),
+};
+
+/// Thái Nguyên's old district-level units with their communes after 1 December 2024 (172; the
+/// split between districts is invented), then Bắc Kạn's (108): (parent, communes, short code,
+/// province).
+const OLD_DISTRICTS: [(&str, usize, &str, &str); 17] = [
+    ("TN-H-TPTN", 29, "TPTN", "TN"),
+    ("TN-H-TPSC", 9, "TPSC", "TN"),
+    ("TN-H-TPPY", 17, "TPPY", "TN"),
+    ("TN-H-DT", 27, "DT", "TN"),
+    ("TN-H-DH", 21, "DH", "TN"),
+    ("TN-H-DHY", 15, "DHY", "TN"),
+    ("TN-H-PB", 20, "PB", "TN"),
+    ("TN-H-PL", 14, "PL", "TN"),
+    ("TN-H-VN", 20, "VN", "TN"),
+    ("BK-H-TPBK", 6, "TPBK", "BK"),
+    ("BK-H-BB", 15, "BB", "BK"),
+    ("BK-H-BT", 14, "BT", "BK"),
+    ("BK-H-CD", 22, "CD", "BK"),
+    ("BK-H-CM", 14, "CM", "BK"),
+    ("BK-H-NR", 17, "NR", "BK"),
+    ("BK-H-NS", 10, "NS", "BK"),
+    ("BK-H-PN", 10, "PN", "BK"),
+];
+
+/// Communes and wards of the new Thái Nguyên (Resolution 1683/NQ-UBTVQH15).
+const NEW_COMMUNES: usize = 92;
 
 const COMMUNE_NAMES: [&str; 40] = [
     "Quang Trung",
@@ -70,6 +114,63 @@ const COMMUNE_NAMES: [&str; 40] = [
     "Văn Yên",
     "Bản Ngoại",
     "Phục Linh",
+];
+
+/// More place names for the new map's communes and wards (with [`COMMUNE_NAMES`], 92 distinct
+/// names; real places of the two provinces, invented as the names of merged communes).
+const MORE_NAMES: [&str; 52] = [
+    "Linh Sơn",
+    "Điềm Thụy",
+    "Kha Sơn",
+    "Tân Khánh",
+    "Lương Phú",
+    "Bàn Đạt",
+    "Úc Kỳ",
+    "Nga My",
+    "Hà Châu",
+    "La Hiên",
+    "Tràng Xá",
+    "Thần Sa",
+    "Sảng Mộc",
+    "Nghinh Tường",
+    "Cúc Đường",
+    "Dân Tiến",
+    "Bình Yên",
+    "Phú Đình",
+    "Kim Phượng",
+    "Lam Vỹ",
+    "Bảo Linh",
+    "Phượng Tiến",
+    "Yên Trạch",
+    "Hợp Thành",
+    "Yên Ninh",
+    "Ôn Lương",
+    "Động Đạt",
+    "Giang Tiên",
+    "Tức Tranh",
+    "Vô Tranh",
+    "Cổ Lũng",
+    "Khe Mo",
+    "Hóa Thượng",
+    "Văn Hán",
+    "Trại Cau",
+    "Quang Sơn",
+    "Nam Hòa",
+    "Phúc Lộc",
+    "Chu Hương",
+    "Thượng Giáo",
+    "Nam Mẫu",
+    "Đồng Phúc",
+    "Bằng Vân",
+    "Thượng Quan",
+    "Vân Tùng",
+    "Cốc Đán",
+    "Bộc Bố",
+    "Nhạn Môn",
+    "Yến Lạc",
+    "Kim Lư",
+    "Thanh Mai",
+    "Nông Hạ",
 ];
 
 /// Which department handles province-level procedures of each field.
@@ -157,7 +258,7 @@ pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
     let accounts = [
         ("admin@sipas.demo", "admin", None),
         ("reviewer@sipas.demo", "reviewer", None),
-        ("stnmt@sipas.demo", "agency_head", Some("TN-STNMT")),
+        ("snnmt@sipas.demo", "agency_head", Some("TN-SNNMT")),
         ("sxd@sipas.demo", "agency_head", Some("TN-SXD")),
     ];
     // One generated password for the demo accounts, printed once (a demo, not a deployment).
@@ -176,12 +277,19 @@ pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
 fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
     catalog_import::import_agencies(conn, AGENCIES.as_bytes())?;
     catalog_import::import_procedures(conn, PROCEDURES.as_bytes())?;
-    let province = catalog::ensure_province(conn, "TN")?;
-    catalog::rename_province(conn, province.id, "Thái Nguyên")?;
-    catalog_import::import_agencies(conn, communes().as_bytes())?;
+    for (code, name) in [("TN", "Thái Nguyên"), ("BK", "Bắc Kạn")] {
+        let province = catalog::ensure_province(conn, code)?;
+        catalog::rename_province(conn, province.id, name)?;
+    }
+    catalog_import::import_agencies(conn, REFORM_AGENCIES.as_bytes())?;
+    let (communes, successions) = communes();
+    catalog_import::import_agencies(conn, communes.as_bytes())?;
+    crate::catalog::successions::import_successions(conn, SUCCESSIONS.as_bytes())?;
+    crate::catalog::successions::import_successions(conn, successions.as_bytes())?;
     let agencies = catalog::all_agencies(conn)?;
     let procedures = catalog::all_procedures(conn)?;
-    // Link each agency to the procedures it handles.
+    // Link each agency to the procedures it handles; the service centre's branches took over
+    // the district desks' procedures.
     let department: HashMap<&str, &str> = DEPARTMENT_OF_FIELD.into_iter().collect();
     let ids: HashMap<&str, i64> = agencies.iter().map(|a| (a.code.as_str(), a.id)).collect();
     let mut handled: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -197,7 +305,10 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
                 }
             }
             level => {
-                for a in agencies.iter().filter(|a| a.level == level) {
+                for a in agencies
+                    .iter()
+                    .filter(|a| a.level == level || (level == "huyen" && is_branch(&a.code)))
+                {
                     handled.entry(a.id).or_default().push(p.id);
                 }
             }
@@ -226,18 +337,30 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
             .iter()
             .chain(&PLANTED_VISITS)
             .any(|(c, _)| *c == agency.code);
-        let volume = match (agency.level.as_str(), agency.code.as_str()) {
-            (_, "TN-TTHCC") => 2500,
-            _ if planted => rng.between(150, 300),
-            ("tinh", _) => rng.between(150, 900),
-            ("huyen", _) => rng.between(300, 1200),
-            _ if rng.chance(0.1) => rng.between(3, 15),
-            _ => rng.between(20, 200),
+        // Responses a month: paper forms before the reform, the survey after it.
+        let monthly = match (agency.level.as_str(), agency.code.as_str()) {
+            (_, "TN-TTHCC") => 150,
+            _ if planted => rng.between(15, 25),
+            _ if is_branch(&agency.code) => rng.between(8, 25),
+            ("tinh", _) => rng.between(8, 50),
+            ("huyen", _) => rng.between(20, 60),
+            ("xa", _) if agency.valid_to.is_some() => rng.between(1, 6),
+            _ if rng.chance(0.1) => 1,
+            _ => rng.between(2, 14),
         };
+        let first = agency.valid_from.unwrap_or(OLD_YEAR).max(OLD_YEAR);
+        let last = agency.valid_to.unwrap_or(today).min(today);
+        if last < first {
+            continue;
+        }
+        let span = (last - first).num_days() + 1;
+        let volume = (monthly as i64 * span / 30).max(1) as usize;
         let profile = Profile::of(&agency.code, &mut rng);
         let procedures = handled.get(&agency.id).cloned().unwrap_or_default();
+        let mut surveyed = 0;
         for _ in 0..volume {
-            let day = today - Duration::days(rng.below(365) as i64);
+            let day = first + Duration::days(rng.below(span as usize) as i64);
+            surveyed += usize::from(day >= REFORM);
             batch.push(Entry::plain(profile.response(
                 &mut rng,
                 state,
@@ -246,20 +369,24 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
                 day,
             )));
         }
-        // Dossiers reported: responses are 25–60% of them.
-        let reported = (volume as f64 / (0.25 + 0.35 * rng.unit())).round() as usize;
-        for n in 0..reported {
-            let returned = today - Duration::days(rng.below(365) as i64);
-            dossiers.push(invitation(
-                &mut rng,
-                state,
-                agency.id,
-                &procedures,
-                returned,
-                n,
-                n < volume,
-                now,
-            )?);
+        // Dossiers reported since the survey began (the reform): responses are 25–60% of them.
+        let since = first.max(REFORM);
+        if surveyed > 0 && last >= since {
+            let days = (last - since).num_days() as usize + 1;
+            let reported = (surveyed as f64 / (0.25 + 0.35 * rng.unit())).round() as usize;
+            for n in 0..reported {
+                let returned = since + Duration::days(rng.below(days) as i64);
+                dossiers.push(invitation(
+                    &mut rng,
+                    state,
+                    agency.id,
+                    &procedures,
+                    returned,
+                    n,
+                    n < surveyed,
+                    now,
+                )?);
+            }
         }
         if batch.len() >= 20_000 {
             record(conn, &batch)?;
@@ -278,28 +405,27 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
         .count()
         .get_result(conn)?;
     println!(
-        "  {} agencies, {} procedures, {total} responses",
+        "  {} agencies ({} in today's map), {} procedures, {total} responses",
         agencies.len(),
+        agencies.iter().filter(|a| a.valid_to.is_none()).count(),
         procedures.len()
     );
     Ok(())
 }
 
-/// CSV of ~180 communes under the nine district-level units.
-fn communes() -> String {
-    let districts = [
-        ("TN-H-TPTN", 32, "TPTN"),
-        ("TN-H-TPSC", 10, "TPSC"),
-        ("TN-H-TPPY", 18, "TPPY"),
-        ("TN-H-DT", 28, "DT"),
-        ("TN-H-DH", 22, "DH"),
-        ("TN-H-DHY", 15, "DHY"),
-        ("TN-H-PB", 20, "PB"),
-        ("TN-H-PL", 15, "PL"),
-        ("TN-H-VN", 20, "VN"),
-    ];
-    let mut csv = String::from("code,name,level,province_code,parent_code\n");
-    for (d, (parent, count, short)) in districts.iter().enumerate() {
+/// A branch of the Public Administration Service Centre (they took over the district desks).
+fn is_branch(code: &str) -> bool {
+    code.starts_with("TN-CN-")
+}
+
+/// The generated communes (CSV for `import agencies`): the old map's 280 (names invented from
+/// real place names) and the new map's 92 (`TN-X-001`…, names invented), and the successions
+/// that link them (CSV for `import successions`): consecutive old communes merge into one new
+/// one, and one old commune is split between two new ones (60% and 40%).
+fn communes() -> (String, String) {
+    let mut csv = String::from("code,name,level,province_code,parent_code,valid_from,valid_to\n");
+    let mut old = Vec::new();
+    for (d, (parent, count, short, province)) in OLD_DISTRICTS.iter().enumerate() {
         for i in 1..=*count {
             let name = COMMUNE_NAMES[(d * 7 + i) % COMMUNE_NAMES.len()];
             let kind = if short.starts_with("TP") {
@@ -307,12 +433,37 @@ fn communes() -> String {
             } else {
                 "Xã"
             };
+            let code = format!("{province}-X-{short}-{i:02}");
             csv.push_str(&format!(
-                "TN-X-{short}-{i:02},UBND {kind} {name} ({short}),xa,TN,{parent}\n"
+                "{code},UBND {kind} {name} ({short}),xa,{province},{parent},,\n"
             ));
+            old.push(code);
         }
     }
-    csv
+    for (j, name) in COMMUNE_NAMES
+        .iter()
+        .chain(&MORE_NAMES)
+        .take(NEW_COMMUNES)
+        .enumerate()
+    {
+        let kind = if j < 15 { "phường" } else { "xã" };
+        csv.push_str(&format!(
+            "TN-X-{:03},UBND {kind} {name},xa,TN,,{REFORM},\n",
+            j + 1
+        ));
+    }
+    let mut successions = String::from("old_code,new_code,effective_date,share\n");
+    let new_of = |i: usize| i * NEW_COMMUNES / old.len() + 1;
+    for (i, code) in old.iter().enumerate() {
+        let j = new_of(i);
+        if i == 40 && new_of(i + 1) == j && j < NEW_COMMUNES {
+            successions.push_str(&format!("{code},TN-X-{j:03},{REFORM},0.6\n"));
+            successions.push_str(&format!("{code},TN-X-{:03},{REFORM},0.4\n", j + 1));
+        } else {
+            successions.push_str(&format!("{code},TN-X-{j:03},{REFORM},\n"));
+        }
+    }
+    (csv, successions)
 }
 
 /// How an agency's citizens tend to answer.
@@ -358,6 +509,8 @@ impl Profile {
     ) -> Submission {
         let late = rng.chance(self.late);
         let channel = match rng.below(20) {
+            // Before the reform: paper forms and legacy tools.
+            _ if day < REFORM => Channel::Paper,
             0 => Channel::Postal,
             1..=7 => Channel::Online,
             _ => Channel::Counter,
@@ -498,8 +651,8 @@ pub fn sample_links(state: &Installation<'_>, n: usize) -> anyhow::Result<Vec<St
     let stamp = now.format("%Y%m%d%H%M%S");
     let targets = [
         ("TN-TTHCC", "DN-TL"),
-        ("TN-X-TPTN-01", "HT-KS"),
-        ("TN-H-DT", "DD-CGCN-H"),
+        ("TN-X-001", "HT-KS"),
+        ("TN-CN-DT", "DD-CGCN-H"),
         ("TN-STP", "TP-LLTP"),
     ];
     let mut dossiers = Vec::new();
@@ -552,6 +705,27 @@ pub fn sample_links(state: &Installation<'_>, n: usize) -> anyhow::Result<Vec<St
             format!("{base}/s/{}{late}", i.token.as_str())
         })
         .collect();
-    links.push(format!("{base}/k/TN-X-TPTN-01 (walk-in poster)"));
+    links.push(format!("{base}/k/TN-X-001 (walk-in poster)"));
     Ok(links)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_new_map_has_92_distinct_communes_and_every_old_one_a_successor() {
+        let (catalog, successions) = communes();
+        let names: std::collections::HashSet<&str> =
+            COMMUNE_NAMES.iter().chain(&MORE_NAMES).copied().collect();
+        assert_eq!(names.len(), NEW_COMMUNES);
+        let new = catalog.lines().filter(|l| l.starts_with("TN-X-0")).count();
+        assert_eq!(new, NEW_COMMUNES);
+        let old: usize = OLD_DISTRICTS.iter().map(|d| d.1).sum();
+        assert_eq!(old, 172 + 108);
+        // One row per old commune, and one more for the split.
+        assert_eq!(successions.lines().count(), 1 + old + 1);
+        assert_eq!(successions.matches(",0.6").count(), 1);
+        assert_eq!(successions.matches(",0.4").count(), 1);
+    }
 }

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
+use chrono::NaiveDate;
 use diesel::Connection;
 
 use super::queries;
@@ -21,13 +22,27 @@ struct AgencyRow {
     /// The optional `peer_group` column: agencies flagged against each other instead of
     /// against their level (e.g. departments grouped by field).
     peer_group: Option<String>,
+    /// The optional `valid_from` / `valid_to` columns: the agency's first and last day.
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+}
+
+/// A `YYYY-MM-DD` date in an import column; empty is `None`.
+pub(crate) fn optional_date(value: &str) -> Result<Option<NaiveDate>, String> {
+    match value.trim() {
+        "" => Ok(None),
+        v => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("invalid date {v:?} (YYYY-MM-DD)")),
+    }
 }
 
 /// The longest peer group name.
 const PEER_GROUP_MAX: usize = 100;
 
-/// Imports agencies (`code,name,level,province_code,parent_code[,peer_group]`); existing codes
-/// are updated.
+/// Imports agencies (`code,name,level,province_code,parent_code[,peer_group][,valid_from,valid_to]`);
+/// existing codes are updated. Without the optional columns an existing agency keeps its peer
+/// group and its life span.
 /// Returns the number of rows imported.
 pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, ImportError> {
     let mut rows = CsvRows::open(
@@ -35,6 +50,9 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
         &["code", "name", "level", "province_code", "parent_code"],
     )?;
     let has_peer_groups = rows.column_names().any(|c| c == "peer_group");
+    let has_validity = rows
+        .column_names()
+        .any(|c| c == "valid_from" || c == "valid_to");
     let mut problems = Problems::default();
     let mut parsed: Vec<AgencyRow> = Vec::new();
     let mut seen = HashSet::new();
@@ -103,6 +121,25 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
                 format!("peer_group is longer than {PEER_GROUP_MAX} characters"),
             );
         }
+        let (valid_from, valid_to) = match (
+            optional_date(row.get("valid_from")),
+            optional_date(row.get("valid_to")),
+        ) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) => {
+                problems.add(line, format!("valid_from: {e}"));
+                continue;
+            }
+            (_, Err(e)) => {
+                problems.add(line, format!("valid_to: {e}"));
+                continue;
+            }
+        };
+        if let (Some(f), Some(t)) = (valid_from, valid_to)
+            && t < f
+        {
+            problems.add(line, format!("valid_to {t} is before valid_from {f}"));
+        }
         parsed.push(AgencyRow {
             line,
             code,
@@ -111,6 +148,8 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             province,
             parent,
             peer_group,
+            valid_from,
+            valid_to,
         });
     }
     if !problems.is_empty() {
@@ -221,6 +260,9 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             // Without the column, an agency keeps the peer group it has.
             if has_peer_groups {
                 queries::set_peer_group(conn, r.code.as_str(), r.peer_group.as_deref())?;
+            }
+            if has_validity {
+                queries::set_validity(conn, r.code.as_str(), r.valid_from, r.valid_to)?;
             }
         }
         Ok(parsed.len())

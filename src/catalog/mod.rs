@@ -2,7 +2,9 @@
 
 pub mod import;
 pub mod queries;
+pub mod successions;
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::db::schema::{agencies, procedures, provinces};
@@ -26,6 +28,10 @@ pub struct Agency {
     pub level: String,
     pub province_id: i64,
     pub parent_id: Option<i64>,
+    /// The first day it existed (`None`: before any data).
+    pub valid_from: Option<NaiveDate>,
+    /// The last day it existed (`None`: still exists).
+    pub valid_to: Option<NaiveDate>,
 }
 
 /// An administrative procedure.

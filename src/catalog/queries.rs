@@ -225,3 +225,15 @@ pub fn set_peer_group(conn: &mut DbConn, code: &str, group: Option<&str>) -> Que
         .set(agencies::peer_group.eq(group))
         .execute(conn)
 }
+
+/// Sets (or clears) the life span of the agency `code`.
+pub fn set_validity(
+    conn: &mut DbConn,
+    code: &str,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> QueryResult<usize> {
+    diesel::update(agencies::table.filter(agencies::code.eq(code)))
+        .set((agencies::valid_from.eq(from), agencies::valid_to.eq(to)))
+        .execute(conn)
+}

@@ -5,6 +5,8 @@ diesel::table! {
         id -> BigInt,
         code -> Text,
         name -> Text,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
     }
 }
 
@@ -17,6 +19,28 @@ diesel::table! {
         province_id -> BigInt,
         parent_id -> Nullable<BigInt>,
         peer_group -> Nullable<Text>,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    agency_successions (id) {
+        id -> BigInt,
+        old_agency_id -> BigInt,
+        new_agency_id -> BigInt,
+        effective_date -> Date,
+        share -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    province_successions (id) {
+        id -> BigInt,
+        old_province_id -> BigInt,
+        new_province_id -> BigInt,
+        effective_date -> Date,
+        share -> Nullable<Double>,
     }
 }
 
@@ -276,6 +300,8 @@ diesel::joinable!(contact_requests -> agencies (agency_id));
 diesel::allow_tables_to_appear_in_same_query!(
     provinces,
     agencies,
+    agency_successions,
+    province_successions,
     procedures,
     agency_procedures,
     api_keys,

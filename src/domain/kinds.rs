@@ -19,7 +19,7 @@ use std::fmt;
 pub enum Level {
     /// Province (cấp tỉnh).
     Tinh,
-    /// District (cấp huyện).
+    /// District (cấp huyện): abolished on 1 July 2025, kept for the history before it.
     Huyen,
     /// Commune (cấp xã).
     Xa,
@@ -40,7 +40,7 @@ impl Level {
     pub fn label(self) -> &'static str {
         match self {
             Level::Tinh => "cấp tỉnh",
-            Level::Huyen => "cấp huyện",
+            Level::Huyen => "cấp huyện (cũ)",
             Level::Xa => "cấp xã",
         }
     }
@@ -49,7 +49,7 @@ impl Level {
     pub fn label_in(self, lang: super::Lang) -> &'static str {
         let en = match self {
             Level::Tinh => "provincial",
-            Level::Huyen => "district",
+            Level::Huyen => "district (former)",
             Level::Xa => "commune",
         };
         lang.pick(self.label(), en)

@@ -1172,6 +1172,7 @@ fn build(conn: &mut DbConn, from: NaiveDate, to: NaiveDate, province: &str) -> Q
         level: None,
         agencies: None,
         group_by: GroupBy::Agency,
+        map: Default::default(),
     };
     report::build(conn, &q).map_err(|e| match e {
         report::ReportError::Database(d) => d,

@@ -50,6 +50,7 @@ pub fn sweep(
         level: None,
         agencies: None,
         group_by: GroupBy::Agency,
+        map: Default::default(),
     };
     let report = report::build(conn, &query)?;
     let rows: Vec<AgencyRow> = report.agencies.into_iter().flatten().collect();

@@ -313,6 +313,7 @@ mod tests {
             review: false,
             early_warning: false,
             reasons: Vec::new(),
+            map_note: None,
         }
     }
 

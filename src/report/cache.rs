@@ -22,7 +22,7 @@ use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
 use super::{Query, Report, ReportError, build};
-use crate::db::schema::{agencies, imports, responses};
+use crate::db::schema::{agencies, agency_successions, imports, responses};
 use crate::db::{Database, DbConn, StoreError};
 use crate::responses::staging::ImportStatus;
 
@@ -45,6 +45,8 @@ pub struct Version {
     /// Every import's id, status and how far it was published.
     imports: Vec<(i64, ImportStatus, Option<i64>)>,
     agencies: (i64, Option<i64>),
+    /// The successions recorded (a reorganisation changes the units reports sum into).
+    successions: (i64, Option<i64>),
 }
 
 impl Version {
@@ -60,10 +62,14 @@ impl Version {
         let agencies = agencies::table
             .select((count_star(), max(agencies::id)))
             .first::<(i64, Option<i64>)>(conn)?;
+        let successions = agency_successions::table
+            .select((count_star(), max(agency_successions::id)))
+            .first::<(i64, Option<i64>)>(conn)?;
         Ok(Version {
             newest_response,
             imports,
             agencies,
+            successions,
         })
     }
 }
@@ -248,6 +254,7 @@ mod tests {
             level: None,
             agencies: None,
             group_by: GroupBy::Agency,
+            map: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use super::map::UnitMap;
 use super::{GroupBy, Query};
 use crate::aggregates::MEASURES;
 use crate::db::DbConn;
@@ -176,7 +177,7 @@ fn measure_columns() -> String {
 /// The SQL expression a grouping keys on (as text).
 fn key_expression(group_by: GroupBy) -> &'static str {
     match group_by {
-        GroupBy::Agency => "CAST(dc.agency_id AS TEXT)",
+        GroupBy::Agency => "CAST(a.id AS TEXT)",
         GroupBy::Procedure => "CAST(dc.procedure_id AS TEXT)",
         GroupBy::Field => "COALESCE(pr.field, '')",
         GroupBy::Level => "a.level",
@@ -211,11 +212,13 @@ fn conditions(query: &Query, province_id: Option<i64>) -> String {
     sql
 }
 
-/// Summed counts per group key over the query's period, in key order.
+/// Summed counts per group key over the query's period, in key order; agencies are summed into
+/// their units of `map` (`a` is the unit).
 pub fn grouped(
     conn: &mut DbConn,
     query: &Query,
     province_id: Option<i64>,
+    map: &UnitMap,
 ) -> QueryResult<Vec<(String, Counts)>> {
     let key = key_expression(query.group_by);
     let sums: Vec<String> = MEASURES
@@ -223,12 +226,14 @@ pub fn grouped(
         .map(|(c, _)| format!("CAST(SUM(dc.{c}) AS BIGINT) AS {c}"))
         .collect();
     let sql = format!(
-        "SELECT {key} AS key, {sums}, \
+        "{with}SELECT {key} AS key, {sums}, \
          CAST(SUM(CASE WHEN dc.channel IN ('counter', 'online', 'postal') THEN dc.n_responses ELSE 0 END) AS BIGINT) \
          AS dossier_responses \
-         FROM {source} dc JOIN agencies a ON a.id = dc.agency_id \
+         FROM {source} dc {join} \
          LEFT JOIN procedures pr ON pr.id = dc.procedure_id \
          WHERE {conditions} GROUP BY {key} ORDER BY {key}",
+        with = map.with_clause().unwrap_or_default(),
+        join = map.join(),
         sums = sums.join(", "),
         source = source(
             "daily_counts",
@@ -284,6 +289,7 @@ pub fn dossiers(
     conn: &mut DbConn,
     query: &Query,
     province_id: Option<i64>,
+    map: &UnitMap,
 ) -> QueryResult<Vec<(String, Dossiers)>> {
     let key = match query.group_by {
         g @ (GroupBy::Agency | GroupBy::Level | GroupBy::Month | GroupBy::Province) => {
@@ -292,10 +298,12 @@ pub fn dossiers(
         GroupBy::Procedure | GroupBy::Field | GroupBy::Channel => return Ok(Vec::new()),
     };
     let sql = format!(
-        "SELECT {key} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
+        "{with}SELECT {key} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
          CAST(SUM(dc.answered) AS BIGINT) AS answered \
-         FROM {source} dc JOIN agencies a ON a.id = dc.agency_id \
+         FROM {source} dc {join} \
          WHERE {conditions} GROUP BY {key}",
+        with = map.with_clause().unwrap_or_default(),
+        join = map.join(),
         source = source(
             "daily_dossiers",
             "monthly_dossiers",
@@ -334,19 +342,23 @@ pub struct RecentEvents {
     pub repeat_n: i64,
 }
 
-/// Per agency and month (in time order) from `from` to the end of the period.
+/// Per unit of `map` and month (in time order) from `from` to the end of the period: a merged
+/// agency's window continues from its predecessors' months.
 pub fn recent_events(
     conn: &mut DbConn,
     query: &Query,
     province_id: Option<i64>,
     from: NaiveDate,
+    map: &UnitMap,
 ) -> QueryResult<Vec<RecentEvents>> {
     let sql = format!(
-        "SELECT dc.agency_id AS agency_id, \
+        "{with}SELECT a.id AS agency_id, \
          CAST(SUM(dc.harassment_k) AS BIGINT) AS harassment_k, CAST(SUM(dc.harassment_n) AS BIGINT) AS harassment_n, \
          CAST(SUM(dc.repeat_k) AS BIGINT) AS repeat_k, CAST(SUM(dc.repeat_n) AS BIGINT) AS repeat_n \
-         FROM {source} dc JOIN agencies a ON a.id = dc.agency_id \
-         WHERE {conditions} GROUP BY dc.agency_id, dc.month ORDER BY dc.agency_id, dc.month",
+         FROM {source} dc {join} \
+         WHERE {conditions} GROUP BY a.id, dc.month ORDER BY a.id, dc.month",
+        with = map.with_clause().unwrap_or_default(),
+        join = map.join(),
         source = source(
             "daily_counts",
             "monthly_counts",

@@ -87,6 +87,7 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
             "money_asked",
             "flag",
             "reasons",
+            "map_note",
         ])?;
         for r in rows {
             let (h, v) = (&r.harassment, &r.repeat_visits);
@@ -120,6 +121,10 @@ fn write_csv(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
                 r.money_asked.to_string(),
                 flag_name(r.flag).into(),
                 reasons.join(" | "),
+                r.map_note
+                    .as_ref()
+                    .map(|n| n.vi.clone())
+                    .unwrap_or_default(),
             ])?;
         }
     }
@@ -192,6 +197,15 @@ fn write_table(report: &Report, out: &mut impl Write) -> anyhow::Result<()> {
         report.period.to,
         show_index(&report.totals.sipas),
         report.totals.responses
+    )?;
+    writeln!(
+        out,
+        "Bản đồ hành chính: {}",
+        match report.map {
+            super::map::MapMode::Today =>
+                "như hiện nay (số liệu của đơn vị đã sáp nhập tính vào đơn vị kế thừa)",
+            super::map::MapMode::AsItWas => "như tại thời điểm đó (đơn vị cũ và mới riêng)",
+        }
     )?;
     if let Some(flags) = &report.flags {
         writeln!(out, "Cờ: {}", flags.statement(Lang::Vi))?;

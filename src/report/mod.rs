@@ -9,6 +9,7 @@ pub mod disclosure;
 pub mod flags;
 pub mod format;
 pub mod indicators;
+pub mod map;
 pub mod numbers;
 pub mod sheet;
 
@@ -21,6 +22,7 @@ use serde::Serialize;
 use self::counts::{Counts, Dossiers};
 use self::flags::{AgencyInput, Assessment, FlagSummary, assess};
 use self::indicators::{Factors, Index, Indicators, Share};
+use self::map::{MapMode, UnitMap};
 use crate::db::DbConn;
 use crate::db::schema::{agencies, procedures, provinces};
 use crate::domain::Level;
@@ -78,6 +80,8 @@ pub struct Query {
     /// Only these agencies (an agency and those under it, for an agency page).
     pub agencies: Option<Vec<i64>>,
     pub group_by: GroupBy,
+    /// For a period across a reorganisation: today's map (predecessors rolled up) or as it was.
+    pub map: MapMode,
 }
 
 /// Why a report could not be made.
@@ -137,6 +141,10 @@ pub struct AgencyRow {
     /// True when either problem's calibrated early warning signalled (shown apart from flags).
     pub early_warning: bool,
     pub reasons: Vec<Reason>,
+    /// The agency's place in a reorganisation: whose history it includes (today's map) or whom
+    /// it was merged into (as it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_note: Option<Reason>,
 }
 
 /// One row of a grouping other than by agency.
@@ -155,6 +163,8 @@ pub struct Report {
     pub province: Option<String>,
     pub level: Option<String>,
     pub group_by: &'static str,
+    /// The map agencies are reported on.
+    pub map: MapMode,
     /// Everything selected, pooled over respondents.
     pub totals: Indicators,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +192,8 @@ struct AgencyInfo {
     province: String,
     province_id: i64,
     peer_group: Option<String>,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
 }
 
 /// Builds the report for `query`.
@@ -203,8 +215,9 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         ),
         None => None,
     };
-    let grouped = counts::grouped(conn, query, province_id)?;
-    let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id)?
+    let map = UnitMap::load(conn, query.map, crate::clock::today())?;
+    let grouped = counts::grouped(conn, query, province_id, &map)?;
+    let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id, &map)?
         .into_iter()
         .collect();
     let mut total = Counts::default();
@@ -227,13 +240,14 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         province: query.province.clone(),
         level: query.level.map(|l| l.as_str().to_owned()),
         group_by: query.group_by.as_str(),
+        map: query.map,
         totals,
         agencies: None,
         flags: None,
         groups: None,
     };
     if query.group_by == GroupBy::Agency {
-        let (rows, flags) = agency_rows(conn, query, province_id, grouped, &dossiers)?;
+        let (rows, flags) = agency_rows(conn, query, province_id, grouped, &dossiers, &map)?;
         report.agencies = Some(rows);
         report.flags = Some(flags);
     } else {
@@ -248,6 +262,7 @@ fn agency_rows(
     province_id: Option<i64>,
     grouped: Vec<(String, Counts)>,
     dossiers: &HashMap<String, Dossiers>,
+    map: &UnitMap,
 ) -> Result<(Vec<AgencyRow>, FlagSummary), ReportError> {
     let mut selected = agencies::table
         .inner_join(provinces::table)
@@ -259,6 +274,8 @@ fn agency_rows(
             provinces::code,
             provinces::id,
             agencies::peer_group,
+            agencies::valid_from,
+            agencies::valid_to,
         ))
         .order(agencies::code)
         .into_boxed();
@@ -271,11 +288,19 @@ fn agency_rows(
     if let Some(ids) = &query.agencies {
         selected = selected.filter(agencies::id.eq_any(ids.clone()));
     }
-    let list: Vec<AgencyInfo> = selected.load(conn)?;
+    // The agencies of the map the report is on: as it was, those that existed during the
+    // period; on today's map, the units (with their predecessors' span).
+    let list: Vec<AgencyInfo> = selected
+        .load::<AgencyInfo>(conn)?
+        .into_iter()
+        .filter(|a| {
+            map.is_unit(a.id) && map.covers(a.id, (a.valid_from, a.valid_to), query.from, query.to)
+        })
+        .collect();
     let counts: HashMap<String, Counts> = grouped.into_iter().collect();
     let recent_from = query.to - Duration::days(EARLY_WARNING_DAYS - 1);
     let mut recent: HashMap<i64, Recent> = HashMap::new();
-    for day in counts::recent_events(conn, query, province_id, recent_from)? {
+    for day in counts::recent_events(conn, query, province_id, recent_from, map)? {
         let entry = recent.entry(day.agency_id).or_default();
         let count = |k: i64, n: i64| (k.max(0) as u64, n.max(0) as u64);
         entry
@@ -317,7 +342,9 @@ fn agency_rows(
         let (assessed, flags) = assess(&inputs, &policy);
         summary.add(&flags);
         for ((a, i), [h, r]) in members.iter().zip(indicators).zip(assessed) {
-            rows.push(agency_row(a, i, h, r));
+            let mut row = agency_row(a, i, h, r);
+            row.map_note = map.note(a.id);
+            rows.push(row);
         }
     }
     rows.sort_by(|a, b| {
@@ -397,6 +424,7 @@ fn agency_row(
         review,
         early_warning,
         reasons,
+        map_note: None,
     }
 }
 

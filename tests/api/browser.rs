@@ -421,7 +421,7 @@ async fn demo_server(
             "--role",
             "agency_head",
             "--agency",
-            "TN-STNMT"
+            "TN-SNNMT"
         ])
         .status()?
         .success()
@@ -488,7 +488,7 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
                 .is_some_and(|c| c.contains("flag-alarm")),
             "{first}"
         );
-        let planted = ["TN-STNMT", "TN-X-DT-05", "TN-SXD", "TN-H-PB"];
+        let planted = ["TN-SNNMT", "TN-X-025", "TN-SXD", "TN-CN-PB"];
         assert!(
             first["href"].as_str().is_some_and(|h| planted
                 .iter()
@@ -546,7 +546,7 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
             .screenshot(&format!("dashboard-funnel-{name}.png"))
             .await?;
         for (path, shot) in [
-            ("/admin/agencies/TN-STNMT", "agency"),
+            ("/admin/agencies/TN-SNNMT", "agency"),
             ("/admin/agencies?sort=harassment", "agencies"),
             ("/admin/cases", "cases"),
             ("/admin/users", "users"),
@@ -568,7 +568,7 @@ async fn the_dashboard_on_a_desktop_and_a_phone() -> TestResult {
     let title = head
         .script("return document.querySelector('h1').textContent")
         .await?;
-    assert_eq!(title.as_str(), Some("Sở Tài nguyên và Môi trường"));
+    assert_eq!(title.as_str(), Some("Sở Nông nghiệp và Môi trường"));
     no_axe_violations(&head, "an agency head's page").await?;
     head.screenshot("dashboard-agency-head-phone.png").await?;
     head.close().await?;

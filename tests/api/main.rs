@@ -2,6 +2,7 @@
 //! when TEST_DATABASE_URL is set), over real HTTP. One test binary.
 
 mod abuse;
+mod admin_map;
 mod api;
 mod backup;
 mod binary;

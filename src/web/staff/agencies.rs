@@ -147,13 +147,19 @@ pub async fn list_agencies(
 ) -> Result<HttpResponse, AppError> {
     let (from, to) = period.period();
     let asked = period.province_code();
+    let map = period.map_mode();
     let reports = state.reports.clone();
     let (provinces, shown, report) = state
         .read(move |conn| {
             let provinces = catalog::all_provinces(conn)?;
             let province =
                 resolve_province(&provinces, asked.as_deref()).map_err(|_| AppError::NotFound)?;
-            let shown = Shown { from, to, province };
+            let shown = Shown {
+                from,
+                to,
+                province,
+                map,
+            };
             let version = Version::read(conn)?;
             let query = Query {
                 from,
@@ -162,6 +168,7 @@ pub async fn list_agencies(
                 level: None,
                 agencies: None,
                 group_by: GroupBy::Agency,
+                map,
             };
             let report = reports.get(conn, &version, &query)?.report;
             Ok((provinces, shown, report))
@@ -295,7 +302,8 @@ fn list_body(
             tbody {
                 @for r in on_page {
                     tr {
-                        td { a href=(format!("/admin/agencies/{}?{period}", r.code)) { (r.name) } br; span.muted { (r.code) } }
+                        td { a href=(format!("/admin/agencies/{}?{period}", r.code)) { (r.name) } br; span.muted { (r.code) }
+                            @if let Some(note) = &r.map_note { br; span.muted.map-note { (lang.pick(&note.vi, &note.en)) } } }
                         td.num { (count(r.responses, lang)) }
                         td { (index_text(&r.sipas, lang)) }
                         td { (share_text(&r.harassment.share(), lang)) }

@@ -16,6 +16,7 @@ use crate::domain::Lang;
 use crate::report::cache::Version;
 use crate::report::disclosure::{MINIMUM, Withheld, withhold_groups};
 use crate::report::flags::Assessment;
+use crate::report::map::MapMode;
 use crate::report::numbers::share_text;
 use crate::report::{self, AgencyRow, GroupBy, GroupRow, Query};
 use crate::responses::listing::recent_comments;
@@ -67,6 +68,7 @@ pub async fn show_agency(
         from
     };
     let own = viewer.0.user.agency_id;
+    let map = q.map_mode();
     let code = code.into_inner();
     let reports = state.reports.clone();
     let data = state
@@ -75,6 +77,13 @@ pub async fn show_agency(
                 return Ok(None);
             };
             let province = catalog::province_code(conn, agency.province_id)?;
+            // An agency that no longer exists is shown as it was: on today's map its history
+            // belongs to its successor.
+            let map = if agency.valid_to.is_some() {
+                MapMode::AsItWas
+            } else {
+                map
+            };
             // Flags are relative to the province: take the agency's row from the province
             // report, which the overview and the agency list share (report cache).
             let version = Version::read(conn)?;
@@ -88,6 +97,7 @@ pub async fn show_agency(
                     level: None,
                     agencies: None,
                     group_by: GroupBy::Agency,
+                    map,
                 },
             )?;
             let row = whole
@@ -106,6 +116,7 @@ pub async fn show_agency(
                 level: None,
                 agencies: only.clone(),
                 group_by: GroupBy::Month,
+                map,
             })?;
             let procedures = build(Query {
                 from,
@@ -114,6 +125,7 @@ pub async fn show_agency(
                 level: None,
                 agencies: only,
                 group_by: GroupBy::Procedure,
+                map,
             })?;
             let reform_office = role != Role::AgencyHead;
             let comments = if reform_office {
@@ -201,6 +213,9 @@ fn agency_body(d: &AgencyData, role: Role, shown: &Shown, lang: Lang) -> Markup 
         @match &d.row {
             None => p { (t("Chưa đủ dữ liệu trong kỳ này (dưới ", "Not enough data in this period (fewer than ")) (MINIMUM) (t(" phiếu).", " responses).")) },
             Some(r) => {
+                @if let Some(note) = &r.map_note {
+                    p.map-note { (lang.pick(&note.vi, &note.en)) }
+                }
                 @if !r.reasons.is_empty() {
                     div.alert { ul.reasons { @for reason in &r.reasons { li { (lang.pick(&reason.vi, &reason.en)) } } } }
                 }

@@ -39,6 +39,7 @@ fn clear_flags(
         level: None,
         agencies: None,
         group_by: GroupBy::Agency,
+        map: Default::default(),
     };
     let r = report::build(conn, &q)?;
     let mut clear = HashMap::new();

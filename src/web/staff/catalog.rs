@@ -73,7 +73,7 @@ fn catalog_page(
                 (csrf_field(viewer))
                 label.block for="what" { (t("Loại danh mục", "Catalog")) }
                 select #what name="what" {
-                    @for (value, label) in [("agencies", "Cơ quan: code,name,level,province_code,parent_code"), ("procedures", "Thủ tục: code,name,field,level"), ("links", "Cơ quan – thủ tục: agency_code,procedure_code")] {
+                    @for (value, label) in [("agencies", "Cơ quan: code,name,level,province_code,parent_code"), ("procedures", "Thủ tục: code,name,field,level"), ("links", "Cơ quan – thủ tục: agency_code,procedure_code"), ("successions", "Sáp nhập, chia tách: old_code,new_code,effective_date[,share][,kind]")] {
                         option value=(value) selected[entered.is_some_and(|f| f.what == value)] { (label) }
                     }
                 }
@@ -83,8 +83,9 @@ fn catalog_page(
             }
             h2 { (t("Cơ quan (", "Agencies (")) (c.agencies.len()) ")" }
             div.scroll role="region" tabindex="0" aria-label=(t("Danh mục cơ quan", "Agencies in the catalog")) { table {
-                thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Cấp", "Level")) } th { (t("Trực thuộc", "Under")) } } }
-                tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (crate::domain::Level::text_of(&a.level, lang)) } td { (code_of(a.parent_id)) } } } }
+                thead { tr { th { (t("Mã", "Code")) } th { (t("Tên", "Name")) } th { (t("Cấp", "Level")) } th { (t("Trực thuộc", "Under")) } th { (t("Hiệu lực", "In force")) } } }
+                tbody { @for a in &c.agencies { tr { td { a href=(format!("/admin/agencies/{}", a.code)) { (a.code) } } td { (a.name) } td { (crate::domain::Level::text_of(&a.level, lang)) } td { (code_of(a.parent_id)) }
+                    td { (span_text(a.valid_from, a.valid_to, lang)) } } } }
             } }
             h2 { (t("Thủ tục (", "Procedures (")) (c.procedures.len()) ")" }
             div.scroll role="region" tabindex="0" aria-label=(t("Danh mục thủ tục", "Procedures in the catalog")) { table {
@@ -93,6 +94,27 @@ fn catalog_page(
             } }
         },
     )
+}
+
+/// An agency's life span ("01/07/2025 –", "– 30/06/2025", "—" when always in force).
+fn span_text(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    lang: crate::domain::Lang,
+) -> String {
+    match (from, to) {
+        (None, None) => "—".to_owned(),
+        (from, to) => {
+            let day =
+                |d: Option<chrono::NaiveDate>| d.map(crate::clock::day_text).unwrap_or_default();
+            let ended = if to.is_some() {
+                lang.pick(" (đã kết thúc)", " (ended)")
+            } else {
+                ""
+            };
+            format!("{} – {}{ended}", day(from), day(to))
+        }
+    }
 }
 
 /// The catalog page.
@@ -241,6 +263,9 @@ pub async fn import_catalog(
                 "agencies" => import::import_agencies(conn, csv.as_bytes()),
                 "procedures" => import::import_procedures(conn, csv.as_bytes()),
                 "links" => import::import_links(conn, csv.as_bytes()),
+                "successions" => {
+                    crate::catalog::successions::import_successions(conn, csv.as_bytes())
+                }
                 _ => return Ok(Err(vec!["loại danh mục không hợp lệ".to_owned()])),
             };
             match result {

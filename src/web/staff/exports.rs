@@ -75,6 +75,7 @@ async fn agency_report(
     };
     let own = viewer.0.user.agency_id;
     let province = q.period.province_code();
+    let map = q.period.map_mode();
     let report = state
         .read(move |conn| {
             let (province, agencies) = match (head, own) {
@@ -96,6 +97,7 @@ async fn agency_report(
                 level: None,
                 agencies,
                 group_by: GroupBy::Agency,
+                map,
             };
             Ok(report::build(conn, &query)?)
         })

@@ -44,6 +44,7 @@ fn query(shown: &Shown, from: NaiveDate, to: NaiveDate, group_by: GroupBy) -> Qu
         level: None,
         agencies: None,
         group_by,
+        map: shown.map,
     }
 }
 
@@ -68,6 +69,7 @@ pub async fn show_overview(
     }
     let (from, to) = q.period();
     let asked = q.province_code();
+    let map = q.map_mode();
     let reports = state.reports.clone();
     let lang = viewer.lang();
     let (provinces, found) = state
@@ -77,7 +79,12 @@ pub async fn show_overview(
                 Ok(p) => p,
                 Err(unknown) => return Ok((provinces, Err(unknown))),
             };
-            let shown = Shown { from, to, province };
+            let shown = Shown {
+                from,
+                to,
+                province,
+                map,
+            };
             let length = to - from;
             let (prev_to, prev_from) =
                 (from - Duration::days(1), from - Duration::days(1) - length);
@@ -107,6 +114,7 @@ pub async fn show_overview(
                 from,
                 to,
                 province: None,
+                map,
             };
             Ok(html(
                 StatusCode::NOT_FOUND,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::catalog::Province;
 use crate::domain::Lang;
+use crate::report::map::MapMode;
 
 /// The earliest date a page may be asked for.
 pub const EARLIEST: NaiveDate = date(2000, 1, 1);
@@ -33,6 +34,17 @@ pub struct PeriodQuery {
     /// A released month (`YYYY-MM`): the only periods agency heads see.
     #[serde(default, deserialize_with = "bounded_month")]
     pub month: Option<NaiveDate>,
+    /// `today` (the default) or `as-it-was`: the map a period across a reorganisation is shown on.
+    #[serde(default, deserialize_with = "map_mode")]
+    pub map: Option<MapMode>,
+}
+
+/// An optional map (`today`, `as-it-was`); anything else makes the query unreadable.
+fn map_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MapMode>, D::Error> {
+    let text = String::deserialize(d)?;
+    MapMode::parse(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("{text:?} is not a map (today or as-it-was)"))
+    })
 }
 
 /// An optional `YYYY-MM` between [`EARLIEST`] and [`LATEST`], as its first day.
@@ -84,6 +96,11 @@ impl PeriodQuery {
         (first <= last).then(|| (first, month_end(first)))
     }
 
+    /// The map asked for (today's by default).
+    pub fn map_mode(&self) -> MapMode {
+        self.map.unwrap_or_default()
+    }
+
     /// The period asked for, or the last 365 days (Vietnam time).
     pub fn period(&self) -> (NaiveDate, NaiveDate) {
         let to = self.to.unwrap_or_else(crate::clock::today);
@@ -101,14 +118,19 @@ pub struct Shown {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub province: Option<String>,
+    pub map: MapMode,
 }
 
 impl Shown {
-    /// `from=…&to=…[&province=…]`, URL-encoded, for links that keep the same view.
+    /// `from=…&to=…[&province=…][&map=as-it-was]`, URL-encoded, for links that keep the same
+    /// view.
     pub fn query(&self) -> String {
         let mut pairs = vec![("from", self.from.to_string()), ("to", self.to.to_string())];
         if let Some(p) = &self.province {
             pairs.push(("province", p.clone()));
+        }
+        if self.map != MapMode::default() {
+            pairs.push(("map", self.map.as_str().to_owned()));
         }
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
@@ -165,6 +187,17 @@ pub fn filter_form(
                     }
                 }
             }
+            div {
+                label for="map" { (t("Bản đồ hành chính", "Administrative map")) } br;
+                select #map name="map" {
+                    option value="today" selected[shown.map == MapMode::Today] {
+                        (t("Như hiện nay (gộp đơn vị trước sáp nhập)", "As today (predecessors rolled up)"))
+                    }
+                    option value="as-it-was" selected[shown.map == MapMode::AsItWas] {
+                        (t("Như tại thời điểm đó", "As it was"))
+                    }
+                }
+            }
             div { button type="submit" { (t("Xem", "Show")) } }
         }
     }
@@ -218,10 +251,19 @@ mod tests {
             from: d("2026-01-01"),
             to: d("2026-12-31"),
             province: Some("A&B".into()),
+            map: MapMode::Today,
         };
         assert_eq!(
             shown.query(),
             "from=2026-01-01&to=2026-12-31&province=A%26B"
+        );
+        let as_it_was = Shown {
+            map: MapMode::AsItWas,
+            ..shown
+        };
+        assert_eq!(
+            as_it_was.query(),
+            "from=2026-01-01&to=2026-12-31&province=A%26B&map=as-it-was"
         );
     }
 
@@ -243,6 +285,7 @@ mod tests {
             from: None,
             to: None,
             province: None,
+            map: None,
             month: month.map(d),
         };
         assert_eq!(
