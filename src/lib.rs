@@ -21,6 +21,7 @@ pub mod lexicon;
 pub mod limits;
 pub mod mail;
 pub mod monitoring;
+pub mod outreach;
 pub mod privacy;
 pub mod questionnaire;
 pub mod report;

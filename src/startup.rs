@@ -1,5 +1,5 @@
 //! Building and running the application: open the database, the questionnaire, the token secret
-//! and the mailer; start the scheduled tasks; bind the HTTP server. Nothing else lives here.
+//! and the mailer (and the outreach sender); start the scheduled tasks; bind the HTTP server. Nothing else lives here.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ impl Application {
         };
         let secret = load_secret(&settings)?;
         let mailer = Mailer::new(&settings.mail).context("cannot set up mail")?;
+        let outreach =
+            crate::outreach::deliver::Sender::new(&settings, mailer.clone(), secret.clone())
+                .map_err(anyhow::Error::msg)
+                .context("cannot set up outreach")?;
         let recorder = Recorder::start(&db).context("cannot start the commit thread")?;
         let state = AppState::new(
             settings.clone(),
@@ -54,7 +58,7 @@ impl Application {
             Arc::new(Current::new(questionnaire)),
         );
         let server = Server::bind(state)?;
-        let scheduler = schedule::spawn(db.clone(), settings, mailer);
+        let scheduler = schedule::spawn(db.clone(), settings, mailer, outreach);
         Ok(Application {
             server,
             scheduler,

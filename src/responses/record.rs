@@ -1,5 +1,6 @@
 //! The one write path of a response: store it, mark its link used (and count it answered for
-//! the response rate), update the counts, keep the optional contact detail apart, and queue the
+//! the response rate, and forget the address outreach kept for it), update the counts, keep the
+//! optional contact detail apart, and queue the
 //! money alert it calls for — all in the caller's
 //! transaction. Web submissions (link and walk-in) commit through [`Recorder`]; the paper import
 //! calls [`stage`] with its batches, each in a transaction of its own, and its counts are added
@@ -84,12 +85,14 @@ impl MoneyAlert {
 pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> {
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut kept: Vec<&Entry> = Vec::with_capacity(entries.len());
+    let mut answered = Vec::new();
     for entry in entries {
         let fresh = match entry.invitation {
             Some(invited) => {
                 let fresh = invitations::mark_used(conn, invited.id)?;
                 if fresh {
                     aggregates::record_answered(conn, invited.agency_id, invited.returned_on)?;
+                    answered.push(invited.id);
                 }
                 fresh
             }
@@ -102,6 +105,8 @@ pub fn record(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<Stored>> 
             Stored::AlreadyUsed
         });
     }
+    // The citizen's address (if outreach kept one) goes with the link's use.
+    crate::outreach::deliver::answered(conn, &answered)?;
     let submissions: Vec<&Submission> = kept.iter().map(|e| &e.submission).collect();
     store::insert_batch(conn, &submissions)?;
     for entry in kept {
