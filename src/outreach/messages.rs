@@ -160,20 +160,24 @@ pub fn short(f: &Facts, unaccented: bool, limit: Option<usize>) -> String {
     if fits(&full) {
         return full;
     }
-    // Shorten the procedure, then the agency, a character at a time (names are short: at most a
-    // few hundred steps).
-    let procedure: Vec<char> = f.procedure.chars().collect();
-    for keep in (0..procedure.len()).rev() {
-        let short: String = procedure[..keep].iter().collect();
-        let t = build(&f.agency, &format!("{}…", short.trim_end()));
+    // Shorten the procedure, then the agency, a word at a time.
+    let words = |s: &str, keep: usize| {
+        let kept: Vec<&str> = s.split_whitespace().take(keep).collect();
+        format!(
+            "{}…",
+            kept.join(" ").trim_end_matches([',', ';', ':', '.', '-'])
+        )
+    };
+    let procedure_words = f.procedure.split_whitespace().count();
+    for keep in (0..procedure_words).rev() {
+        let t = build(&f.agency, &words(&f.procedure, keep));
         if fits(&t) {
             return t;
         }
     }
-    let agency: Vec<char> = f.agency.chars().collect();
-    for keep in (1..agency.len()).rev() {
-        let short: String = agency[..keep].iter().collect();
-        let t = build(&format!("{}…", short.trim_end()), "…");
+    let agency_words = f.agency.split_whitespace().count();
+    for keep in (1..agency_words).rev() {
+        let t = build(&words(&f.agency, keep), "…");
         if fits(&t) {
             return t;
         }
@@ -289,23 +293,36 @@ mod tests {
     }
 
     #[test]
-    fn long_names_are_shortened_to_one_part_with_the_link_whole() {
+    fn long_names_are_shortened_by_words_to_one_part_with_the_link_whole() {
+        let procedure = "Cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở và tài sản khác gắn liền với đất lần đầu";
+        let f = facts(Kind::Invitation, "UBND xã Hùng Sơn", procedure);
+        let sms = short(&f, true, Some(sms_limit(true)));
+        assert_eq!(
+            sms,
+            "UBND xa Hung Son moi Ong/Ba danh gia ho so Cap Giay chung nhan quyen su dung dat...: \
+             https://khaosat.thainguyen.gov.vn/s/AbCdEfGhIjKlMnOpQrStUv (han 30/12/2026)"
+        );
+        assert_eq!(units(&sms), 160);
+        // A long agency name too: the procedure goes, then the agency's last words.
         let f = facts(
             Kind::Reminder,
             "Trung tâm Phục vụ hành chính công tỉnh Thái Nguyên",
-            "Cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở và tài sản khác gắn liền với đất lần đầu",
+            procedure,
         );
         let sms = short(&f, true, Some(sms_limit(true)));
-        assert!(units(&sms) <= 160, "{} units: {sms}", units(&sms));
-        assert_eq!(sms_parts(&sms), 1);
-        assert!(
-            sms.starts_with("Nhac lai: Trung tam Phuc vu hanh chinh cong tinh Thai Nguyen moi")
+        assert_eq!(
+            sms,
+            "Nhac lai: Trung tam Phuc vu hanh chinh cong tinh... moi Ong/Ba danh gia ho so ...: \
+             https://khaosat.thainguyen.gov.vn/s/AbCdEfGhIjKlMnOpQrStUv (han 30/12/2026)"
         );
-        assert!(sms.contains(&f.link) && sms.ends_with("(han 30/12/2026)"));
-        // With diacritics: two UCS-2 parts at most.
+        assert_eq!((units(&sms), sms_parts(&sms)), (158, 1));
+        // With diacritics: two UCS-2 parts at most, the link whole.
         let accented = short(&f, false, Some(sms_limit(false)));
-        assert!(accented.contains("Nhắc lại") && accented.contains(&f.link));
-        assert!(sms_parts(&accented) <= 2, "{accented}");
+        assert!(accented.starts_with("Nhắc lại: ") && accented.contains(&f.link));
+        assert!(
+            units(&accented) <= 134 && sms_parts(&accented) == 2,
+            "{accented}"
+        );
     }
 
     #[test]

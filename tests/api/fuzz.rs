@@ -338,6 +338,7 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
                     secret: &secret,
                     ttl_days: 30,
                     now: crate::helpers::now(),
+                    reach: None,
                 };
                 sipas::invitations::import::import_dossiers(&mut conn, &issuer, text.as_bytes())
                     .map(|v| v.len() as u64)
