@@ -468,14 +468,14 @@ async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_
     .text()
     .await?;
     let html = scraper::Html::parse_document(&page);
+    let cells = scraper::Selector::parse("td").map_err(|e| e.to_string())?;
     let row = |label: &str| -> Vec<String> {
         crate::helpers::select(&html, "tr")
             .into_iter()
-            .find(|tr| tr.text().collect::<String>().starts_with(label))
+            .find(|tr| tr.text().collect::<String>().trim().starts_with(label))
             .map(|tr| {
-                crate::helpers::select(&scraper::Html::parse_fragment(&tr.html()), "td")
-                    .iter()
-                    .map(|td| td.text().collect::<String>())
+                tr.select(&cells)
+                    .map(|td| td.text().collect::<String>().trim().to_owned())
                     .collect()
             })
             .unwrap_or_default()
