@@ -438,20 +438,30 @@ pub fn queue_reminders(
     sender: &Sender,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let due: Vec<(i64, i64, Option<Medium>, Option<String>, Option<String>)> = outreach::table
+    #[derive(Queryable, Selectable)]
+    #[diesel(table_name = outreach, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+    struct Due {
+        id: i64,
+        invitation_id: i64,
+        channel: Option<Medium>,
+        email: Option<String>,
+        phone: Option<String>,
+    }
+    let due: Vec<Due> = outreach::table
         .filter(outreach::remind_at.le(now))
         .order(outreach::id)
-        .select((
-            outreach::id,
-            outreach::invitation_id,
-            outreach::channel,
-            outreach::email,
-            outreach::phone,
-        ))
+        .select(Due::as_select())
         .limit(500)
         .load(conn)?;
     let mut queued = 0;
-    for (id, invitation_id, channel, email, phone) in due {
+    for Due {
+        id,
+        invitation_id,
+        channel,
+        email,
+        phone,
+    } in due
+    {
         let contact = Contact { email, phone };
         let first = channel.or_else(|| sender.reach.plan(&contact).first().copied());
         conn.transaction::<_, diesel::result::Error, _>(|conn| {

@@ -196,7 +196,7 @@ pub fn classify(status: u16, body: &str, field: &str, accepted: &[String]) -> Ou
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
-            if value.is_some() && accepted.iter().any(|a| *a == text) {
+            if value.is_some() && accepted.contains(&text) {
                 Outcome::Accepted
             } else {
                 Outcome::Refused(format!("HTTP {status}, {field} = {text:?}: {excerpt}"))

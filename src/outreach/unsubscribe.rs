@@ -17,7 +17,8 @@ const SCOPE: &str = "outreach-unsubscribe";
 const HASH: usize = 16;
 
 fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    (hex.len() % 2 == 0)
+    hex.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..hex.len())
                 .step_by(2)
