@@ -712,6 +712,49 @@ mod tests {
     }
 
     #[test]
+    fn outreach_settings_are_checked_with_the_key_named() {
+        let invalid = |pairs: &[(&str, &str)], key: &str| {
+            let err = Settings::load(None, env(pairs));
+            assert!(
+                matches!(&err, Err(ConfigError::Invalid(m)) if m.contains(key)),
+                "{key}: {err:?}"
+            );
+        };
+        let url = ("SIPAS_SMS_URL", "https://sms.example.vn/send");
+        invalid(
+            &[url, ("SIPAS_SMS_TEMPLATE", "{\"to\": ")],
+            "[sms] template",
+        );
+        invalid(
+            &[url, ("SIPAS_SMS_TEMPLATE", "{\"to\": \"{{password}}\"}")],
+            "{{password}}",
+        );
+        invalid(
+            &[url, ("SIPAS_SMS_AUTH_HEADER", "Bearer xyz")],
+            "[sms] auth_header",
+        );
+        invalid(&[("SIPAS_ZALO_URL", "ftp://zalo")], "[zalo] url");
+        invalid(
+            &[("SIPAS_OUTREACH_CHANNELS", "sms, zalo, sms")],
+            "names sms twice",
+        );
+        assert!(Settings::load(None, env(&[("SIPAS_OUTREACH_CHANNELS", "fax")])).is_err());
+        let ok = Settings::load(
+            None,
+            env(&[
+                url,
+                ("SIPAS_SMS_AUTH_HEADER", "Authorization: Bearer xyz"),
+                ("SIPAS_OUTREACH_CHANNELS", "sms, email"),
+                ("SIPAS_OUTREACH_REMINDER_DAYS", "5"),
+            ]),
+        );
+        assert!(
+            ok.is_ok_and(|s| s.outreach.channels == [Medium::Sms, Medium::Email]
+                && s.outreach.reminder_days == 5)
+        );
+    }
+
+    #[test]
     fn unknown_keys_in_a_file_are_rejected() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("c.toml");

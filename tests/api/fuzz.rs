@@ -446,6 +446,7 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
         "/admin/cases/{id}",
         "/admin/export/report.csv",
         "/admin/export/report.xlsx",
+        "/admin/export/reach.csv",
         "/admin/export/responses.csv",
         "/admin/password",
         "/admin/users",
@@ -453,6 +454,7 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
         "/admin/mail",
         "/k/{code}",
         "/s/{code}",
+        "/u/{code}",
         "/q/{code}.svg",
     ];
     let keys = prop_oneof![
