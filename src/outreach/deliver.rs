@@ -54,11 +54,6 @@ impl Sender {
             secret,
         }))
     }
-
-    /// The channels in use.
-    pub fn reach(&self) -> &Reach {
-        &self.reach
-    }
 }
 
 /// What one round did.
