@@ -58,6 +58,7 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
         .route("/export/report.csv", web::get().to(exports::report_csv))
         .route("/export/report.xlsx", web::get().to(exports::report_xlsx))
         .route("/export/reach.csv", web::get().to(reach::reach_csv))
+        .route("/export/reach.xlsx", web::get().to(reach::reach_xlsx))
         .route(
             "/export/responses.csv",
             web::get().to(exports::responses_csv),

@@ -451,6 +451,7 @@ async fn reading_any_dashboard_page_changes_nothing() -> TestResult {
         (&admin, "/admin/export/report.csv"),
         (&admin, "/admin/export/report.xlsx"),
         (&admin, "/admin/export/reach.csv"),
+        (&admin, "/admin/export/reach.xlsx"),
         (&admin, "/admin/export/responses.csv"),
         (&admin, "/admin/catalog"),
         (&admin, "/admin/questionnaires"),

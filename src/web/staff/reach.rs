@@ -1,7 +1,7 @@
 //! Reach and response rate: the funnel of each outreach channel (dossiers with an address, not
 //! messaged because of the fatigue window or an opt-out, invitations delivered, failures,
 //! reminders, answers, response rate) beside the dossiers that got no message, with what SMS
-//! cost — on the agency page and as a CSV export per agency and channel.
+//! cost — on the agency page and as a CSV or XLSX export per agency and channel.
 
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -13,8 +13,10 @@ use crate::config::Settings;
 use crate::domain::Lang;
 use crate::outreach::counts::{Funnel, Reached};
 use crate::report::numbers::{count, percent};
+use crate::report::sheet::Cell;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
+use rust_xlsxwriter::{Format, Workbook};
 
 fn rate(answered: i64, of: i64, lang: Lang) -> String {
     if of > 0 {
@@ -82,46 +84,45 @@ pub fn funnel_section(r: &Reached, settings: &Settings, lang: Lang) -> Markup {
     }
 }
 
-/// One CSV row's cells.
-fn csv_row(
-    code: &str,
-    name: &str,
-    channel: &str,
-    f: &Funnel,
-    parts_cost: (i64, i64),
-    lang: Lang,
-) -> Vec<String> {
-    let rate = f.response_rate().map_or_else(String::new, |r| {
-        crate::report::sheet::percent_cell(Some(r), lang)
-    });
+/// One row's cells: an agency's funnel on one channel.
+fn cells(code: &str, name: &str, channel: &str, f: &Funnel, parts: i64, cost: i64) -> Vec<Cell> {
+    let n = |v: i64| Cell::Count(u64::try_from(v).unwrap_or(0));
     vec![
-        code.to_owned(),
-        name.to_owned(),
-        channel.to_owned(),
-        f.contacts.to_string(),
-        f.recent.to_string(),
-        f.opted_out.to_string(),
-        f.invited.to_string(),
-        f.failed.to_string(),
-        f.reminded.to_string(),
-        f.answered.to_string(),
-        rate,
-        parts_cost.0.to_string(),
-        parts_cost.1.to_string(),
+        Cell::Text(code.to_owned()),
+        Cell::Text(name.to_owned()),
+        Cell::Text(channel.to_owned()),
+        n(f.contacts),
+        n(f.recent),
+        n(f.opted_out),
+        n(f.invited),
+        n(f.failed),
+        n(f.reminded),
+        n(f.answered),
+        Cell::Rate(f.response_rate()),
+        n(parts),
+        n(cost),
     ]
 }
 
-/// `GET /admin/export/reach.csv`: one row per agency and channel (and one for the dossiers that
-/// got no message), over the period (for an agency head: their agencies' released month).
-pub async fn reach_csv(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    q: web::Query<ExportQuery>,
-) -> Result<HttpResponse, AppError> {
+/// The export: title, headings and one row per agency and channel (and one for the dossiers
+/// that got no message), over the period (for an agency head: their agencies' released month).
+struct Sheet {
+    title: Vec<String>,
+    headings: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+    file: String,
+}
+
+async fn sheet(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &ExportQuery,
+    extension: &str,
+) -> Result<Sheet, AppError> {
     let lang = q.lang();
-    let (query, _) = scope(&viewer, &state, &q).await?;
+    let (query, _) = scope(viewer, state, q).await?;
     let (from, to) = (query.from, query.to);
-    let rows = state
+    let reached = state
         .read(move |conn| {
             let province_id = crate::report::province_id(conn, &query)?;
             let reach = crate::outreach::counts::reach(conn, &query, province_id)?;
@@ -137,16 +138,36 @@ pub async fn reach_csv(
                 .collect::<Vec<_>>())
         })
         .await?;
-    let delimiter = match lang {
-        Lang::Vi => b';',
-        Lang::En => b',',
-    };
-    let mut body = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = crate::csvsafe::Writer::with_delimiter(&mut body, delimiter);
-        let t = |vi: &'static str, en: &'static str| lang.pick(vi, en).to_owned();
-        let io = |e: std::io::Error| AppError::internal(e);
-        w.write_record([
+    let t = |vi: &'static str, en: &'static str| lang.pick(vi, en).to_owned();
+    let mut rows = Vec::new();
+    for (code, name, r) in &reached {
+        for (m, f) in &r.channels {
+            rows.push(cells(
+                code,
+                name,
+                m.label(),
+                f,
+                f.sms_parts,
+                sms_cost(f.sms_parts, &state.settings),
+            ));
+        }
+        let (none, answered) = r.unmessaged();
+        let f = Funnel {
+            invited: none,
+            answered,
+            ..Funnel::default()
+        };
+        rows.push(cells(
+            code,
+            name,
+            &t("không nhắn tin", "no message"),
+            &f,
+            0,
+            0,
+        ));
+    }
+    Ok(Sheet {
+        title: vec![
             t(
                 "Tiếp cận người dân và tỷ lệ phản hồi",
                 "Reaching citizens and the response rate",
@@ -157,9 +178,8 @@ pub async fn reach_csv(
                 crate::clock::day_text(from),
                 crate::clock::day_text(to)
             ),
-        ])
-        .map_err(io)?;
-        w.write_record([
+        ],
+        headings: vec![
             t("Mã", "Code"),
             t("Cơ quan", "Agency"),
             t("Kênh", "Channel"),
@@ -173,35 +193,93 @@ pub async fn reach_csv(
             t("Tỷ lệ phản hồi (%)", "Response rate (%)"),
             t("Số tin SMS", "SMS parts"),
             t("Chi phí SMS (đ)", "SMS cost (VND)"),
-        ])
-        .map_err(io)?;
-        for (code, name, r) in &rows {
-            for (m, f) in &r.channels {
-                let cost = (f.sms_parts, sms_cost(f.sms_parts, &state.settings));
-                w.write_record(csv_row(code, name, m.label(), f, cost, lang))
-                    .map_err(io)?;
-            }
-            let (none, answered) = r.unmessaged();
-            let f = Funnel {
-                invited: none,
-                answered,
-                ..Funnel::default()
-            };
-            w.write_record(csv_row(
-                code,
-                name,
-                &t("không nhắn tin", "no message"),
-                &f,
-                (0, 0),
-                lang,
-            ))
+        ],
+        rows,
+        file: format!(
+            "sipas-{}-{from}-{to}.{extension}",
+            lang.pick("tiep-can", "reach")
+        ),
+    })
+}
+
+/// `GET /admin/export/reach.csv`: Vietnamese (`;`, decimal comma) or `?lang=en`.
+pub async fn reach_csv(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let lang = q.lang();
+    let sheet = sheet(&viewer, &state, &q, "csv").await?;
+    let delimiter = match lang {
+        Lang::Vi => b';',
+        Lang::En => b',',
+    };
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    {
+        let io = |e: std::io::Error| AppError::internal(e);
+        let mut w = crate::csvsafe::Writer::with_delimiter(&mut body, delimiter);
+        w.write_record(&sheet.title).map_err(io)?;
+        w.write_record(&sheet.headings).map_err(io)?;
+        for row in &sheet.rows {
+            w.write_record(row.iter().map(|c| match c {
+                Cell::Text(t) => t.clone(),
+                Cell::Count(n) => n.to_string(),
+                Cell::Rate(r) => crate::report::sheet::percent_cell(*r, lang),
+            }))
             .map_err(io)?;
         }
         w.flush().map_err(io)?;
     }
+    Ok(attachment(&sheet.file, "text/csv; charset=utf-8", body))
+}
+
+/// `GET /admin/export/reach.xlsx`: the same as a workbook (rates as percentages).
+pub async fn reach_xlsx(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    q: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let s = sheet(&viewer, &state, &q, "xlsx").await?;
+    let body = workbook(&s).map_err(AppError::internal)?;
     Ok(attachment(
-        &format!("sipas-{}-{from}-{to}.csv", lang.pick("tiep-can", "reach")),
-        "text/csv; charset=utf-8",
+        &s.file,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         body,
     ))
+}
+
+fn workbook(s: &Sheet) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let bold = Format::new().set_bold();
+    let wrap = Format::new().set_bold().set_text_wrap();
+    let pct = Format::new().set_num_format("0.0%");
+    for (c, text) in s.title.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16 * 2, text, &bold)?;
+    }
+    for (c, heading) in s.headings.iter().enumerate() {
+        let c = c as u16;
+        sheet.set_column_width(c, if c == 1 { 40.0 } else { 14.0 })?;
+        sheet.write_string_with_format(2, c, heading, &wrap)?;
+    }
+    for (i, row) in s.rows.iter().enumerate() {
+        let r = 3 + i as u32;
+        for (c, cell) in row.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Text(t) => {
+                    sheet.write_string(r, c, t)?;
+                }
+                Cell::Count(n) => {
+                    sheet.write_number(r, c, *n as f64)?;
+                }
+                Cell::Rate(Some(v)) if v.is_finite() => {
+                    sheet.write_number_with_format(r, c, *v, &pct)?;
+                }
+                Cell::Rate(_) => {}
+            }
+        }
+    }
+    sheet.set_freeze_panes(3, 3)?;
+    book.save_to_buffer()
 }
