@@ -617,3 +617,52 @@ async fn one_invitation_per_fatigue_window_across_agencies_and_an_opt_out_that_h
     sink.stop();
     Ok(())
 }
+
+#[tokio::test]
+async fn the_csv_import_takes_phones_and_refuses_a_bad_one_by_line_storing_nothing() -> TestResult {
+    let app = spawn_app().await?;
+    let gateway = Gateway::start()?;
+    let settings = with_gateways(&app, &gateway);
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    let reach = Reach::from_settings(&settings);
+    let issuer = Issuer {
+        secret: &secret,
+        ttl_days: 30,
+        now: sipas::invitations::import::now(),
+        reach: reach.as_ref(),
+    };
+    let header = "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at,citizen_email,citizen_phone\n";
+    let bad = format!(
+        "{header}CSV-1,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0912345678\n\
+         CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0208 3856 789\n"
+    );
+    let mut conn = app.conn()?;
+    let refused = sipas::invitations::import::import_dossiers(&mut conn, &issuer, bad.as_bytes());
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.contains("line 3") && message.contains("citizen_phone"),
+        "{message}"
+    );
+    drop(conn);
+    assert_eq!(
+        (
+            app.count("invitations")?,
+            app.count("outreach")?,
+            app.count("outbox")?
+        ),
+        (0, 0, 0)
+    );
+    let good = format!(
+        "{header}CSV-1,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0912345678\n\
+         CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,\n"
+    );
+    let mut conn = app.conn()?;
+    let issued = sipas::invitations::import::import_dossiers(&mut conn, &issuer, good.as_bytes())?;
+    assert_eq!(
+        outcome(&issued),
+        [Some(Enrolled::Queued(Medium::Zalo)), None]
+    );
+    drop(conn);
+    assert_eq!((app.count("outreach")?, app.count("outbox")?), (1, 1));
+    Ok(())
+}
