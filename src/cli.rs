@@ -402,10 +402,12 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
         }
         ImportKind::Dossiers { file } => {
             let secret = load_secret(&settings)?;
+            let reach = crate::outreach::Reach::from_settings(&settings);
             let issuer = Issuer {
                 secret: &secret,
                 ttl_days: settings.survey.invitation_ttl_days,
                 now: dossier_import::now(),
+                reach: reach.as_ref(),
             };
             let issued = import_dossiers(&mut conn, &issuer, open_file(&file)?)?;
             let base = settings.public_url();
@@ -416,6 +418,7 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                 "status",
                 "survey_url",
                 "qr_svg_url",
+                "message",
             ])?;
             for i in issued {
                 let token = i.token.as_str();
@@ -425,6 +428,7 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                     if i.created { "created" } else { "existing" },
                     &format!("{base}/s/{token}"),
                     &format!("{base}/q/{token}.svg"),
+                    i.outreach.map_or("", |o| o.as_str()),
                 ])?;
             }
             out.flush()?;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::outreach::Medium;
+
 /// All settings of a sipas instance.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -22,6 +24,9 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     pub mail: MailSettings,
     pub monitoring: MonitoringSettings,
+    pub outreach: OutreachSettings,
+    pub sms: GatewaySettings,
+    pub zalo: GatewaySettings,
 }
 
 /// `[server]`: the HTTP listener.
@@ -296,6 +301,126 @@ impl Default for MailSettings {
     }
 }
 
+/// `[outreach]`: the invitation and one reminder sent to a citizen whose dossier carried an email
+/// address or a mobile number (`docs/outreach.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutreachSettings {
+    /// The channels one message tries, in order (`zalo`, `sms`, `email`): a channel is used when
+    /// it is configured (`[zalo] url`, `[sms] url`, `[mail] transport`) and the dossier carries
+    /// the address it needs; the next one is tried when it refuses the message or gives up.
+    pub channels: Vec<Medium>,
+    /// Days after the invitation was delivered that the one reminder goes, if the link is still
+    /// unused and valid then; 0: no reminder.
+    pub reminder_days: u32,
+    /// Days during which a citizen (by a keyed hash of their address) is invited at most once,
+    /// whatever the agency; 0: no limit.
+    pub fatigue_days: u32,
+    /// Delivery attempts on one channel before the next one is tried (retries back off
+    /// exponentially: 1, 2, 4… minutes).
+    pub max_attempts: u32,
+    /// What one SMS part costs (in đồng), for the cost shown with the response rate.
+    pub sms_cost: u64,
+    /// Send SMS without Vietnamese diacritics (160 characters a part instead of 70; what most
+    /// brand-name SMS contracts price and accept).
+    pub sms_unaccented: bool,
+}
+
+impl Default for OutreachSettings {
+    fn default() -> Self {
+        OutreachSettings {
+            channels: vec![Medium::Zalo, Medium::Sms, Medium::Email],
+            reminder_days: 7,
+            fatigue_days: 30,
+            max_attempts: 6,
+            sms_cost: 0,
+            sms_unaccented: true,
+        }
+    }
+}
+
+/// `[sms]` and `[zalo]`: an HTTP gateway that takes one message as a JSON POST.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// The provider's endpoint; empty switches the channel off.
+    pub url: String,
+    /// The header carrying the credentials, as `Name: value` (`Authorization: Bearer …`, or
+    /// Zalo's `access_token: …`); empty: none.
+    pub auth_header: String,
+    /// The JSON body. Placeholders in its strings are replaced: `{{id}}` (the message's own id,
+    /// the same on every retry), `{{phone}}` (84…), `{{phone_local}}` (0…), `{{text}}`,
+    /// `{{link}}`, `{{token}}`, `{{agency}}`, `{{procedure}}`, `{{expires}}` (dd/mm/yyyy), `{{kind}}`
+    /// (`invitation` or `reminder`).
+    pub template: String,
+    /// A JSON pointer into the provider's answer (`/error`, `/CodeResult`) and the values that
+    /// mean "accepted"; empty: any 2xx answer is.
+    pub success_field: String,
+    pub success_values: Vec<String>,
+    /// Seconds to wait for the provider's answer.
+    pub timeout_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            url: String::new(),
+            auth_header: String::new(),
+            template: r#"{"to": "{{phone}}", "text": "{{text}}", "id": "{{id}}"}"#.to_owned(),
+            success_field: String::new(),
+            success_values: Vec::new(),
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl GatewaySettings {
+    /// True when a URL is set.
+    pub fn is_on(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        let fail = |m: String| Err(ConfigError::Invalid(format!("[{section}] {m}")));
+        if !self.is_on() {
+            return Ok(());
+        }
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            return fail("url must start with https:// (or http://)".into());
+        }
+        if !self.auth_header.trim().is_empty()
+            && !self
+                .auth_header
+                .split_once(':')
+                .is_some_and(|(name, _)| is_header_name(name.trim()))
+        {
+            return fail(
+                "auth_header must be `Name: value`, e.g. `Authorization: Bearer …`".into(),
+            );
+        }
+        if let Err(e) = crate::outreach::gateway::Template::parse(&self.template) {
+            return fail(format!("template: {e}"));
+        }
+        if !self.success_field.is_empty() && !self.success_field.starts_with('/') {
+            return fail("success_field must be a JSON pointer such as /error".into());
+        }
+        if !self.success_field.is_empty() && self.success_values.is_empty() {
+            return fail("success_values must list the values that mean \"accepted\"".into());
+        }
+        if self.timeout_secs == 0 {
+            return fail("timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// How mail leaves.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -412,6 +537,24 @@ impl Settings {
             if m.max_attempts == 0 || m.send_hour > 23 {
                 return fail("[mail] max_attempts must be at least 1 and send_hour 0–23");
             }
+        }
+        self.sms.validate("sms")?;
+        self.zalo.validate("zalo")?;
+        let o = &self.outreach;
+        if o.max_attempts == 0 {
+            return fail("[outreach] max_attempts must be at least 1");
+        }
+        if let Some((i, m)) = o
+            .channels
+            .iter()
+            .enumerate()
+            .find(|(i, m)| o.channels[..*i].contains(m))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[outreach] channels names {} twice (position {})",
+                m.as_str(),
+                i + 1
+            )));
         }
         if let Some(key) = &self.security.secret_key
             && key.len() < 32
@@ -570,6 +713,49 @@ mod tests {
         let bad = Settings::load(None, env(&[("SIPAS_SURVEY_IMPORT_EARLIEST", "soon")]));
         assert!(matches!(bad, Err(ConfigError::Invalid(m)) if m.contains("import_earliest")));
         Ok(())
+    }
+
+    #[test]
+    fn outreach_settings_are_checked_with_the_key_named() {
+        let invalid = |pairs: &[(&str, &str)], key: &str| {
+            let err = Settings::load(None, env(pairs));
+            assert!(
+                matches!(&err, Err(ConfigError::Invalid(m)) if m.contains(key)),
+                "{key}: {err:?}"
+            );
+        };
+        let url = ("SIPAS_SMS_URL", "https://sms.example.vn/send");
+        invalid(
+            &[url, ("SIPAS_SMS_TEMPLATE", "{\"to\": ")],
+            "[sms] template",
+        );
+        invalid(
+            &[url, ("SIPAS_SMS_TEMPLATE", "{\"to\": \"{{password}}\"}")],
+            "{{password}}",
+        );
+        invalid(
+            &[url, ("SIPAS_SMS_AUTH_HEADER", "Bearer xyz")],
+            "[sms] auth_header",
+        );
+        invalid(&[("SIPAS_ZALO_URL", "ftp://zalo")], "[zalo] url");
+        invalid(
+            &[("SIPAS_OUTREACH_CHANNELS", "sms, zalo, sms")],
+            "names sms twice",
+        );
+        assert!(Settings::load(None, env(&[("SIPAS_OUTREACH_CHANNELS", "fax")])).is_err());
+        let ok = Settings::load(
+            None,
+            env(&[
+                url,
+                ("SIPAS_SMS_AUTH_HEADER", "Authorization: Bearer xyz"),
+                ("SIPAS_OUTREACH_CHANNELS", "sms, email"),
+                ("SIPAS_OUTREACH_REMINDER_DAYS", "5"),
+            ]),
+        );
+        assert!(
+            ok.is_ok_and(|s| s.outreach.channels == [Medium::Sms, Medium::Email]
+                && s.outreach.reminder_days == 5)
+        );
     }
 
     #[test]

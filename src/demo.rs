@@ -622,7 +622,6 @@ fn invitation(
             returned_at,
             late: Some(late),
             days_late: Some(if late { 2 } else { 0 }),
-            citizen_email: None,
             created_at: returned_at,
             expires_at: returned_at
                 + Duration::days(i64::from(state.settings.survey.invitation_ttl_days)),
@@ -683,13 +682,14 @@ pub fn sample_links(state: &Installation<'_>, n: usize) -> anyhow::Result<Vec<St
                 now + Duration::days(1)
             }),
             returned_at: now,
-            citizen_email: None,
+            contact: Default::default(),
         });
     }
     let issuer = Issuer {
         secret: state.secret,
         ttl_days: state.settings.survey.invitation_ttl_days,
         now,
+        reach: None,
     };
     let issued = issuer.issue(&mut conn, &dossiers, Scope::All)?;
     let base = state.settings.public_url();

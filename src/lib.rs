@@ -22,6 +22,7 @@ pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod monitoring;
+pub mod outreach;
 pub mod privacy;
 pub mod questionnaire;
 pub mod report;

@@ -1,7 +1,9 @@
 //! Scheduled tasks, on one background thread (stopped and joined after the HTTP server): the
 //! monitoring sweep every `monitoring.sweep_minutes` (the first 30 s after start-up), and when mail is on, outbox delivery every
 //! 5 seconds and the weekly (Mondays) and monthly (the 1st) digests from `send_hour`, Vietnam
-//! time. Every task is idempotent, so restarts and several servers are harmless.
+//! time; when outreach is on, the citizens' invitations and reminders every 5 seconds
+//! (`outreach::deliver::round`). Every task is idempotent, so restarts and several servers are
+//! harmless.
 
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -17,6 +19,7 @@ use crate::mail::digest::{self, Period};
 use crate::mail::outbox;
 use crate::metrics::Metrics;
 use crate::monitoring;
+use crate::outreach::deliver as outreach;
 
 /// Time between two rounds.
 const ROUND: StdDuration = StdDuration::from_secs(5);
@@ -47,6 +50,7 @@ struct Tasks {
     settings: Settings,
     mailer: Mailer,
     metrics: Arc<Metrics>,
+    outreach: Option<outreach::Sender>,
     /// Digest windows already queued by this process.
     queued: Vec<String>,
     /// When the last sweep ran.
@@ -54,14 +58,15 @@ struct Tasks {
     started: Instant,
 }
 
-/// Starts the thread; `None` when there is nothing to schedule (mail off and sweep off).
+/// Starts the thread; `None` when there is nothing to schedule (mail, outreach and sweep off).
 pub fn spawn(
     db: Database,
     settings: Settings,
     mailer: Mailer,
     metrics: Arc<Metrics>,
+    outreach: Option<outreach::Sender>,
 ) -> Option<Scheduler> {
-    if !mailer.is_on() && settings.monitoring.sweep_minutes == 0 {
+    if !mailer.is_on() && outreach.is_none() && settings.monitoring.sweep_minutes == 0 {
         return None;
     }
     let (stop, stopped) = mpsc::channel::<()>();
@@ -70,6 +75,7 @@ pub fn spawn(
         settings,
         mailer,
         metrics,
+        outreach,
         queued: Vec::new(),
         swept: None,
         started: Instant::now(),
@@ -98,6 +104,20 @@ impl Tasks {
         {
             tracing::warn!(error = %e, "mail round failed; retrying in a while");
         }
+        if let Some(sender) = &self.outreach
+            && let Err(e) = self.reach(sender)
+        {
+            tracing::warn!(error = %e, "outreach round failed; retrying in a while");
+        }
+    }
+
+    fn reach(&self, sender: &outreach::Sender) -> anyhow::Result<()> {
+        let mut conn = self.db.conn()?;
+        let round = outreach::round(&mut conn, sender, clock::now)?;
+        if round != outreach::Round::default() {
+            tracing::info!(?round, "citizen messages");
+        }
+        Ok(())
     }
 
     fn sweep_if_due(&mut self) -> anyhow::Result<()> {

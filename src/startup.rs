@@ -1,5 +1,5 @@
 //! Building and running the application: open the database, the questionnaire, the token secret
-//! and the mailer; start the scheduled tasks; bind the HTTP server. Nothing else lives here.
+//! and the mailer (and the outreach sender); start the scheduled tasks; bind the HTTP server. Nothing else lives here.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +50,10 @@ impl Application {
         };
         let secret = load_secret(&settings)?;
         let mailer = Mailer::new(&settings.mail).context("cannot set up mail")?;
+        let outreach =
+            crate::outreach::deliver::Sender::new(&settings, mailer.clone(), secret.clone())
+                .map_err(anyhow::Error::msg)
+                .context("cannot set up outreach")?;
         let recorder =
             Recorder::start(&db, metrics.clone()).context("cannot start the commit threads")?;
         let state = AppState::new(
@@ -61,7 +65,7 @@ impl Application {
             metrics.clone(),
         );
         let server = Server::bind(state)?;
-        let scheduler = schedule::spawn(db.clone(), settings, mailer, metrics);
+        let scheduler = schedule::spawn(db.clone(), settings, mailer, metrics, outreach);
         Ok(Application {
             server,
             scheduler,

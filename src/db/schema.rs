@@ -87,7 +87,6 @@ diesel::table! {
         returned_at -> Timestamp,
         late -> Nullable<Bool>,
         days_late -> Nullable<Integer>,
-        citizen_email -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used -> Bool,
@@ -270,6 +269,30 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,
+        channel -> Text,
+        outreach_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    outreach (id) {
+        id -> BigInt,
+        invitation_id -> BigInt,
+        agency_id -> BigInt,
+        day -> Date,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        remind_at -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_hashes (hash) {
+        hash -> Text,
+        invited_on -> Nullable<Date>,
+        opted_out -> Bool,
     }
 }
 
@@ -296,6 +319,7 @@ diesel::joinable!(invitations -> procedures (procedure_id));
 diesel::joinable!(responses -> agencies (agency_id));
 diesel::joinable!(response_answers -> responses (response_id));
 diesel::joinable!(contact_requests -> agencies (agency_id));
+diesel::joinable!(outreach -> invitations (invitation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     provinces,
@@ -321,4 +345,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     questionnaires,
     outbox,
     mail_recipients,
+    outreach,
+    contact_hashes,
 );

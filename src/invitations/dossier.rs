@@ -6,6 +6,7 @@ use crate::clock::{day_of, truncate, vietnam};
 use serde::Deserialize;
 
 use crate::domain::{Channel, Code};
+use crate::outreach::{Contact, normalise_phone};
 
 /// A dossier as reported, before validation (the API's JSON shape).
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -21,6 +22,9 @@ pub struct DossierReport {
     pub returned_at: String,
     #[serde(default)]
     pub citizen_email: Option<String>,
+    /// A Vietnamese mobile number, for the invitation by Zalo or SMS.
+    #[serde(default)]
+    pub citizen_phone: Option<String>,
 }
 
 /// A validated dossier (timestamps in UTC).
@@ -33,7 +37,8 @@ pub struct Dossier {
     pub received_at: NaiveDateTime,
     pub due_at: Option<NaiveDateTime>,
     pub returned_at: NaiveDateTime,
-    pub citizen_email: Option<String>,
+    /// The citizen's addresses, for the invitation (`crate::outreach`); never stored with it.
+    pub contact: Contact,
 }
 
 /// One field's problem, with a message in Vietnamese and English.
@@ -97,7 +102,7 @@ impl DossierReport {
         };
         let citizen_email = match self.citizen_email.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(e) if plausible_email(e) => Some(e.to_owned()),
+            Some(e) if plausible_email(e) => Some(e.to_lowercase()),
             Some(_) => {
                 errors.push(problem(
                     "citizen_email",
@@ -105,6 +110,20 @@ impl DossierReport {
                     "không phải địa chỉ email",
                 ));
                 None
+            }
+        };
+        let citizen_phone = match self.citizen_phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => {
+                let phone = normalise_phone(p);
+                if phone.is_none() {
+                    errors.push(problem(
+                        "citizen_phone",
+                        "is not a Vietnamese mobile number (0912345678 or +84912345678)",
+                        "không phải số di động Việt Nam (0912345678 hoặc +84912345678)",
+                    ));
+                }
+                phone
             }
         };
         if let (Some(received), Some(returned)) = (received_at, returned_at) {
@@ -157,7 +176,10 @@ impl DossierReport {
                 received_at,
                 due_at,
                 returned_at,
-                citizen_email,
+                contact: Contact {
+                    email: citizen_email,
+                    phone: citizen_phone,
+                },
             }),
             _ => Err(errors),
         }
@@ -200,7 +222,8 @@ pub fn parse_timestamp(value: &str) -> Option<NaiveDateTime> {
 }
 
 fn plausible_email(e: &str) -> bool {
-    e.len() <= 254
+    e.parse::<lettre::Address>().is_ok()
+        && e.len() <= 254
         && !e.contains(char::is_whitespace)
         && e.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
@@ -221,6 +244,7 @@ mod tests {
             due_at: Some("2026-03-05".into()),
             returned_at: "2026-03-07T10:00:00+07:00".into(),
             citizen_email: None,
+            citizen_phone: None,
         }
     }
 
@@ -261,6 +285,7 @@ mod tests {
             channel: "fax".into(),
             received_at: "2026-03-08".into(),
             citizen_email: Some("not-an-email".into()),
+            citizen_phone: Some("02083856789".into()),
             ..report()
         };
         let errors = bad.parse(now()).err().unwrap_or_default();
@@ -271,6 +296,7 @@ mod tests {
                 "dossier_code",
                 "channel",
                 "citizen_email",
+                "citizen_phone",
                 "returned_at",
                 "due_at"
             ]
@@ -286,7 +312,7 @@ mod tests {
         /// Any strings in any field: no panic, and an accepted dossier has consistent dates.
         #[test]
         fn any_report_is_parsed_without_panic(
-            fields in proptest::collection::vec("\\PC{0,30}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2}))?", 8),
+            fields in proptest::collection::vec("\\PC{0,30}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2}))?", 9),
         ) {
             let report = DossierReport {
                 dossier_code: fields[0].clone(),
@@ -297,6 +323,7 @@ mod tests {
                 due_at: Some(fields[5].clone()),
                 returned_at: fields[6].clone(),
                 citizen_email: Some(fields[7].clone()),
+                citizen_phone: Some(fields[8].clone()),
             };
             if let Ok(d) = report.parse(now()) {
                 proptest::prop_assert!(d.returned_at >= d.received_at);

@@ -46,6 +46,7 @@ pub fn import_dossiers(
             due_at: Some(row.get("due_at").into()),
             returned_at: row.get("returned_at").into(),
             citizen_email: Some(row.get("citizen_email").into()),
+            citizen_phone: Some(row.get("citizen_phone").into()),
         };
         match report.parse(issuer.now) {
             Ok(d) => {

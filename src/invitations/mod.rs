@@ -44,7 +44,6 @@ pub struct NewInvitation {
     pub returned_at: NaiveDateTime,
     pub late: Option<bool>,
     pub days_late: Option<i32>,
-    pub citizen_email: Option<String>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }

@@ -11,6 +11,8 @@ use crate::catalog::{Agency, queries as catalog};
 use crate::db::DbConn;
 use crate::db::schema::{agencies, invitations, procedures};
 use crate::domain::{SurveyToken, TokenSecret, new_seed};
+use crate::outreach::Reach;
+use crate::outreach::enroll::{self, Enrolled};
 
 /// Which agencies a caller may report dossiers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct Issued {
     /// False when the dossier had been reported before and its invitation is returned again.
     pub created: bool,
     pub expires_at: NaiveDateTime,
+    /// What became of the citizen's addresses (`None`: the dossier carried none, outreach is
+    /// off, or the dossier had been reported before).
+    pub outreach: Option<Enrolled>,
 }
 
 /// Why a batch was refused (nothing stored).
@@ -50,6 +55,9 @@ pub struct Issuer<'a> {
     pub secret: &'a TokenSecret,
     pub ttl_days: u32,
     pub now: NaiveDateTime,
+    /// Outreach, when a channel is configured: the invitation is sent to an address the dossier
+    /// carries (`crate::outreach::enroll`).
+    pub reach: Option<&'a Reach>,
 }
 
 impl Issuer<'_> {
@@ -145,39 +153,58 @@ impl Issuer<'_> {
                 token: SurveyToken::derive(self.secret, &inv.token_seed),
                 created: false,
                 expires_at: inv.expires_at,
+                outreach: None,
             });
         }
         let seed = new_seed().map_err(|e| IssueError::Random(e.to_string()))?;
         let token = SurveyToken::derive(self.secret, &seed);
         let (late, days_late) = d.lateness();
         let expires_at = self.now + Duration::days(i64::from(self.ttl_days));
-        diesel::insert_into(invitations::table)
-            .values(NewInvitation {
-                token_hash: token.hash(),
-                token_seed: seed,
-                agency_id: agency.id,
-                procedure_id,
-                dossier_code: d.dossier_code.to_string(),
-                channel: d.channel,
-                received_at: d.received_at,
-                due_at: d.due_at,
-                returned_at: d.returned_at,
-                late,
-                days_late,
-                citizen_email: d.citizen_email.clone(),
-                created_at: self.now,
-                expires_at,
-            })
-            .execute(conn)?;
+        let new = NewInvitation {
+            token_hash: token.hash(),
+            token_seed: seed,
+            agency_id: agency.id,
+            procedure_id,
+            dossier_code: d.dossier_code.to_string(),
+            channel: d.channel,
+            received_at: d.received_at,
+            due_at: d.due_at,
+            returned_at: d.returned_at,
+            late,
+            days_late,
+            created_at: self.now,
+            expires_at,
+        };
+        let invitation_id: i64 = crate::on_backend!(conn, c => diesel::insert_into(invitations::table)
+            .values(&new)
+            .returning(invitations::id)
+            .get_result(c))?;
         catalog::link(conn, agency.id, procedure_id)?;
         let returned_day = crate::clock::day_of(d.returned_at);
         crate::aggregates::record_dossier(conn, agency.id, returned_day)?;
+        let outreach = match self.reach {
+            Some(reach) if !d.contact.is_empty() => Some(enroll::enroll(
+                conn,
+                reach,
+                self.secret,
+                &enroll::Dossier {
+                    invitation_id,
+                    agency_id: agency.id,
+                    day: returned_day,
+                    expires_at,
+                    contact: &d.contact,
+                },
+                self.now,
+            )?),
+            _ => None,
+        };
         Ok(Issued {
             dossier_code: d.dossier_code.to_string(),
             agency_code: agency.code.clone(),
             token,
             created: true,
             expires_at,
+            outreach,
         })
     }
 }

@@ -6,7 +6,7 @@ pub mod digest;
 pub mod outbox;
 pub mod recipients;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{FileTransport, Message, SmtpTransport, Transport};
@@ -131,6 +131,17 @@ impl Mailer {
     /// Sends one message as multipart/alternative (plain text and HTML) with the Message-ID
     /// stored with its outbox row, so that a repeated delivery is recognisable.
     pub fn send(&self, email: &Email, message_id: &str) -> Result<(), SendError> {
+        self.send_with_unsubscribe(email, message_id, None)
+    }
+
+    /// Like [`Mailer::send`], with `List-Unsubscribe` (and RFC 8058 one-click) headers naming
+    /// `unsubscribe` when given: a citizen's mail client then offers the opt-out link itself.
+    pub fn send_with_unsubscribe(
+        &self,
+        email: &Email,
+        message_id: &str,
+        unsubscribe: Option<&str>,
+    ) -> Result<(), SendError> {
         let from: Mailbox = self
             .settings
             .from
@@ -149,6 +160,11 @@ impl Mailer {
             && let Ok(mailbox) = reply.parse::<Mailbox>()
         {
             builder = builder.reply_to(mailbox);
+        }
+        if let Some(url) = unsubscribe {
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
         }
         let message = builder
             .multipart(
@@ -170,6 +186,43 @@ impl Mailer {
             Some(Sender::File(t)) => t.send(&message).map(|_| ()).map_err(SendError::from),
             None => Err(SendError::Off),
         }
+    }
+}
+
+/// The `List-Unsubscribe` header (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the link unsubscribes with
+/// one POST, without a page to confirm on.
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
     }
 }
 

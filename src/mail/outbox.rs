@@ -19,6 +19,7 @@ use diesel::prelude::*;
 use super::{Email, Mailer};
 use crate::db::DbConn;
 use crate::db::schema::outbox;
+use crate::outreach::Medium;
 
 /// How long a claim lasts before another worker may retry the row.
 pub const CLAIM: i64 = 5;
@@ -41,6 +42,8 @@ pub struct Queued {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     pub message_id: String,
+    pub channel: String,
+    pub outreach_id: Option<i64>,
 }
 
 /// A new globally unique Message-ID naming `domain`: `<32 hex digits@domain>`.
@@ -61,10 +64,79 @@ pub fn enqueue(
     now: NaiveDateTime,
     domain: &str,
 ) -> QueryResult<bool> {
+    insert_once(
+        conn,
+        New {
+            recipient: &email.to,
+            kind,
+            period,
+            subject: &email.subject,
+            text_body: &email.text,
+            html_body: &email.html,
+            channel: Medium::Email.as_str(),
+            outreach_id: None,
+        },
+        now,
+        domain,
+    )
+}
+
+/// Queues a message to a citizen once per (outreach row, kind). The row holds no address and
+/// no text: the message is rendered from the outreach row when it is sent
+/// (`crate::outreach::deliver`), so the outbox never keeps an address or a survey link.
+pub fn enqueue_citizen(
+    conn: &mut DbConn,
+    outreach_id: i64,
+    kind: &str,
+    channel: Medium,
+    now: NaiveDateTime,
+    domain: &str,
+) -> QueryResult<bool> {
+    insert_once(
+        conn,
+        New {
+            recipient: CITIZEN,
+            kind,
+            period: &outreach_id.to_string(),
+            subject: "",
+            text_body: "",
+            html_body: "",
+            channel: channel.as_str(),
+            outreach_id: Some(outreach_id),
+        },
+        now,
+        domain,
+    )
+}
+
+/// The recipient column of a citizen's message (the address stays in its outreach row).
+pub const CITIZEN: &str = "citizen";
+
+/// A row to queue.
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+struct New<'a> {
+    recipient: &'a str,
+    kind: &'a str,
+    period: &'a str,
+    subject: &'a str,
+    text_body: &'a str,
+    html_body: &'a str,
+    channel: &'a str,
+    outreach_id: Option<i64>,
+}
+
+/// Inserts `row` unless its (recipient, kind, period) is queued already; returns whether it was.
+fn insert_once(
+    conn: &mut DbConn,
+    row: New<'_>,
+    now: NaiveDateTime,
+    domain: &str,
+) -> QueryResult<bool> {
     let exists: i64 = outbox::table
-        .filter(outbox::recipient.eq(&email.to))
-        .filter(outbox::kind.eq(kind))
-        .filter(outbox::period.eq(period))
+        .filter(outbox::recipient.eq(row.recipient))
+        .filter(outbox::kind.eq(row.kind))
+        .filter(outbox::period.eq(row.period))
         .count()
         .get_result(conn)?;
     if exists > 0 {
@@ -75,21 +147,16 @@ pub fn enqueue(
             format!("cannot draw a random Message-ID for the outbox: {e}").into(),
         )
     })?;
+    // Another process (a second server) may queue it between our check and insert: still
+    // exactly one. A conflict must not raise an error, which on PostgreSQL would abort the
+    // caller's transaction (a citizen's response or dossier committed with the message).
     let values = (
-        outbox::recipient.eq(&email.to),
-        outbox::kind.eq(kind),
-        outbox::period.eq(period),
-        outbox::subject.eq(&email.subject),
-        outbox::text_body.eq(&email.text),
-        outbox::html_body.eq(&email.html),
+        row,
         outbox::status.eq("pending"),
         outbox::next_attempt_at.eq(now),
         outbox::created_at.eq(now),
         outbox::message_id.eq(&message_id),
     );
-    // Another process (a second server) may queue it between our check and insert: still
-    // exactly one. A conflict must not raise an error, which on PostgreSQL would abort the
-    // caller's transaction (a citizen's response committed with the alert).
     let inserted = crate::on_backend!(conn, c => diesel::insert_into(outbox::table)
         .values(values)
         .on_conflict((outbox::recipient, outbox::kind, outbox::period))
@@ -99,7 +166,7 @@ pub fn enqueue(
 }
 
 /// Claims a due row for this worker; `None` when another worker got it first.
-fn claim(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<Option<Queued>> {
+pub(crate) fn claim(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<Option<Queued>> {
     let claimed = diesel::update(
         outbox::table
             .find(id)
@@ -143,13 +210,7 @@ pub fn deliver_due(
     max_attempts: u32,
     now: impl Fn() -> NaiveDateTime,
 ) -> QueryResult<Round> {
-    let due: Vec<i64> = outbox::table
-        .filter(outbox::status.eq_any(["pending", "sending"]))
-        .filter(outbox::next_attempt_at.le(now()))
-        .order(outbox::id)
-        .select(outbox::id)
-        .limit(500)
-        .load(conn)?;
+    let due = due(conn, false, now())?;
     let mut round = Round::default();
     for id in due {
         let Some(row) = claim(conn, id, now())? else {
@@ -204,10 +265,34 @@ pub fn backlog(conn: &mut DbConn) -> QueryResult<(i64, Option<NaiveDateTime>)> {
         .first(conn)
 }
 
-/// Messages that gave up, newest first (shown to admins).
+/// The ids of up to 500 due messages, oldest first: citizens' messages or the others.
+pub(crate) fn due(conn: &mut DbConn, citizens: bool, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    let pending = outbox::status
+        .eq_any(["pending", "sending"])
+        .and(outbox::next_attempt_at.le(now));
+    if citizens {
+        outbox::table
+            .filter(pending.and(outbox::outreach_id.is_not_null()))
+            .order(outbox::id)
+            .select(outbox::id)
+            .limit(500)
+            .load(conn)
+    } else {
+        outbox::table
+            .filter(pending.and(outbox::outreach_id.is_null()))
+            .order(outbox::id)
+            .select(outbox::id)
+            .limit(500)
+            .load(conn)
+    }
+}
+
+/// Staff messages that gave up, newest first (shown to admins; a citizen's message that failed
+/// on every channel is counted in the reach funnel and its address is gone).
 pub fn failed(conn: &mut DbConn) -> QueryResult<Vec<Queued>> {
     outbox::table
         .filter(outbox::status.eq("failed"))
+        .filter(outbox::outreach_id.is_null())
         .order(outbox::id.desc())
         .select(Queued::as_select())
         .load(conn)
@@ -215,13 +300,18 @@ pub fn failed(conn: &mut DbConn) -> QueryResult<Vec<Queued>> {
 
 /// Puts a failed message back in the queue for an immediate attempt (an admin's "retry").
 pub fn retry(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(outbox::table.find(id).filter(outbox::status.eq("failed")))
-        .set((
-            outbox::status.eq("pending"),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-        ))
-        .execute(conn)
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.eq("failed"))
+            .filter(outbox::outreach_id.is_null()),
+    )
+    .set((
+        outbox::status.eq("pending"),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ fn split(from: NaiveDate, to: NaiveDate) -> Split {
 
 /// A subquery with one row per stored (keys…, month) over the period: whole months from the
 /// monthly table, the ends from the daily one. Only dates we formatted are inlined.
-fn source(
+pub(crate) fn source(
     daily: &str,
     monthly: &str,
     keys: &str,
@@ -189,7 +189,7 @@ fn key_expression(group_by: GroupBy) -> &'static str {
 
 /// Province, level and agency filters. Only typed values are inlined: integer ids and a level
 /// from a closed set.
-fn conditions(query: &Query, province_id: Option<i64>) -> String {
+pub(crate) fn conditions(query: &Query, province_id: Option<i64>) -> String {
     let mut sql = String::from("1 = 1");
     if let Some(p) = province_id {
         sql.push_str(&format!(" AND a.province_id = {p}"));

@@ -196,6 +196,21 @@ struct AgencyInfo {
     valid_to: Option<NaiveDate>,
 }
 
+/// The id of the province `query` names, if it names one.
+pub fn province_id(conn: &mut DbConn, query: &Query) -> Result<Option<i64>, ReportError> {
+    match &query.province {
+        Some(code) => Ok(Some(
+            provinces::table
+                .filter(provinces::code.eq(code))
+                .select(provinces::id)
+                .first::<i64>(conn)
+                .optional()?
+                .ok_or_else(|| ReportError::UnknownProvince(code.clone()))?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Builds the report for `query`.
 pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
     if query.to < query.from {
@@ -204,17 +219,7 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
             to: query.to,
         });
     }
-    let province_id = match &query.province {
-        Some(code) => Some(
-            provinces::table
-                .filter(provinces::code.eq(code))
-                .select(provinces::id)
-                .first::<i64>(conn)
-                .optional()?
-                .ok_or_else(|| ReportError::UnknownProvince(code.clone()))?,
-        ),
-        None => None,
-    };
+    let province_id = province_id(conn, query)?;
     let map = UnitMap::load(conn, query.map, crate::clock::today())?;
     let grouped = counts::grouped(conn, query, province_id, &map)?;
     let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id, &map)?

@@ -216,7 +216,7 @@ pub fn file_name(report: &Report, lang: Lang, extension: &str) -> String {
 }
 
 /// A rate as a CSV cell: a percentage with one decimal, with a decimal comma in Vietnamese.
-fn percent_cell(rate: Option<f64>, lang: Lang) -> String {
+pub(crate) fn percent_cell(rate: Option<f64>, lang: Lang) -> String {
     match rate {
         Some(r) if r.is_finite() => {
             let text = format!("{:.1}", r * 100.0);

@@ -1,5 +1,6 @@
 //! The one write path of a response: store it, mark its link used (and count it answered for
-//! the response rate), update the counts, keep the optional contact detail apart, and queue the
+//! the response rate, and forget the address outreach kept for it), update the counts, keep the
+//! optional contact detail apart, and queue the
 //! money alert it calls for — all in the caller's
 //! transaction. Web submissions (link and walk-in) commit through [`Recorder`]; the paper import
 //! calls [`stage`] with its batches, each in a transaction of its own, and its counts are added
@@ -158,6 +159,14 @@ fn claim_invitations(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<bo
         })
         .collect();
     aggregates::record_answered(conn, &answered)?;
+    // The citizen's address (if outreach kept one) goes with the link's use.
+    let used: Vec<i64> = entries
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, fresh): &(&Entry, &bool)| **fresh)
+        .filter_map(|(e, _)| e.invitation.map(|i| i.id))
+        .collect();
+    crate::outreach::deliver::answered(conn, &used)?;
     Ok(fresh)
 }
 

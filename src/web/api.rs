@@ -176,6 +176,10 @@ pub struct IssuedJson {
     qr_svg_url: String,
     qr_png_url: String,
     expires_at: String,
+    /// What became of the citizen's email or phone (`queued`, `recently_invited`, `opted_out`,
+    /// `no_channel`); absent when the dossier carried none or had been reported before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
 }
 
 impl IssuedJson {
@@ -189,6 +193,7 @@ impl IssuedJson {
             qr_svg_url: format!("{base}/q/{token}.svg"),
             qr_png_url: format!("{base}/q/{token}.png"),
             expires_at: format!("{}Z", i.expires_at.format("%Y-%m-%dT%H:%M:%S")),
+            message: i.outreach.map(|o| o.as_str()),
         }
     }
 }
@@ -275,10 +280,12 @@ pub async fn report_dossiers(
     let st = state.clone();
     let issued = state
         .write(move |conn| {
+            let reach = crate::outreach::Reach::from_settings(&st.settings);
             let issuer = Issuer {
                 secret: &st.secret,
                 ttl_days: st.settings.survey.invitation_ttl_days,
                 now,
+                reach: reach.as_ref(),
             };
             Ok(issuer.issue(conn, &dossiers, scope))
         })

@@ -18,6 +18,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/q/{file}", web::get().to(api::show_qr))
         .route("/s/{token}", web::get().to(citizen::survey::show_survey))
         .route("/s/{token}", web::post().to(citizen::survey::submit_survey))
+        .route(
+            "/u/{token}",
+            web::get().to(citizen::unsubscribe::show_unsubscribe),
+        )
+        .route(
+            "/u/{token}",
+            web::post().to(citizen::unsubscribe::submit_unsubscribe),
+        )
         .route("/k/{agency}", web::get().to(citizen::walk_in::show_walk_in))
         .route(
             "/k/{agency}",
@@ -30,7 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn staff_routes(cfg: &mut web::ServiceConfig) {
     use staff::{
         agencies, agency, cases, catalog, exports, login, mail, overview, password, poster,
-        questionnaires, users,
+        questionnaires, reach, users,
     };
     cfg.route("", web::get().to(overview::show_overview))
         .route("/login", web::get().to(login::show_login))
@@ -50,6 +58,8 @@ fn staff_routes(cfg: &mut web::ServiceConfig) {
         .route("/cases/{id}", web::post().to(cases::update_case))
         .route("/export/report.csv", web::get().to(exports::report_csv))
         .route("/export/report.xlsx", web::get().to(exports::report_xlsx))
+        .route("/export/reach.csv", web::get().to(reach::reach_csv))
+        .route("/export/reach.xlsx", web::get().to(reach::reach_xlsx))
         .route(
             "/export/responses.csv",
             web::get().to(exports::responses_csv),

@@ -181,7 +181,7 @@ async fn each_role_reaches_exactly_what_it_should() -> TestResult {
     let reviewer = login(&app, "reviewer@test.vn").await?;
     let head = login(&app, "head@test.vn").await?;
     // (path, anonymous, admin, reviewer, agency head of T-HUYEN)
-    let matrix: [(&str, u16, u16, u16, u16); 14] = [
+    let matrix: [(&str, u16, u16, u16, u16); 15] = [
         ("/admin", 303, 200, 200, 303),
         ("/admin/agencies/T-SO", 303, 200, 200, 404),
         ("/admin/agencies/T-HUYEN", 303, 200, 200, 200),
@@ -192,6 +192,7 @@ async fn each_role_reaches_exactly_what_it_should() -> TestResult {
         ("/admin/agencies/T-SO/poster", 303, 200, 200, 404),
         ("/admin/cases", 303, 200, 200, 200),
         ("/admin/export/report.csv", 303, 200, 200, 200),
+        ("/admin/export/reach.csv", 303, 200, 200, 200),
         ("/admin/export/responses.csv", 303, 200, 403, 403),
         ("/admin/mail", 303, 200, 403, 403),
         ("/admin/catalog", 303, 200, 403, 403),
@@ -449,6 +450,8 @@ async fn reading_any_dashboard_page_changes_nothing() -> TestResult {
         (&reviewer, "/admin/cases"),
         (&admin, "/admin/export/report.csv"),
         (&admin, "/admin/export/report.xlsx"),
+        (&admin, "/admin/export/reach.csv"),
+        (&admin, "/admin/export/reach.xlsx"),
         (&admin, "/admin/export/responses.csv"),
         (&admin, "/admin/catalog"),
         (&admin, "/admin/questionnaires"),

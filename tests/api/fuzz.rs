@@ -338,6 +338,7 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
                     secret: &secret,
                     ttl_days: 30,
                     now: crate::helpers::now(),
+                    reach: None,
                 };
                 sipas::invitations::import::import_dossiers(&mut conn, &issuer, text.as_bytes())
                     .map(|v| v.len() as u64)
@@ -445,6 +446,7 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
         "/admin/cases/{id}",
         "/admin/export/report.csv",
         "/admin/export/report.xlsx",
+        "/admin/export/reach.csv",
         "/admin/export/responses.csv",
         "/admin/password",
         "/admin/users",
@@ -452,6 +454,7 @@ async fn generated_page_queries_get_clear_answers() -> TestResult {
         "/admin/mail",
         "/k/{code}",
         "/s/{code}",
+        "/u/{code}",
         "/q/{code}.svg",
     ];
     let keys = prop_oneof![

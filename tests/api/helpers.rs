@@ -276,6 +276,20 @@ impl TestApp {
         Ok(address)
     }
 
+    /// Stops the server and starts it again over the same database and settings (a restart:
+    /// whatever it was doing in memory is gone).
+    pub fn restart(&mut self) -> TestResult {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+        let (address, database, server) = RunningServer::start(self.settings.clone())?;
+        self.address = address;
+        self.pool = database.pool().clone();
+        self.database = database;
+        self.server = Some(server);
+        Ok(())
+    }
+
     /// Runs one monitoring sweep on the app's database, as the scheduler does (it is off in
     /// tests).
     pub fn sweep(&self) -> TestResult {

@@ -287,6 +287,7 @@ async fn private_pages_are_not_stored_and_https_is_remembered() -> TestResult {
         "/admin/users",
         "/admin/export/report.csv",
         "/admin/export/report.xlsx",
+        "/admin/export/reach.csv",
         "/admin/export/responses.csv",
         "/admin/nope",
     ] {

@@ -149,7 +149,7 @@ impl Sink {
     }
 }
 
-fn mail_settings(port: u16) -> MailSettings {
+pub fn mail_settings(port: u16) -> MailSettings {
     MailSettings {
         transport: MailTransport::Smtp,
         smtp_host: "127.0.0.1".into(),
@@ -279,7 +279,7 @@ async fn monthly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestR
 }
 
 /// The message text with quoted-printable and base64 parts decoded enough to search.
-fn decoded(data: &str) -> String {
+pub fn decoded(data: &str) -> String {
     use base64::Engine;
     let mut out = String::new();
     let mut in_base64 = false;
@@ -357,7 +357,7 @@ async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
 }
 
 /// The Message-ID header of a received message.
-fn message_id(data: &str) -> Option<String> {
+pub fn message_id(data: &str) -> Option<String> {
     data.lines()
         .find_map(|l| l.strip_prefix("Message-ID: "))
         .map(|v| v.trim().to_owned())

@@ -1,7 +1,9 @@
 //! The citizen's side: the questionnaire by invitation link (`/s/{token}`) and by agency poster
-//! (`/k/{agency}`, the unverified walk-in channel), with the pages they show.
+//! (`/k/{agency}`, the unverified walk-in channel), with the pages they show, and the opt-out
+//! link of outreach messages (`/u/{token}`).
 
 pub mod survey;
+pub mod unsubscribe;
 pub mod views;
 pub mod walk_in;
 

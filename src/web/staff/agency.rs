@@ -1,6 +1,7 @@
 //! An agency's page: indices with intervals, factors, harassment / repeat-visit / late figures
 //! with their flags and early warning, the monthly trend, procedures, and (for the reform office
-//! only) comments with personal data masked. Agency heads see their own agency and the agencies
+//! only) comments with personal data masked, and the reach of each outreach channel with the
+//! response rate it brings. Agency heads see their own agency and the agencies
 //! under it, aggregates only, nothing from fewer than 5 responses.
 
 use actix_web::{HttpResponse, web};
@@ -42,6 +43,7 @@ struct AgencyData {
     comments: Vec<(NaiveDate, String)>,
     cases: Vec<crate::cases::Case>,
     history: Vec<crate::monitoring::history::Change>,
+    reach: crate::outreach::counts::Reached,
 }
 
 /// `GET /admin/agencies/{code}` (`me` for an agency head's own agency).
@@ -123,10 +125,28 @@ pub async fn show_agency(
                 to,
                 province: Some(province),
                 level: None,
-                agencies: only,
+                agencies: only.clone(),
                 group_by: GroupBy::Procedure,
                 map,
             })?;
+            let reach = crate::outreach::counts::reach(
+                conn,
+                &Query {
+                    from,
+                    to,
+                    province: None,
+                    level: None,
+                    agencies: only,
+                    group_by: GroupBy::Agency,
+                    // Messages are counted by the agency that issued the link.
+                    map: crate::report::map::MapMode::AsItWas,
+                },
+                None,
+            )?
+            .into_iter()
+            .map(|(_, r)| r)
+            .next()
+            .unwrap_or_default();
             let reform_office = role != Role::AgencyHead;
             let comments = if reform_office {
                 recent_comments(conn, agency.id, from, to)?
@@ -149,6 +169,7 @@ pub async fn show_agency(
                 comments,
                 cases,
                 history,
+                reach,
             }))
         })
         .await?;
@@ -173,7 +194,10 @@ pub async fn show_agency(
         released: head.then(|| released_months(last_released(crate::clock::today()), 12)),
         withheld,
     };
-    let body = agency_body(&data, role, &shown, viewer.lang());
+    let body = html! {
+        (agency_body(&data, role, &shown, viewer.lang()))
+        (super::reach::funnel_section(&data.reach, &state.settings, viewer.lang()))
+    };
     Ok(ok(page(Some(&viewer), &title, body)))
 }
 

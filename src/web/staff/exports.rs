@@ -42,7 +42,7 @@ pub struct ExportQuery {
 }
 
 impl ExportQuery {
-    fn lang(&self) -> Lang {
+    pub(crate) fn lang(&self) -> Lang {
         match self.lang.as_deref() {
             Some("en") => Lang::En,
             _ => Lang::Vi,
@@ -56,11 +56,13 @@ impl ExportQuery {
     }
 }
 
-async fn agency_report(
+/// What an export covers: the query (period, province, agencies) and whether it is for
+/// publication (whole released month, withheld).
+pub(crate) async fn scope(
     viewer: &Viewer,
     state: &AppState,
     q: &ExportQuery,
-) -> Result<Report, AppError> {
+) -> Result<(Query, bool), AppError> {
     // Agency heads export what they see: their agencies, one released month, withheld.
     let head = viewer.role() == Role::AgencyHead;
     let publish = head || q.publication();
@@ -76,7 +78,7 @@ async fn agency_report(
     let own = viewer.0.user.agency_id;
     let province = q.period.province_code();
     let map = q.period.map_mode();
-    let report = state
+    let query = state
         .read(move |conn| {
             let (province, agencies) = match (head, own) {
                 (true, Some(root)) => {
@@ -90,7 +92,7 @@ async fn agency_report(
                 (true, None) => return Err(AppError::Forbidden),
                 (false, _) => (province, None),
             };
-            let query = Query {
+            Ok(Query {
                 from,
                 to,
                 province,
@@ -98,9 +100,20 @@ async fn agency_report(
                 agencies,
                 group_by: GroupBy::Agency,
                 map,
-            };
-            Ok(report::build(conn, &query)?)
+            })
         })
+        .await?;
+    Ok((query, publish))
+}
+
+async fn agency_report(
+    viewer: &Viewer,
+    state: &AppState,
+    q: &ExportQuery,
+) -> Result<Report, AppError> {
+    let (query, publish) = scope(viewer, state, q).await?;
+    let report = state
+        .read(move |conn| Ok(report::build(conn, &query)?))
         .await?;
     Ok(if publish {
         crate::report::disclosure::for_publication(report).0
@@ -109,7 +122,7 @@ async fn agency_report(
     })
 }
 
-fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
+pub(crate) fn attachment(name: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((

@@ -18,6 +18,7 @@ pub mod password;
 pub mod period;
 pub mod poster;
 pub mod questionnaires;
+pub mod reach;
 pub mod users;
 
 use actix_web::http::StatusCode;

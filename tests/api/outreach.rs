@@ -1,0 +1,668 @@
+//! Reaching the citizen through real transports: an SMTP sink and an HTTP gateway on loopback.
+//! The invitation and the one reminder arrive once each across a server restart, a gateway
+//! outage, a refusing channel and a lost answer; no reminder after the link is answered or
+//! expired; one invitation per fatigue window across agencies; the opt-out link; the funnel; and
+//! the addresses gone from every table after the last message.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use sipas::config::{GatewaySettings, Settings};
+use sipas::db::DbConn;
+use sipas::invitations::dossier::DossierReport;
+use sipas::invitations::queries::{Issued, Issuer, Scope};
+use sipas::mail::Mailer;
+use sipas::outreach::deliver::{self, Sender};
+use sipas::outreach::enroll::Enrolled;
+use sipas::outreach::{Medium, Reach};
+
+use crate::gateway::{Gateway, id_of};
+use crate::helpers::{SHORT_FORM, TestApp, TestResult, dossier, spawn_app, spawn_app_with, text};
+use crate::mail::{Sink, decoded, mail_settings, message_id};
+
+type Error = Box<dyn std::error::Error>;
+
+/// The app's settings with mail to the sink on `port`.
+fn with_mail(app: &TestApp, port: u16) -> Settings {
+    let mut s = app.settings.clone();
+    s.mail = mail_settings(port);
+    s
+}
+
+fn sender(app: &TestApp, settings: &Settings) -> Result<Sender, Error> {
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    Ok(Sender::new(settings, Mailer::new(&settings.mail)?, secret)?.ok_or("outreach is off")?)
+}
+
+/// Reports dossiers (code, agency, email, phone) at `now` with links valid `ttl` days, as the
+/// API and the CSV import do.
+fn report(
+    app: &TestApp,
+    settings: &Settings,
+    dossiers: &[(&str, &str, Option<&str>, Option<&str>)],
+    now: NaiveDateTime,
+    ttl: u32,
+) -> Result<Vec<Issued>, Error> {
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    let reach = Reach::from_settings(settings);
+    let parsed = dossiers
+        .iter()
+        .map(|(code, agency, email, phone)| {
+            DossierReport {
+                dossier_code: (*code).into(),
+                agency_code: (*agency).into(),
+                procedure_code: "P-LLTP".into(),
+                channel: "counter".into(),
+                received_at: "2026-01-05T08:00:00+07:00".into(),
+                due_at: Some("2026-01-20".into()),
+                returned_at: "2026-01-15T10:00:00+07:00".into(),
+                citizen_email: email.map(str::to_owned),
+                citizen_phone: phone.map(str::to_owned),
+            }
+            .parse(now)
+            .map_err(|e| format!("{e:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let issuer = Issuer {
+        secret: &secret,
+        ttl_days: ttl,
+        now,
+        reach: reach.as_ref(),
+    };
+    let mut conn = app.conn()?;
+    Ok(issuer.issue(&mut conn, &parsed, Scope::All)?)
+}
+
+fn outcome(issued: &[Issued]) -> Vec<Option<Enrolled>> {
+    issued.iter().map(|i| i.outreach).collect()
+}
+
+/// Every (table, column) of the database holding `needle` anywhere in its text.
+fn occurrences(app: &TestApp, needle: &str) -> Result<Vec<String>, Error> {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        c: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.conn()?;
+    let list = match &mut *conn {
+        DbConn::Sqlite(_) => {
+            "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+        }
+        DbConn::Pg(_) => {
+            "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = 'public'"
+        }
+    };
+    let columns: Vec<Column> = diesel::sql_query(list).load(&mut *conn as &mut DbConn)?;
+    assert!(columns.iter().any(|c| c.t == "responses"));
+    let mut found = Vec::new();
+    for col in columns {
+        let n: Count = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM \"{}\" WHERE LOWER(CAST(\"{}\" AS TEXT)) LIKE '%{}%'",
+            col.t,
+            col.c,
+            needle.to_lowercase()
+        ))
+        .get_result(&mut *conn as &mut DbConn)?;
+        if n.n > 0 {
+            found.push(format!("{}.{}", col.t, col.c));
+        }
+    }
+    Ok(found)
+}
+
+/// The funnel counts of T-SO for a channel: (contacts, recent, opted_out, invited, reminded,
+/// failed, answered, sms_parts).
+fn funnel(app: &TestApp, medium: Medium) -> Result<[i64; 8], Error> {
+    use sipas::report::{GroupBy, Query};
+    let mut conn = app.conn()?;
+    let rows = sipas::outreach::counts::by_agency(
+        &mut conn,
+        &Query {
+            from: "2026-01-01".parse()?,
+            to: "2026-01-31".parse()?,
+            province: None,
+            level: None,
+            agencies: None,
+            group_by: GroupBy::Agency,
+        },
+        None,
+    )?;
+    let so = sipas::catalog::queries::agency_by_code(&mut conn, "T-SO")?.ok_or("T-SO")?;
+    let f = rows
+        .iter()
+        .find(|(a, m, _)| *a == so.id && *m == medium)
+        .map(|r| r.2)
+        .unwrap_or_default();
+    Ok([
+        f.contacts,
+        f.recent,
+        f.opted_out,
+        f.invited,
+        f.reminded,
+        f.failed,
+        f.answered,
+        f.sms_parts,
+    ])
+}
+
+async fn wait_for(sink: &Sink, n: usize) {
+    for _ in 0..300 {
+        if sink.messages().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_emailed_invitation_and_its_one_reminder_arrive_once_across_a_restart() -> TestResult {
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let port = sink.port;
+    let mut app = spawn_app_with(move |s| s.mail = mail_settings(port)).await?;
+    let mut body = dossier("MAIL-1", "T-SO", false);
+    body["citizen_email"] = "Dan.Nguyen@Example.vn".into();
+    let response = app.post_dossiers(&body).await?;
+    assert_eq!(response.status().as_u16(), 201);
+    let json: serde_json::Value = response.json().await?;
+    assert_eq!(json["message"], "queued");
+    let link = json["survey_url"].as_str().ok_or("survey_url")?.to_owned();
+    // The same citizen reported by another agency the same day: a link, no message.
+    let mut again = dossier("MAIL-2", "T-XA", false);
+    again["citizen_email"] = "dan.nguyen@example.vn".into();
+    let json: serde_json::Value = app.post_dossiers(&again).await?.json().await?;
+    assert_eq!(json["message"], "recently_invited");
+    assert!(
+        json["survey_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/s/"))
+    );
+
+    // The server's own scheduler sends the invitation.
+    wait_for(&sink, 1).await;
+    let first = sink.messages().first().cloned().ok_or("no invitation")?;
+    assert_eq!(first.rcpt, ["dan.nguyen@example.vn"]);
+    let text = decoded(&first.data);
+    for expected in [
+        "Kính gửi ông/bà",
+        "Sở Tư pháp",
+        "Cấp Phiếu lý lịch tư pháp",
+        link.as_str(),
+        "Dear citizen",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(
+        first
+            .data
+            .contains("List-Unsubscribe: <https://khaosat.test/u/")
+    );
+    assert!(
+        first
+            .data
+            .contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    );
+    assert!(!text.contains("<img") && !text.contains("src="));
+    let path = link.strip_prefix("https://khaosat.test").ok_or("link")?;
+    assert_eq!(app.client.get(app.url(path)).send().await?.status(), 200);
+
+    // A restart, then a week passes: one reminder, whoever runs the rounds and how often.
+    app.restart()?;
+    let settings = app.settings.clone();
+    let sender = sender(&app, &settings)?;
+    let now = sipas::clock::now();
+    let mut conn = app.conn()?;
+    assert_eq!(
+        deliver::round(&mut conn, &sender, || now + Duration::days(6))?,
+        deliver::Round::default()
+    );
+    let week = deliver::round(&mut conn, &sender, || now + Duration::days(8))?;
+    assert_eq!((week.reminders_queued, week.sent), (1, 1));
+    for later in [8, 9, 20, 40] {
+        deliver::round(&mut conn, &sender, || now + Duration::days(later))?;
+    }
+    drop(conn);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2, "one invitation, one reminder");
+    let reminder = decoded(&messages[1].data);
+    assert!(reminder.contains("Nhắc lại") && reminder.contains(&link));
+    assert_ne!(message_id(&messages[0].data), message_id(&messages[1].data));
+    assert_eq!(app.count("outbox WHERE status = 'sent'")?, 2);
+    // The address is gone from every table, the answers' included.
+    assert_eq!(
+        occurrences(&app, "dan.nguyen@example.vn")?,
+        Vec::<String>::new()
+    );
+    assert_eq!(funnel(&app, Medium::Email)?, [1, 0, 0, 1, 1, 0, 0, 0]);
+    sink.stop();
+    Ok(())
+}
+
+const ZALO_TEMPLATE: &str = r#"{"phone": "{{phone}}", "template_id": "231677", "template_data": {"co_quan": "{{agency}}", "thu_tuc": "{{procedure}}", "han": "{{expires}}", "ma": "{{token}}"}, "tracking_id": "{{id}}"}"#;
+
+fn with_gateways(app: &TestApp, gateway: &Gateway) -> Settings {
+    let mut s = app.settings.clone();
+    s.zalo = GatewaySettings {
+        url: gateway.url("/zalo"),
+        auth_header: "access_token: zalo-secret".into(),
+        template: ZALO_TEMPLATE.into(),
+        success_field: "/error".into(),
+        success_values: vec!["0".into()],
+        ..GatewaySettings::default()
+    };
+    s.sms = GatewaySettings {
+        url: gateway.url("/sms"),
+        auth_header: "Authorization: Bearer sms-secret".into(),
+        ..GatewaySettings::default()
+    };
+    s.outreach.sms_cost = 800;
+    s
+}
+
+#[tokio::test]
+async fn a_gateway_outage_a_refusing_channel_and_a_lost_answer_send_each_message_once() -> TestResult
+{
+    let app = spawn_app().await?;
+    let gateway = Gateway::start()?;
+    let settings = with_gateways(&app, &gateway);
+    let sender = sender(&app, &settings)?;
+    gateway
+        .behaviour
+        .no_zalo
+        .lock()
+        .map_err(|e| e.to_string())?
+        .push("84987654321".into());
+    let t0 = sipas::invitations::import::now();
+    let issued = report(
+        &app,
+        &settings,
+        &[
+            ("SMS-A", "T-SO", None, Some("0912 345 678")),
+            ("SMS-B", "T-SO", None, Some("+84 987.654.321")),
+        ],
+        t0,
+        30,
+    )?;
+    assert_eq!(
+        outcome(&issued),
+        [
+            Some(Enrolled::Queued(Medium::Zalo)),
+            Some(Enrolled::Queued(Medium::Zalo))
+        ]
+    );
+    let mut conn = app.conn()?;
+    // The provider is down: both wait, nothing is lost.
+    gateway
+        .behaviour
+        .unavailable
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let down = deliver::round(&mut conn, &sender, || t0)?;
+    assert_eq!((down.sent, down.retrying), (0, 2));
+    assert_eq!(
+        deliver::round(&mut conn, &sender, || t0)?.sent,
+        0,
+        "backoff"
+    );
+    // Back up: A by Zalo; B has no Zalo account, so SMS.
+    let later = t0 + Duration::minutes(10);
+    let up = deliver::round(&mut conn, &sender, || later)?;
+    assert_eq!((up.sent, up.fell_back), (1, 1));
+    assert_eq!(deliver::round(&mut conn, &sender, || later)?.sent, 1);
+    // A week later the reminders; the answer to A's is lost after the provider accepted it.
+    gateway
+        .behaviour
+        .hang_up
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let week = t0 + Duration::days(8);
+    let r = deliver::round(&mut conn, &sender, || week)?;
+    assert_eq!((r.reminders_queued, r.sent, r.retrying), (2, 1, 1));
+    deliver::round(&mut conn, &sender, || week + Duration::minutes(10))?;
+    for days in [9, 20, 40] {
+        deliver::round(&mut conn, &sender, || t0 + Duration::days(days))?;
+    }
+    drop(conn);
+
+    let requests = gateway.requests();
+    let ids = |path: &str, phone: &str| -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| {
+                r.path == path
+                    && [&r.body["phone"], &r.body["to"]]
+                        .iter()
+                        .any(|v| v.as_str() == Some(phone))
+            })
+            .map(id_of)
+            .collect()
+    };
+    // A: invitation (503, then accepted) and reminder (accepted, answer lost, retried), by Zalo.
+    let a = ids("/zalo", "84912345678");
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert!(a[0] == a[1] && a[2] == a[3] && a[0] != a[2], "{a:?}");
+    // B: Zalo (503, refused), then SMS for the invitation; the reminder by SMS.
+    assert_eq!(ids("/zalo", "84987654321").len(), 2);
+    let b = ids("/sms", "84987654321");
+    assert_eq!(b.len(), 2);
+    assert_ne!(b[0], b[1]);
+    // What reached citizens: four messages, each once.
+    assert_eq!(gateway.delivered().len(), 4);
+    let zalo = requests
+        .iter()
+        .find(|r| r.path == "/zalo")
+        .ok_or("zalo request")?;
+    assert_eq!(zalo.header("access_token"), Some("zalo-secret"));
+    assert_eq!(zalo.body["template_data"]["co_quan"], "Sở Tư pháp");
+    let sms = requests
+        .iter()
+        .find(|r| r.path == "/sms")
+        .ok_or("sms request")?;
+    assert_eq!(sms.header("Authorization"), Some("Bearer sms-secret"));
+    let sms_text = sms.body["text"].as_str().ok_or("text")?;
+    assert!(
+        sms_text.starts_with("So Tu phap moi Ong/Ba danh gia ho so Cap Phieu ly lich tu phap: https://khaosat.test/s/"),
+        "{sms_text}"
+    );
+    assert!(sms_text.chars().count() <= 160 && sms_text.is_ascii());
+
+    assert_eq!(funnel(&app, Medium::Zalo)?, [2, 0, 0, 1, 1, 1, 0, 0]);
+    assert_eq!(funnel(&app, Medium::Sms)?, [0, 0, 0, 1, 1, 0, 0, 2]);
+    for number in ["912345678", "987654321"] {
+        assert_eq!(occurrences(&app, number)?, Vec::<String>::new());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_it() -> TestResult {
+    let app = spawn_app().await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let settings = with_mail(&app, sink.port);
+    let sender = sender(&app, &settings)?;
+    let t0 = sipas::invitations::import::now();
+    let mut issued = report(
+        &app,
+        &settings,
+        &[
+            ("E-1", "T-SO", Some("d1@example.vn"), None),
+            ("E-2", "T-SO", Some("d2@example.vn"), None),
+        ],
+        t0,
+        30,
+    )?;
+    // Valid 8 days: a reminder after 7 is planned, but the link expires before it goes.
+    issued.extend(report(
+        &app,
+        &settings,
+        &[("E-3", "T-SO", Some("d3@example.vn"), None)],
+        t0,
+        8,
+    )?);
+    // Valid 5 days: no reminder at all; the invitation is the last message.
+    issued.extend(report(
+        &app,
+        &settings,
+        &[("E-4", "T-SO", Some("d4@example.vn"), None)],
+        t0,
+        5,
+    )?);
+    let mut conn = app.conn()?;
+    assert_eq!(deliver::round(&mut conn, &sender, || t0)?.sent, 4);
+    drop(conn);
+    assert_eq!(occurrences(&app, "d4@example.vn")?, Vec::<String>::new());
+    assert_eq!(occurrences(&app, "d3@example.vn")?, ["outreach.email"]);
+    // D1 answers.
+    let token = issued[0].token.as_str().to_owned();
+    let answered = app.post_form(&format!("/s/{token}"), &SHORT_FORM).await?;
+    assert_eq!(answered.status().as_u16(), 303);
+    assert_eq!(occurrences(&app, "d1@example.vn")?, Vec::<String>::new());
+    let mut conn = app.conn()?;
+    let late = deliver::round(&mut conn, &sender, || {
+        t0 + Duration::days(8) + Duration::hours(1)
+    })?;
+    assert_eq!((late.reminders_queued, late.sent), (1, 1));
+    deliver::round(&mut conn, &sender, || t0 + Duration::days(31))?;
+    drop(conn);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 5, "four invitations, one reminder");
+    assert_eq!(messages[4].rcpt, ["d2@example.vn"]);
+    for n in 1..=4 {
+        assert_eq!(
+            occurrences(&app, &format!("d{n}@example.vn"))?,
+            Vec::<String>::new()
+        );
+    }
+    assert_eq!(app.count("outreach")?, 0, "answered, then expired");
+    assert_eq!(funnel(&app, Medium::Email)?, [4, 0, 0, 4, 1, 0, 1, 0]);
+
+    // The funnel on the agency page and in the export.
+    {
+        let mut conn = app.conn()?;
+        sipas::accounts::users::create(
+            &mut conn,
+            "admin@test.vn",
+            "admin",
+            None,
+            "a-long-test-password",
+            t0,
+        )?;
+    }
+    let signed =
+        crate::signed::sign_in(&app, "admin@test.vn", "a-long-test-password", "10.0.0.1").await?;
+    let session = crate::signed::session_of(&signed).ok_or("session")?;
+    let page = crate::signed::get(
+        &app,
+        "/admin/agencies/T-SO?from=2026-01-01&to=2026-01-31",
+        &session,
+    )
+    .await?
+    .text()
+    .await?;
+    let html = scraper::Html::parse_document(&page);
+    let cells = scraper::Selector::parse("td").map_err(|e| e.to_string())?;
+    let row = |label: &str| -> Vec<String> {
+        crate::helpers::select(&html, "tr")
+            .into_iter()
+            .find(|tr| tr.text().collect::<String>().trim().starts_with(label))
+            .map(|tr| {
+                tr.select(&cells)
+                    .map(|td| td.text().collect::<String>().trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Columns: Zalo, SMS, Email, no message, total.
+    assert_eq!(
+        row("Tin mời đã gửi được"),
+        ["0", "0", "4", "0", "4"],
+        "{}",
+        text(&html)
+    );
+    assert_eq!(row("Tin nhắc đã gửi được"), ["0", "0", "1", "", "1"]);
+    assert_eq!(
+        row("Phiếu trả lời qua đường dẫn"),
+        ["0", "0", "1", "0", "1"]
+    );
+    assert_eq!(row("Tỷ lệ phản hồi"), ["–", "–", "25%", "–", "25%"]);
+    let csv = crate::signed::get(
+        &app,
+        "/admin/export/reach.csv?from=2026-01-01&to=2026-01-31&lang=en",
+        &session,
+    )
+    .await?
+    .text()
+    .await?;
+    assert!(
+        csv.lines()
+            .any(|l| l == "T-SO,Sở Tư pháp,Email,4,0,0,4,0,1,1,25.0,0,0"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l == "T-SO,Sở Tư pháp,no message,0,0,0,0,0,0,0,,0,0"),
+        "{csv}"
+    );
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_invitation_per_fatigue_window_across_agencies_and_an_opt_out_that_holds() -> TestResult
+{
+    let app = spawn_app().await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let gateway = Gateway::start()?;
+    let mut settings = with_mail(&app, sink.port);
+    settings.sms = with_gateways(&app, &gateway).sms;
+    let sender = sender(&app, &settings)?;
+    let t0 = sipas::invitations::import::now();
+    let at = |days: i64| t0 + Duration::days(days);
+    let one = |code: &str, agency: &str, email: Option<&str>, phone: Option<&str>, when| {
+        report(&app, &settings, &[(code, agency, email, phone)], when, 30).map(|i| outcome(&i))
+    };
+    assert_eq!(
+        one("F-1", "T-SO", Some("citizen@example.vn"), None, at(0))?,
+        [Some(Enrolled::Queued(Medium::Email))]
+    );
+    assert_eq!(
+        one("F-2", "T-XA", Some("Citizen@Example.vn"), None, at(0))?,
+        [Some(Enrolled::RecentlyInvited)]
+    );
+    assert_eq!(
+        one("F-3", "T-SO", None, Some("0912345678"), at(0))?,
+        [Some(Enrolled::Queued(Medium::Sms))]
+    );
+    assert_eq!(
+        one("F-4", "T-HUYEN", None, Some("+84 912 345 678"), at(29))?,
+        [Some(Enrolled::RecentlyInvited)]
+    );
+    // The phone was invited at day 0: from day 30 it may be invited again.
+    assert_eq!(
+        one("F-5", "T-HUYEN", None, Some("0912.345.678"), at(30))?,
+        [Some(Enrolled::Queued(Medium::Sms))]
+    );
+    // An email and a phone together: recent if either was invited.
+    assert_eq!(
+        one(
+            "F-6",
+            "T-XA",
+            Some("new@example.vn"),
+            Some("0912345678"),
+            at(31)
+        )?,
+        [Some(Enrolled::RecentlyInvited)]
+    );
+
+    let mut conn = app.conn()?;
+    deliver::round(&mut conn, &sender, || t0)?;
+    drop(conn);
+    let invitation = sink.messages().first().cloned().ok_or("invitation")?;
+    let text = decoded(&invitation.data);
+    let start = text
+        .find("https://khaosat.test/u/")
+        .ok_or("unsubscribe link")?;
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_:/.".contains(*c))
+        .collect();
+    let path = link
+        .trim_end_matches('.')
+        .strip_prefix("https://khaosat.test")
+        .ok_or("path")?
+        .to_owned();
+    // Without signing in; the page names no one.
+    let (status, page) = app.get_html(&path).await?;
+    assert_eq!(status, 200);
+    let shown = crate::helpers::text(&page);
+    assert!(
+        !shown.contains("citizen@example.vn") && !shown.contains("Sở Tư pháp"),
+        "{shown}"
+    );
+    // A guessed or altered token is refused.
+    let mut forged = path.clone();
+    let last = forged.pop().ok_or("token")?;
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(app.get_html(&forged).await?.0, 404);
+    assert_eq!(app.post_form(&forged, &[]).await?.status().as_u16(), 404);
+    // One-click unsubscribe (RFC 8058).
+    let done = app
+        .post_form(&path, &[("List-Unsubscribe", "One-Click")])
+        .await?;
+    assert_eq!(done.status().as_u16(), 200);
+    // No reminder, and no invitation for a later dossier either.
+    let mut conn = app.conn()?;
+    let week = deliver::round(&mut conn, &sender, || at(8))?;
+    assert_eq!(week.dropped, 1, "{week:?}");
+    drop(conn);
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| m.rcpt != ["citizen@example.vn"] || m.data == invitation.data),
+        "only the invitation reached the address"
+    );
+    assert_eq!(
+        one("F-7", "T-SO", Some("citizen@example.vn"), None, at(60))?,
+        [Some(Enrolled::OptedOut)]
+    );
+    assert_eq!(funnel(&app, Medium::Email)?, [2, 0, 1, 1, 0, 0, 0, 0]);
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_csv_import_takes_phones_and_refuses_a_bad_one_by_line_storing_nothing() -> TestResult {
+    let app = spawn_app().await?;
+    let gateway = Gateway::start()?;
+    let settings = with_gateways(&app, &gateway);
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    let reach = Reach::from_settings(&settings);
+    let issuer = Issuer {
+        secret: &secret,
+        ttl_days: 30,
+        now: sipas::invitations::import::now(),
+        reach: reach.as_ref(),
+    };
+    let header = "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at,citizen_email,citizen_phone\n";
+    let bad = format!(
+        "{header}CSV-1,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0912345678\n\
+         CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0208 3856 789\n"
+    );
+    let mut conn = app.conn()?;
+    let refused = sipas::invitations::import::import_dossiers(&mut conn, &issuer, bad.as_bytes());
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.contains("line 3") && message.contains("citizen_phone"),
+        "{message}"
+    );
+    drop(conn);
+    assert_eq!(
+        (
+            app.count("invitations")?,
+            app.count("outreach")?,
+            app.count("outbox")?
+        ),
+        (0, 0, 0)
+    );
+    let good = format!(
+        "{header}CSV-1,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0912345678\n\
+         CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,\n"
+    );
+    let mut conn = app.conn()?;
+    let issued = sipas::invitations::import::import_dossiers(&mut conn, &issuer, good.as_bytes())?;
+    assert_eq!(
+        outcome(&issued),
+        [Some(Enrolled::Queued(Medium::Zalo)), None]
+    );
+    drop(conn);
+    assert_eq!((app.count("outreach")?, app.count("outbox")?), (1, 1));
+    Ok(())
+}
