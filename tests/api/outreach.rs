@@ -135,6 +135,7 @@ fn funnel(app: &TestApp, medium: Medium) -> Result<[i64; 8], Error> {
             level: None,
             agencies: None,
             group_by: GroupBy::Agency,
+            map: sipas::report::map::MapMode::AsItWas,
         },
         None,
     )?;
