@@ -12,6 +12,7 @@ conns=${3:-32}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/target/release/sipas
 work=$(mktemp -d)
+server=
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 export SIPAS_DATABASE_URL=$db SIPAS_SECURITY_SECRET_KEY=bench-secret-bench-secret-bench-secret
 export SIPAS_SERVER_BIND=127.0.0.1:18090 SIPAS_SERVER_PUBLIC_URL=http://127.0.0.1:18090 RUST_LOG=warn
