@@ -279,6 +279,9 @@ pub struct MailSettings {
     /// Hour (0–23, Vietnam time) at which scheduled digests go out: weekly on Mondays, monthly on
     /// the 1st.
     pub send_hour: u32,
+    /// Queue the weekly and monthly digests on schedule; off when cron runs `sipas digest send`
+    /// instead (the outbox is still delivered).
+    pub scheduled_digests: bool,
 }
 
 impl Default for MailSettings {
@@ -297,6 +300,7 @@ impl Default for MailSettings {
             alert_agency_heads: false,
             max_attempts: 6,
             send_hour: 7,
+            scheduled_digests: true,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Scheduled tasks, on one background thread (stopped and joined after the HTTP server): the
 //! monitoring sweep every `monitoring.sweep_minutes` (the first 30 s after start-up), and when mail is on, outbox delivery every
-//! 5 seconds and the weekly (Mondays) and monthly (the 1st) digests from `send_hour`, Vietnam
-//! time; when outreach is on, the citizens' invitations and reminders every 5 seconds
+//! 5 seconds and (unless `scheduled_digests` is off) the weekly (Mondays) and monthly (the 1st)
+//! digests from `send_hour`, Vietnam time; when outreach is on, the citizens' invitations and reminders every 5 seconds
 //! (`outreach::deliver::round`). Every task is idempotent, so restarts and several servers are
 //! harmless.
 
@@ -151,7 +151,8 @@ impl Tasks {
         let mut conn = self.db.conn()?;
         let local = clock::local_now();
         let today = local.date_naive();
-        let due = local.hour() >= self.settings.mail.send_hour;
+        let due =
+            self.settings.mail.scheduled_digests && local.hour() >= self.settings.mail.send_hour;
         for (period, on_day) in [
             (Period::Weekly, local.weekday() == chrono::Weekday::Mon),
             (Period::Monthly, local.day() == 1),

@@ -103,6 +103,9 @@ pub fn test_settings(
     // Tests run the monitoring sweep themselves (`tests/api/monitor.rs`, `dashboard.rs`): a
     // scheduled one would write beside the test's own direct writes.
     settings.monitoring.sweep_minutes = 0;
+    // Nor may a Monday or the 1st add scheduled digests to the mail a test counts; tests queue
+    // digests themselves (`sipas digest send`, `digest::queue`).
+    settings.mail.scheduled_digests = false;
     // Tests look at a page right after a change: reuse a report only while nothing changed.
     settings.dashboard.report_fresh_seconds = 0;
     Ok(settings)
