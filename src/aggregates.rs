@@ -436,22 +436,45 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     })
 }
 
-/// Counts one more dossier returned by `agency_id` on `day` (not yet answered).
-pub fn record_dossier(
+/// Counts new dossiers (not yet answered): `dossiers` holds how many `agency_id` returned on
+/// each day. A few multi-row upserts per batch, keys in order (the lock order of every writer).
+pub fn record_dossiers(
     conn: &mut DbConn,
-    agency_id: i64,
-    day: chrono::NaiveDate,
+    dossiers: &std::collections::BTreeMap<(i64, chrono::NaiveDate), i64>,
 ) -> QueryResult<()> {
-    // An integer id and formatted dates: inlined, because bind syntax differs per backend.
-    for (table, column, key) in [
-        ("daily_dossiers", "day", day.format("%Y-%m-%d").to_string()),
-        ("monthly_dossiers", "month", day.format("%Y-%m").to_string()),
+    let mut monthly: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+    for ((agency_id, day), n) in dossiers {
+        *monthly
+            .entry((*agency_id, day.format("%Y-%m").to_string()))
+            .or_default() += n;
+    }
+    let daily: Vec<(i64, String, i64)> = dossiers
+        .iter()
+        .map(|((agency_id, day), n)| (*agency_id, day.format("%Y-%m-%d").to_string(), *n))
+        .collect();
+    let monthly: Vec<(i64, String, i64)> = monthly
+        .into_iter()
+        .map(|((agency_id, month), n)| (agency_id, month, n))
+        .collect();
+    for (table, column, rows) in [
+        ("daily_dossiers", "day", daily),
+        ("monthly_dossiers", "month", monthly),
     ] {
-        diesel::sql_query(format!(
-            "INSERT INTO {table} (agency_id, {column}, dossiers) VALUES ({agency_id}, '{key}', 1) \
-             ON CONFLICT (agency_id, {column}) DO UPDATE SET dossiers = {table}.dossiers + 1"
-        ))
-        .execute(conn)?;
+        for chunk in rows.chunks(500) {
+            // Integer ids and counts, formatted dates: inlined, because bind syntax differs per
+            // backend.
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|(agency_id, key, n)| format!("({agency_id}, '{key}', {n})"))
+                .collect();
+            diesel::sql_query(format!(
+                "INSERT INTO {table} (agency_id, {column}, dossiers) VALUES {} \
+                 ON CONFLICT (agency_id, {column}) DO UPDATE \
+                 SET dossiers = {table}.dossiers + excluded.dossiers",
+                values.join(", ")
+            ))
+            .execute(conn)?;
+        }
     }
     Ok(())
 }
@@ -510,7 +533,7 @@ pub fn record_answered(
         }
         _ => {
             for ((agency_id, day), n) in by_key {
-                // An integer id and formatted dates: inlined like `record_dossier`.
+                // An integer id and formatted dates: inlined like `record_dossiers`.
                 for (table, column, key) in [
                     ("daily_dossiers", "day", day.format("%Y-%m-%d").to_string()),
                     ("monthly_dossiers", "month", day.format("%Y-%m").to_string()),

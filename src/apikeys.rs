@@ -12,8 +12,8 @@ use crate::domain::ApiKey;
 pub fn scope_of(
     conn: &mut DbConn,
     key: &crate::domain::ApiKey,
-) -> QueryResult<Option<crate::invitations::queries::Scope>> {
-    use crate::invitations::queries::Scope;
+) -> QueryResult<Option<crate::invitations::issue::Scope>> {
+    use crate::invitations::issue::Scope;
     let found = api_keys::table
         .filter(api_keys::key_hash.eq(key.hash()))
         .filter(api_keys::revoked_at.is_null())

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `import`, `apikey`.
 
 use std::fs::File;
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -12,7 +13,7 @@ use crate::config::Settings;
 use crate::db::{Database, DbPool};
 use crate::domain::Level;
 use crate::invitations::import::{self as dossier_import, import_dossiers};
-use crate::invitations::queries::Issuer;
+use crate::invitations::issue::Issuer;
 use crate::mail::digest::Period;
 use crate::questionnaire::Questionnaire;
 use crate::report::format::Format;
@@ -409,9 +410,11 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                 now: dossier_import::now(),
                 reach: reach.as_ref(),
             };
-            let issued = import_dossiers(&mut conn, &issuer, open_file(&file)?)?;
+            // The links go to stdout only once the import has committed: meanwhile they wait in
+            // an anonymous temporary file (memory stays flat for a year's backfill).
             let base = settings.public_url();
-            let mut out = crate::csvsafe::Writer::new(std::io::stdout());
+            let mut out =
+                crate::csvsafe::Writer::new(std::io::BufWriter::new(tempfile::tempfile()?));
             out.write_record([
                 "dossier_code",
                 "agency_code",
@@ -420,7 +423,7 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                 "qr_svg_url",
                 "message",
             ])?;
-            for i in issued {
+            import_dossiers(&mut conn, &issuer, open_file(&file)?, |i| {
                 let token = i.token.as_str();
                 out.write_record([
                     i.dossier_code.as_str(),
@@ -429,9 +432,11 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                     &format!("{base}/s/{token}"),
                     &format!("{base}/q/{token}.svg"),
                     i.outreach.map_or("", |o| o.as_str()),
-                ])?;
-            }
-            out.flush()?;
+                ])
+            })?;
+            let mut links = out.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+            links.seek(std::io::SeekFrom::Start(0))?;
+            std::io::copy(&mut links, &mut std::io::stdout().lock())?;
         }
         ImportKind::Responses { file } => {
             let input = open_file(&file)?;

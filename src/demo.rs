@@ -20,7 +20,7 @@ use crate::domain::TokenSecret;
 use crate::domain::{Channel, Code, SurveyToken, new_seed};
 use crate::invitations::NewInvitation;
 use crate::invitations::dossier::Dossier;
-use crate::invitations::queries::{Issuer, Scope};
+use crate::invitations::issue::{Issuer, Scope};
 use crate::questionnaire::Questionnaire;
 use crate::responses::record::{Entry, record};
 use crate::responses::{Context, Submission};

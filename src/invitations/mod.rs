@@ -2,6 +2,7 @@
 
 pub mod dossier;
 pub mod import;
+pub mod issue;
 pub mod qr;
 pub mod queries;
 
@@ -29,9 +30,9 @@ pub struct Invitation {
     pub used: bool,
 }
 
-/// A new invitation row.
+/// A new invitation row (`None` stored as NULL, so that many rows go in one INSERT on SQLite).
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = invitations)]
+#[diesel(table_name = invitations, treat_none_as_default_value = false)]
 pub struct NewInvitation {
     pub token_hash: String,
     pub token_seed: String,

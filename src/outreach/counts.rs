@@ -55,7 +55,7 @@ pub fn add(
     n: i64,
 ) -> QueryResult<()> {
     let column = count.column();
-    // An integer id, a formatted date, a closed set of names: inlined, as `record_dossier` does.
+    // An integer id, a formatted date, a closed set of names: inlined, as `aggregates::record_dossiers` does.
     for (table, key_column, key) in [
         ("daily_outreach", "day", day.format("%Y-%m-%d").to_string()),
         ("monthly_outreach", "month", day.format("%Y-%m").to_string()),

@@ -13,8 +13,9 @@ use super::error::AppError;
 use super::state::AppState;
 use crate::domain::{ApiKey, SurveyToken};
 use crate::invitations::dossier::{Dossier, DossierReport, FieldError};
+use crate::invitations::issue::{IssueError, Issued, Issuer, Scope, StoreError};
 use crate::invitations::qr;
-use crate::invitations::queries::{self, IssueError, Issued, Issuer, Scope};
+use crate::invitations::queries;
 
 /// The most dossiers accepted in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -300,8 +301,8 @@ pub async fn report_dossiers(
                     .collect(),
             ));
         }
-        Err(IssueError::Database(e)) => return Err(AppError::from(e).into()),
-        Err(IssueError::Random(e)) => return Err(AppError::internal(e).into()),
+        Err(IssueError::Store(StoreError::Database(e))) => return Err(AppError::from(e).into()),
+        Err(IssueError::Store(StoreError::Random(e))) => return Err(AppError::internal(e).into()),
     };
     let base = state.settings.public_url();
     let any_created = issued.iter().any(|i| i.created);

@@ -334,14 +334,18 @@ async fn generated_csv_files_import_whole_or_not_at_all() -> TestResult {
                 .map(|n| n as u64),
             2 => sipas::catalog::import::import_links(&mut conn, text.as_bytes()).map(|n| n as u64),
             3 => {
-                let issuer = sipas::invitations::queries::Issuer {
+                let issuer = sipas::invitations::issue::Issuer {
                     secret: &secret,
                     ttl_days: 30,
                     now: crate::helpers::now(),
                     reach: None,
                 };
-                sipas::invitations::import::import_dossiers(&mut conn, &issuer, text.as_bytes())
-                    .map(|v| v.len() as u64)
+                sipas::invitations::import::import_dossiers(
+                    &mut conn,
+                    &issuer,
+                    text.as_bytes(),
+                    |_| Ok(()),
+                )
             }
             _ => sipas::responses::import::import_responses(
                 &app.database,

@@ -317,3 +317,165 @@ async fn agencies_carry_an_optional_peer_group() -> TestResult {
     assert_eq!(group(&mut conn, "P-DD")?.as_deref(), Some("Đất đai"));
     Ok(())
 }
+
+/// Sums of `(agency code, key)` → dossiers in a count table.
+fn dossier_counts(
+    app: &crate::helpers::TestApp,
+    table: &str,
+    column: &str,
+) -> Result<std::collections::BTreeMap<(String, String), i64>, Box<dyn std::error::Error>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        code: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        dossiers: i64,
+    }
+    let mut conn = app.conn()?;
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "SELECT a.code AS code, CAST(t.{column} AS TEXT) AS key, t.dossiers AS dossiers \
+         FROM {table} t JOIN agencies a ON a.id = t.agency_id"
+    ))
+    .load(&mut *conn as &mut sipas::db::DbConn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.code, r.key), r.dossiers))
+        .collect())
+}
+
+#[tokio::test]
+async fn a_dossier_file_of_many_slices_lands_whole_or_not_at_all() -> TestResult {
+    use sipas::invitations::import::import_dossiers;
+    use sipas::invitations::issue::{Issued, Issuer};
+    use std::collections::{BTreeMap, HashMap};
+
+    let app = spawn_app().await?;
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    let issuer = Issuer {
+        secret: &secret,
+        ttl_days: 30,
+        now: crate::helpers::now(),
+        reach: None,
+    };
+    // 12,001 rows (three slices of the import): two agencies, returned over 40 days from
+    // 2026-01-01, every 997th row repeating the code of the row 5,000 before it.
+    let header = "dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n";
+    let mut good = String::from(header);
+    let mut expected_daily: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut expected_monthly: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut codes = Vec::new();
+    for i in 0..12_001usize {
+        let (code, agency, procedure) = if i % 997 == 0 && i >= 5_000 {
+            let (code, agency, procedure): &(String, &str, &str) = &codes[i - 5_000];
+            (code.clone(), *agency, *procedure)
+        } else if i % 3 == 0 {
+            (format!("HS-{i:05}"), "T-XA", "P-KS")
+        } else {
+            (format!("HS-{i:05}"), "T-SO", "P-LLTP")
+        };
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).ok_or("date")?
+            + chrono::Duration::days((i % 40) as i64);
+        good.push_str(&format!(
+            "{code},{agency},{procedure},counter,{},,{day}\n",
+            day - chrono::Duration::days(3)
+        ));
+        if !(i % 997 == 0 && i >= 5_000) {
+            *expected_daily
+                .entry((agency.to_string(), day.to_string()))
+                .or_default() += 1;
+            *expected_monthly
+                .entry((agency.to_string(), day.format("%Y-%m").to_string()))
+                .or_default() += 1;
+        }
+        codes.push((code, agency, procedure));
+    }
+    let repeats = (5_000..12_001).filter(|i| i % 997 == 0).count();
+
+    // A bad last line, after two slices were issued: nothing is kept.
+    let bad = format!("{good}HS-LAST,NOPE,P-KS,counter,2026-01-01,,2026-01-02\n");
+    let mut conn = app.conn()?;
+    assert_eq!(
+        lines(import_dossiers(&mut conn, &issuer, bad.as_bytes(), |_| Ok(
+            ()
+        ))),
+        vec![12_003]
+    );
+    drop(conn);
+    assert_eq!(app.count("invitations")?, 0);
+    assert_eq!(app.count("daily_dossiers")?, 0);
+    assert_eq!(app.count("agency_procedures")?, 0);
+
+    let mut conn = app.conn()?;
+    let mut issued: Vec<Issued> = Vec::new();
+    let n = import_dossiers(&mut conn, &issuer, good.as_bytes(), |i| {
+        issued.push(i.clone());
+        Ok(())
+    })?;
+    drop(conn);
+    assert_eq!(n, 12_001);
+    assert_eq!(issued.len(), 12_001);
+    assert_eq!(issued.iter().filter(|i| !i.created).count(), repeats);
+    assert_eq!(app.count("invitations")?, (12_001 - repeats) as i64);
+    // In file order, a repeat carries the link of its first report.
+    let mut first: HashMap<String, String> = HashMap::new();
+    for (i, outcome) in issued.iter().enumerate() {
+        assert_eq!(outcome.dossier_code, codes[i].0);
+        let token = outcome.token.as_str().to_string();
+        match first.get(&outcome.dossier_code) {
+            Some(t) => assert_eq!(*t, token, "row {i} repeats {}", outcome.dossier_code),
+            None => {
+                assert!(outcome.created, "row {i}");
+                first.insert(outcome.dossier_code.clone(), token);
+            }
+        }
+    }
+    assert_eq!(
+        dossier_counts(&app, "daily_dossiers", "day")?,
+        expected_daily
+    );
+    assert_eq!(
+        dossier_counts(&app, "monthly_dossiers", "month")?,
+        expected_monthly
+    );
+    assert_eq!(app.count("agency_procedures")?, 2);
+
+    // Again, with 10 new dossiers: the old ones keep their links, only the new ones count.
+    let mut again = String::from(header);
+    for (code, agency, procedure) in codes.iter().take(30) {
+        again.push_str(&format!(
+            "{code},{agency},{procedure},counter,2026-01-01,,2026-01-05\n"
+        ));
+    }
+    for i in 0..10 {
+        again.push_str(&format!(
+            "NEW-{i},T-SO,P-LLTP,counter,2026-03-01,,2026-03-02\n"
+        ));
+    }
+    let mut conn = app.conn()?;
+    let mut reissued: Vec<Issued> = Vec::new();
+    import_dossiers(&mut conn, &issuer, again.as_bytes(), |i| {
+        reissued.push(i.clone());
+        Ok(())
+    })?;
+    drop(conn);
+    assert_eq!(reissued.iter().filter(|i| i.created).count(), 10);
+    for outcome in &reissued[..30] {
+        assert_eq!(
+            Some(&outcome.token.as_str().to_string()),
+            first.get(&outcome.dossier_code)
+        );
+    }
+    expected_daily.insert(("T-SO".into(), "2026-03-02".into()), 10);
+    expected_monthly.insert(("T-SO".into(), "2026-03".into()), 10);
+    assert_eq!(
+        dossier_counts(&app, "daily_dossiers", "day")?,
+        expected_daily
+    );
+    assert_eq!(
+        dossier_counts(&app, "monthly_dossiers", "month")?,
+        expected_monthly
+    );
+    Ok(())
+}

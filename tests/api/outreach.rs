@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use sipas::config::{GatewaySettings, Settings};
 use sipas::db::DbConn;
 use sipas::invitations::dossier::DossierReport;
-use sipas::invitations::queries::{Issued, Issuer, Scope};
+use sipas::invitations::issue::{Issued, Issuer, Scope};
 use sipas::mail::Mailer;
 use sipas::outreach::deliver::{self, Sender};
 use sipas::outreach::enroll::Enrolled;
@@ -638,7 +638,8 @@ async fn the_csv_import_takes_phones_and_refuses_a_bad_one_by_line_storing_nothi
          CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,0208 3856 789\n"
     );
     let mut conn = app.conn()?;
-    let refused = sipas::invitations::import::import_dossiers(&mut conn, &issuer, bad.as_bytes());
+    let refused =
+        sipas::invitations::import::import_dossiers(&mut conn, &issuer, bad.as_bytes(), |_| Ok(()));
     let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         message.contains("line 3") && message.contains("citizen_phone"),
@@ -658,7 +659,11 @@ async fn the_csv_import_takes_phones_and_refuses_a_bad_one_by_line_storing_nothi
          CSV-2,T-SO,P-LLTP,counter,2026-01-05,,2026-01-15,,\n"
     );
     let mut conn = app.conn()?;
-    let issued = sipas::invitations::import::import_dossiers(&mut conn, &issuer, good.as_bytes())?;
+    let mut issued = Vec::new();
+    sipas::invitations::import::import_dossiers(&mut conn, &issuer, good.as_bytes(), |i| {
+        issued.push(i.clone());
+        Ok(())
+    })?;
     assert_eq!(
         outcome(&issued),
         [Some(Enrolled::Queued(Medium::Zalo)), None]
