@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Generate a synthetic province for benchmarks: agencies.csv and responses.csv.
 
-Usage: scripts/gen_province.py OUT_DIR [--agencies 3000] [--responses 1000000] [--year 2026] [--seed 1]
+Usage: scripts/gen_province.py OUT_DIR [--agencies 3000] [--responses 1000000] [--dossiers 0]
+       [--year 2026] [--seed 1]
 
 Agencies: 1 province (BP) with ~3% departments, ~5% districts and communes for the rest.
 Responses follow `sipas import responses` (columns agency_code, submitted_at, channel, late,
 TC0, TT0, CC0, KQ0, PA0, HL0, E1, E2, E6, E7, C1), spread over January to November of the
 year (the import refuses future days), a few agencies with planted harassment and repeat-visit
-problems. Deterministic for a given seed.
+problems. With --dossiers N, also procedures.csv (one procedure per level) and dossiers.csv for
+`sipas import dossiers` (N dossiers returned January to November, agencies weighted as above).
+Deterministic for a given seed.
 """
 import argparse
 import os
@@ -19,6 +22,7 @@ def main():
     p.add_argument("out")
     p.add_argument("--agencies", type=int, default=3000)
     p.add_argument("--responses", type=int, default=1_000_000)
+    p.add_argument("--dossiers", type=int, default=0)
     p.add_argument("--year", type=int, default=2026)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
@@ -66,6 +70,31 @@ def main():
             late = "1" if r() < 0.08 else "0"
             comment = "phải bồi dưỡng mới xong" if harassed and r() < 0.1 else ""
             f.write(f"{code},{a.year}-{month:02d}-{day:02d},counter,{late},{sat[0]},{sat[1]},{sat[2]},{sat[3]},{pa0},{sat[5]},{e1},1,{e6},{e7},{comment}\n")
+
+    if a.dossiers:
+        write_dossiers(a, rng, codes, weights)
+
+
+def write_dossiers(a, rng, codes, weights):
+    with open(os.path.join(a.out, "procedures.csv"), "w", encoding="utf-8") as f:
+        f.write("code,name,field,level\n")
+        for level in ("tinh", "huyen", "xa"):
+            f.write(f"BP-{level},Thủ tục cấp {level},Hộ tịch,{level}\n")
+    level = {"T": "tinh", "H": "huyen", "X": "xa"}
+    rows = rng.choices(range(len(codes)), weights=weights, k=a.dossiers)
+    with open(os.path.join(a.out, "dossiers.csv"), "w", encoding="utf-8") as f:
+        f.write("dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n")
+        r = rng.random
+        for n, idx in enumerate(rows):
+            code = codes[idx]
+            month = 1 + int(r() * 11)
+            day = 1 + int(r() * 25)
+            channel = "online" if r() < 0.4 else "counter"
+            f.write(
+                f"{a.year}-{n:08d},{code},BP-{level[code[2]]},{channel},"
+                f"{a.year}-{month:02d}-{day:02d},{a.year}-{month:02d}-{day + 2:02d},"
+                f"{a.year}-{month:02d}-{day + 3:02d}T10:30:00\n"
+            )
 
 
 if __name__ == "__main__":

@@ -437,7 +437,8 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
 }
 
 /// Counts new dossiers (not yet answered): `dossiers` holds how many `agency_id` returned on
-/// each day. A few multi-row upserts per batch, keys in order (the lock order of every writer).
+/// each day. Keys in order (the lock order of every writer); on PostgreSQL one statement per
+/// table for any number of keys, on SQLite multi-row upserts of 500 keys.
 pub fn record_dossiers(
     conn: &mut DbConn,
     dossiers: &std::collections::BTreeMap<(i64, chrono::NaiveDate), i64>,
@@ -447,6 +448,36 @@ pub fn record_dossiers(
         *monthly
             .entry((*agency_id, day.format("%Y-%m").to_string()))
             .or_default() += n;
+    }
+    if let DbConn::Pg(c) = conn {
+        use diesel::sql_types::{Array, Date, Text};
+        let agencies: Vec<i64> = dossiers.keys().map(|(a, _)| *a).collect();
+        let days: Vec<chrono::NaiveDate> = dossiers.keys().map(|(_, d)| *d).collect();
+        let counts: Vec<i64> = dossiers.values().copied().collect();
+        diesel::sql_query(
+            "INSERT INTO daily_dossiers (agency_id, day, dossiers) \
+             SELECT * FROM unnest($1, $2, $3) \
+             ON CONFLICT (agency_id, day) DO UPDATE \
+             SET dossiers = daily_dossiers.dossiers + excluded.dossiers",
+        )
+        .bind::<Array<BigInt>, _>(&agencies)
+        .bind::<Array<Date>, _>(&days)
+        .bind::<Array<BigInt>, _>(&counts)
+        .execute(c)?;
+        let agencies: Vec<i64> = monthly.keys().map(|(a, _)| *a).collect();
+        let months: Vec<&str> = monthly.keys().map(|(_, m)| m.as_str()).collect();
+        let counts: Vec<i64> = monthly.values().copied().collect();
+        diesel::sql_query(
+            "INSERT INTO monthly_dossiers (agency_id, month, dossiers) \
+             SELECT * FROM unnest($1, $2, $3) \
+             ON CONFLICT (agency_id, month) DO UPDATE \
+             SET dossiers = monthly_dossiers.dossiers + excluded.dossiers",
+        )
+        .bind::<Array<BigInt>, _>(&agencies)
+        .bind::<Array<Text>, _>(&months)
+        .bind::<Array<BigInt>, _>(&counts)
+        .execute(c)?;
+        return Ok(());
     }
     let daily: Vec<(i64, String, i64)> = dossiers
         .iter()

@@ -106,19 +106,13 @@ pub fn upsert_procedure(conn: &mut DbConn, procedure: &NewProcedure) -> QueryRes
 
 /// Records that an agency handles a procedure (no-op when already linked).
 pub fn link(conn: &mut DbConn, agency_id: i64, procedure_id: i64) -> QueryResult<()> {
-    let exists: i64 = agency_procedures::table
-        .filter(agency_procedures::agency_id.eq(agency_id))
-        .filter(agency_procedures::procedure_id.eq(procedure_id))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        diesel::insert_into(agency_procedures::table)
-            .values((
-                agency_procedures::agency_id.eq(agency_id),
-                agency_procedures::procedure_id.eq(procedure_id),
-            ))
-            .execute(conn)?;
-    }
+    crate::on_backend!(conn, c => diesel::insert_into(agency_procedures::table)
+        .values((
+            agency_procedures::agency_id.eq(agency_id),
+            agency_procedures::procedure_id.eq(procedure_id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
     Ok(())
 }
 

@@ -76,9 +76,14 @@ pub struct Issuer<'a> {
     pub reach: Option<&'a Reach>,
 }
 
-/// New invitations per multi-row INSERT: 13 parameters a row stays within SQLite's 32,766 and
-/// PostgreSQL's 65,535 parameters per statement.
-const ROWS_PER_INSERT: usize = 1_000;
+/// New invitations per INSERT: on SQLite 13 parameters a row stays within its 32,766 parameters
+/// per statement; PostgreSQL takes them as arrays (fewer, larger round trips).
+fn rows_per_insert(conn: &DbConn) -> usize {
+    match conn {
+        DbConn::Pg(_) => 5_000,
+        DbConn::Sqlite(_) => 1_000,
+    }
+}
 
 impl<'a> Issuer<'a> {
     /// Issues (or finds) the invitation of every dossier, all in one transaction: if any dossier
@@ -94,12 +99,15 @@ impl<'a> Issuer<'a> {
             let resolved = batch
                 .resolve(conn, dossiers)?
                 .map_err(IssueError::Rejected)?;
-            Ok(batch.store(conn, &resolved)?)
+            let issued = batch.store(conn, &resolved, Vec::new())?;
+            batch.finish(conn)?;
+            Ok(issued)
         })
     }
 
     /// A batch for `scope`, for a caller that issues several slices of dossiers in its own
-    /// transaction (the CSV import); it remembers the catalog lookups between slices.
+    /// transaction (the CSV import); it remembers the catalog lookups between slices and counts
+    /// the new dossiers when it is finished ([`Batch::finish`], in the same transaction).
     pub fn batch(&'a self, scope: Scope) -> Batch<'a> {
         Batch {
             issuer: self,
@@ -108,6 +116,7 @@ impl<'a> Issuer<'a> {
             procedures: HashMap::new(),
             in_scope: HashMap::new(),
             linked: HashSet::new(),
+            dossiers_by_day: BTreeMap::new(),
         }
     }
 }
@@ -121,6 +130,29 @@ pub struct Batch<'a> {
     in_scope: HashMap<i64, bool>,
     /// Agency–procedure pairs known to be linked.
     linked: HashSet<(i64, i64)>,
+    /// New dossiers by agency and day, not yet added to the counts.
+    dossiers_by_day: BTreeMap<(i64, NaiveDate), i64>,
+}
+
+/// Counts are added early once this many agency-days are waiting (memory stays bounded).
+const MAX_PENDING_DAYS: usize = 200_000;
+
+/// A new invitation's secrets: a random seed, the token derived from it and the token's hash
+/// (CPU work that a caller may do ahead, on another thread).
+pub struct Fresh {
+    seed: String,
+    token: SurveyToken,
+    hash: String,
+}
+
+impl Fresh {
+    /// Draws a seed and derives the rest.
+    pub fn draw(secret: &TokenSecret) -> Result<Fresh, StoreError> {
+        let seed = new_seed().map_err(|e| StoreError::Random(e.to_string()))?;
+        let token = SurveyToken::derive(secret, &seed);
+        let hash = token.hash();
+        Ok(Fresh { seed, token, hash })
+    }
 }
 
 /// A dossier whose agency and procedure exist and that the caller may report.
@@ -209,11 +241,15 @@ impl Batch<'_> {
     /// Issues the invitations of `resolved`, in its order: new dossiers get a new invitation
     /// (multi-row INSERTs that skip a dossier already stored), counted once per agency and day;
     /// a dossier reported before (or twice in the slice) gets its existing invitation again.
+    /// New invitations take their secrets from `drawn` first (drawn ahead by the caller), then
+    /// draw their own.
     pub fn store(
         &mut self,
         conn: &mut DbConn,
         resolved: &[Resolved<'_>],
+        drawn: Vec<Fresh>,
     ) -> Result<Vec<Issued>, StoreError> {
+        let mut drawn = drawn.into_iter();
         let mut issued: Vec<Option<Issued>> = vec![None; resolved.len()];
         // The first occurrence of each dossier in the slice; later ones repeat its outcome.
         let mut first: HashMap<(i64, &str), usize> = HashMap::new();
@@ -225,8 +261,11 @@ impl Batch<'_> {
                 unique.push(i);
             }
         }
-        for chunk in unique.chunks(ROWS_PER_INSERT) {
-            self.store_chunk(conn, resolved, chunk, &mut issued)?;
+        for chunk in unique.chunks(rows_per_insert(conn)) {
+            self.store_chunk(conn, resolved, chunk, &mut issued, &mut drawn)?;
+        }
+        if self.dossiers_by_day.len() > MAX_PENDING_DAYS {
+            self.flush_counts(conn)?;
         }
         (0..resolved.len())
             .map(|i| match &issued[i] {
@@ -248,6 +287,18 @@ impl Batch<'_> {
             .collect()
     }
 
+    /// Adds the new dossiers to the counts; call once all slices are stored, in their
+    /// transaction.
+    pub fn finish(mut self, conn: &mut DbConn) -> QueryResult<()> {
+        self.flush_counts(conn)
+    }
+
+    fn flush_counts(&mut self, conn: &mut DbConn) -> QueryResult<()> {
+        crate::aggregates::record_dossiers(conn, &self.dossiers_by_day)?;
+        self.dossiers_by_day.clear();
+        Ok(())
+    }
+
     /// Inserts the new invitations of `chunk` (indices into `resolved`, each dossier once) and
     /// fills `issued` for every one of them.
     fn store_chunk(
@@ -256,19 +307,22 @@ impl Batch<'_> {
         resolved: &[Resolved<'_>],
         chunk: &[usize],
         issued: &mut [Option<Issued>],
+        drawn: &mut impl Iterator<Item = Fresh>,
     ) -> Result<(), StoreError> {
         let issuer = self.issuer;
         let expires_at = issuer.now + Duration::days(i64::from(issuer.ttl_days));
         let mut rows = Vec::with_capacity(chunk.len());
         let mut tokens = Vec::with_capacity(chunk.len());
         for &i in chunk {
-            let seed = new_seed().map_err(|e| StoreError::Random(e.to_string()))?;
-            let token = SurveyToken::derive(issuer.secret, &seed);
+            let fresh = match drawn.next() {
+                Some(fresh) => fresh,
+                None => Fresh::draw(issuer.secret)?,
+            };
             let d = resolved[i].dossier;
             let (late, days_late) = d.lateness();
             rows.push(NewInvitation {
-                token_hash: token.hash(),
-                token_seed: seed,
+                token_hash: fresh.hash,
+                token_seed: fresh.seed,
                 agency_id: resolved[i].agency.id,
                 procedure_id: resolved[i].procedure_id,
                 dossier_code: d.dossier_code.to_string(),
@@ -281,20 +335,14 @@ impl Batch<'_> {
                 created_at: issuer.now,
                 expires_at,
             });
-            tokens.push(token);
+            tokens.push(fresh.token);
         }
         // A dossier already stored (an earlier report, or a concurrent one) is skipped here and
         // looked up below.
-        let inserted: Vec<(i64, i64, String)> = crate::on_backend!(conn, c => diesel::insert_into(invitations::table)
-            .values(&rows)
-            .on_conflict_do_nothing()
-            .returning((invitations::id, invitations::agency_id, invitations::dossier_code))
-            .get_results(c))?;
-        let ids: HashMap<(i64, String), i64> = inserted
+        let ids: HashMap<(i64, String), i64> = super::bulk::insert_new(conn, &rows)?
             .into_iter()
-            .map(|(id, agency, code)| ((agency, code), id))
+            .map(|r| ((r.agency_id, r.dossier_code), r.id))
             .collect();
-        let mut dossiers_by_day: BTreeMap<(i64, NaiveDate), i64> = BTreeMap::new();
         let mut existing: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         for (&i, token) in chunk.iter().zip(tokens) {
             let r = &resolved[i];
@@ -307,7 +355,7 @@ impl Batch<'_> {
                 catalog::link(conn, r.agency.id, r.procedure_id)?;
             }
             let day = crate::clock::day_of(d.returned_at);
-            *dossiers_by_day.entry((r.agency.id, day)).or_default() += 1;
+            *self.dossiers_by_day.entry((r.agency.id, day)).or_default() += 1;
             let outreach = match issuer.reach {
                 Some(reach) if !d.contact.is_empty() => Some(enroll::enroll(
                     conn,
@@ -333,7 +381,6 @@ impl Batch<'_> {
                 outreach,
             });
         }
-        crate::aggregates::record_dossiers(conn, &dossiers_by_day)?;
         for (agency_id, indices) in existing {
             let codes: Vec<&str> = indices
                 .iter()

@@ -1,5 +1,6 @@
 //! Dossier completion → invitation: validating a reported dossier and issuing its single-use link.
 
+pub mod bulk;
 pub mod dossier;
 pub mod import;
 pub mod issue;
