@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::mpsc;
 
 use chrono::NaiveDate;
 
@@ -48,7 +49,7 @@ pub fn import_responses(
     db: &Database,
     questionnaire: &Questionnaire,
     earliest: NaiveDate,
-    input: impl Read,
+    input: impl Read + Send,
     mut progress: impl FnMut(Progress),
 ) -> Result<u64, ImportError> {
     let mut rows = CsvRows::open_with(input, &["agency_code", "submitted_at"], &[COMMENT_ITEM])?;
@@ -104,19 +105,54 @@ impl From<StageError> for ImportError {
     }
 }
 
-/// Reads, checks and stages every row; stops writing at the first bad row but goes on checking,
-/// to report every bad line.
+/// What the checking thread sends: a batch of checked rows, or, at the end, the problems found
+/// (rows after the first problem are checked, never sent).
+enum Checked {
+    Batch(Vec<Submission>),
+    Done(Problems),
+}
+
+/// Reads, checks and stages every row: a second thread reads and checks the file while this one
+/// stages the batch before. Stops writing at the first bad row but goes on checking, to report
+/// every bad line.
 fn stage_file(
     db: &Database,
     conn: &mut DbConn,
     import: Import,
     rules: &Rules<'_>,
-    rows: &mut CsvRows<impl Read>,
+    rows: &mut CsvRows<impl Read + Send>,
     progress: &mut impl FnMut(Progress),
 ) -> Result<u64, ImportError> {
+    // Two batches in flight at most.
+    let (send, checked) = mpsc::sync_channel::<Checked>(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || check_rows(rows, rules, import.id, &send));
+        // Owned here: when staging stops early, the checker's next send fails and it ends too.
+        let checked = checked;
+        let mut count = 0u64;
+        for message in &checked {
+            match message {
+                Checked::Batch(batch) => {
+                    staging::stage(db, conn, import, &batch)?;
+                    count += batch.len() as u64;
+                    progress(Progress::Staged(count));
+                }
+                Checked::Done(problems) => problems.into_result()?,
+            }
+        }
+        Ok(count)
+    })
+}
+
+/// Checks every row, sending batches of [`STAGE_BATCH`] while no problem was found.
+fn check_rows(
+    rows: &mut CsvRows<impl Read>,
+    rules: &Rules<'_>,
+    import_id: i64,
+    send: &mpsc::SyncSender<Checked>,
+) {
     let mut problems = Problems::default();
     let mut batch: Vec<Submission> = Vec::with_capacity(STAGE_BATCH);
-    let mut count = 0u64;
     while let Some(row) = rows.next_row() {
         let row = match row {
             Ok(r) => r,
@@ -132,21 +168,21 @@ fn stage_file(
             // Keep validating to report every bad line, but write nothing more.
             continue;
         }
-        submission.response.import_id = Some(import.id);
+        submission.response.import_id = Some(import_id);
         batch.push(submission);
-        count += 1;
-        if batch.len() == STAGE_BATCH {
-            staging::stage(db, conn, import, &batch)?;
-            batch.clear();
-            progress(Progress::Staged(count));
+        if batch.len() == STAGE_BATCH
+            && send
+                .send(Checked::Batch(std::mem::take(&mut batch)))
+                .is_err()
+        {
+            return;
         }
     }
-    problems.into_result()?;
-    if !batch.is_empty() {
-        staging::stage(db, conn, import, &batch)?;
+    if problems.is_empty() && !batch.is_empty() && send.send(Checked::Batch(batch)).is_err() {
+        return;
     }
-    progress(Progress::Staged(count));
-    Ok(count)
+    // The receiver gone means staging already stopped with its own error.
+    let _ = send.send(Checked::Done(problems));
 }
 
 /// What a row is checked against.

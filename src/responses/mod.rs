@@ -19,9 +19,10 @@ use crate::db::schema::responses;
 use crate::domain::Channel;
 use crate::questionnaire::{Answers, Questionnaire};
 
-/// A response to insert.
+/// A response to insert (`None` stored as NULL: with `DEFAULT` in its place diesel inserts the
+/// rows of a batch one statement each on SQLite).
 #[derive(Debug, Clone, Default, PartialEq, Insertable)]
-#[diesel(table_name = responses)]
+#[diesel(table_name = responses, treat_none_as_default_value = false)]
 pub struct NewResponse {
     pub agency_id: i64,
     pub procedure_id: Option<i64>,
