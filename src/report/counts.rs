@@ -174,17 +174,25 @@ fn measure_columns() -> String {
         .join(", ")
 }
 
-/// The SQL expression a grouping keys on (as text).
-fn key_expression(group_by: GroupBy) -> &'static str {
-    match group_by {
-        GroupBy::Agency => "CAST(a.id AS TEXT)",
-        GroupBy::Procedure => "CAST(dc.procedure_id AS TEXT)",
-        GroupBy::Field => "COALESCE(pr.field, '')",
-        GroupBy::Level => "a.level",
-        GroupBy::Month => "dc.month",
-        GroupBy::Channel => "dc.channel",
-        GroupBy::Province => "CAST(a.province_id AS TEXT)",
-    }
+/// What a grouping keys on: the expression grouped by, and the key as text. Ids are grouped as
+/// integers (PostgreSQL then aggregates in a hash table instead of sorting wide rows by a text
+/// key, which spilled to disk at 3,000 agencies) and turned into text once per group.
+struct Key {
+    group: &'static str,
+    text: &'static str,
+}
+
+fn key_expression(group_by: GroupBy) -> Key {
+    let (group, text) = match group_by {
+        GroupBy::Agency => ("a.id", "CAST(a.id AS TEXT)"),
+        GroupBy::Procedure => ("dc.procedure_id", "CAST(dc.procedure_id AS TEXT)"),
+        GroupBy::Field => ("COALESCE(pr.field, '')", "COALESCE(pr.field, '')"),
+        GroupBy::Level => ("a.level", "a.level"),
+        GroupBy::Month => ("dc.month", "dc.month"),
+        GroupBy::Channel => ("dc.channel", "dc.channel"),
+        GroupBy::Province => ("a.province_id", "CAST(a.province_id AS TEXT)"),
+    };
+    Key { group, text }
 }
 
 /// Province, level and agency filters. Only typed values are inlined: integer ids and a level
@@ -226,12 +234,14 @@ pub fn grouped(
         .map(|(c, _)| format!("CAST(SUM(dc.{c}) AS BIGINT) AS {c}"))
         .collect();
     let sql = format!(
-        "{with}SELECT {key} AS key, {sums}, \
+        "{with}SELECT {text} AS key, {sums}, \
          CAST(SUM(CASE WHEN dc.channel IN ('counter', 'online', 'postal') THEN dc.n_responses ELSE 0 END) AS BIGINT) \
          AS dossier_responses \
          FROM {source} dc {join} \
          LEFT JOIN procedures pr ON pr.id = dc.procedure_id \
-         WHERE {conditions} GROUP BY {key} ORDER BY {key}",
+         WHERE {conditions} GROUP BY {group} ORDER BY {text}",
+        text = key.text,
+        group = key.group,
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         sums = sums.join(", "),
@@ -298,10 +308,12 @@ pub fn dossiers(
         GroupBy::Procedure | GroupBy::Field | GroupBy::Channel => return Ok(Vec::new()),
     };
     let sql = format!(
-        "{with}SELECT {key} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
+        "{with}SELECT {text} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
          CAST(SUM(dc.answered) AS BIGINT) AS answered \
          FROM {source} dc {join} \
-         WHERE {conditions} GROUP BY {key}",
+         WHERE {conditions} GROUP BY {group}",
+        text = key.text,
+        group = key.group,
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         source = source(
