@@ -233,8 +233,9 @@ pub fn run() -> anyhow::Result<()> {
             let pool = open_database(&settings)?;
             crate::db::backup::sqlite_backup(&mut *conn(&pool)?, &file)?;
             println!(
-                "backup written to {} (keep it with the secret key file)",
-                file.display()
+                "đã ghi bản sao lưu vào {f}; hãy giữ nó cùng tệp khóa bí mật \
+                 (backup written to {f}; keep it with the secret key file)",
+                f = file.display()
             );
             Ok(())
         }
@@ -242,8 +243,9 @@ pub fn run() -> anyhow::Result<()> {
             let pool = crate::db::connect(&settings.database)?;
             let applied = crate::db::migrations::run(&pool)?;
             println!(
-                "{} migration(s) applied; the database is up to date",
-                applied.len()
+                "đã áp dụng {n} bản cập nhật cấu trúc; cơ sở dữ liệu đã mới nhất \
+                 ({n} migration(s) applied; the database is up to date)",
+                n = applied.len()
             );
             for name in applied {
                 println!("  {name}");
@@ -301,11 +303,12 @@ pub fn run() -> anyhow::Result<()> {
                 .map_err(anyhow::Error::from)
             })?;
             println!(
-                "{} agencies flagged; {} flag change(s) recorded; {} case(s) opened, {} alarm alert(s) queued",
-                swept.flagged,
-                swept.changes,
-                swept.opened.len(),
-                swept.alerts
+                "{f} cơ quan bị gắn cờ; ghi {c} thay đổi cờ; mở {o} vụ việc, xếp {a} cảnh báo báo động chờ gửi \
+                 ({f} agencies flagged; {c} flag change(s) recorded; {o} case(s) opened, {a} alarm alert(s) queued)",
+                f = swept.flagged,
+                c = swept.changes,
+                o = swept.opened.len(),
+                a = swept.alerts
             );
             for case in swept.opened {
                 println!(
@@ -324,8 +327,8 @@ pub fn run() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             crate::aggregates::recount(&mut *conn(&pool)?)?;
             println!(
-                "daily counts rebuilt in {:.1} s",
-                started.elapsed().as_secs_f64()
+                "đã tính lại số liệu trong {s:.1} giây (daily counts rebuilt in {s:.1} s)",
+                s = started.elapsed().as_secs_f64()
             );
             Ok(())
         }
@@ -348,13 +351,16 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             println!("  {link}");
         }
         if created {
-            println!("Demo province created.");
+            println!("Đã tạo tỉnh mẫu (demo province created).");
         }
     }
     let bind = settings.server.bind.clone();
     let public = settings.public_url().to_owned();
     let app = Application::build(settings)?;
-    println!("sipas listening on {bind} (public URL {public}); Ctrl-C to stop");
+    println!(
+        "sipas đang chạy ở {bind} (địa chỉ công khai {public}); Ctrl-C để dừng \
+         (sipas listening on {bind}, public URL {public}; Ctrl-C to stop)"
+    );
     app.run_blocking()?;
     Ok(())
 }
@@ -378,7 +384,8 @@ fn open_file(path: &Path) -> anyhow::Result<File> {
 }
 
 fn conn(pool: &DbPool) -> anyhow::Result<crate::db::PooledConn> {
-    pool.get().context("cannot connect to the database")
+    pool.get()
+        .context("không kết nối được cơ sở dữ liệu (cannot connect to the database)")
 }
 
 fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
@@ -387,19 +394,19 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
     match what {
         ImportKind::Agencies { file } => {
             let n = catalog_import::import_agencies(&mut conn, open_file(&file)?)?;
-            println!("imported {n} agencies");
+            println!("đã nhập {n} cơ quan (imported {n} agencies)");
         }
         ImportKind::Successions { file } => {
             let n = crate::catalog::successions::import_successions(&mut conn, open_file(&file)?)?;
-            println!("imported {n} successions");
+            println!("đã nhập {n} việc kế thừa (imported {n} successions)");
         }
         ImportKind::Procedures { file } => {
             let n = catalog_import::import_procedures(&mut conn, open_file(&file)?)?;
-            println!("imported {n} procedures");
+            println!("đã nhập {n} thủ tục (imported {n} procedures)");
         }
         ImportKind::Links { file } => {
             let n = catalog_import::import_links(&mut conn, open_file(&file)?)?;
-            println!("imported {n} links");
+            println!("đã nhập {n} liên kết cơ quan – thủ tục (imported {n} links)");
         }
         ImportKind::Dossiers { file } => {
             let secret = load_secret(&settings)?;
@@ -449,12 +456,14 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let reader = bar.wrap_read(input);
-            let recovered = staging::recover(&db).context("cannot finish an interrupted import")?;
+            let recovered = staging::recover(&db).context(
+                "không hoàn tất được lần nhập bị gián đoạn (cannot finish an interrupted import)",
+            )?;
             if !recovered.is_empty() {
                 println!(
-                    "interrupted imports: {} completed, {} removed",
-                    recovered.rolled_forward.len(),
-                    recovered.discarded.len()
+                    "các lần nhập bị gián đoạn: hoàn tất {c}, xóa {r} (interrupted imports: {c} completed, {r} removed)",
+                    c = recovered.rolled_forward.len(),
+                    r = recovered.discarded.len()
                 );
             }
             let started = std::time::Instant::now();
@@ -462,20 +471,21 @@ fn import(settings: Settings, what: ImportKind) -> anyhow::Result<()> {
             let questionnaire = active_questionnaire(&db, &settings)?;
             let earliest = settings.survey.import_earliest;
             let n = import_responses(&db, &questionnaire, earliest, reader, |p| match p {
-                Progress::Staged(rows) => counter.set_message(format!("{rows} rows checked")),
+                Progress::Staged(rows) => counter.set_message(format!("đã kiểm tra {rows} dòng")),
                 Progress::Publishing { of: 0, .. } => {
-                    counter.set_message("all rows checked; summing them up for the counts");
+                    counter.set_message("đã kiểm tra mọi dòng; đang tổng hợp số liệu");
                 }
                 Progress::Publishing { added, of } => {
-                    counter.set_message(format!("adding to the counts: {added}/{of}"));
+                    counter.set_message(format!("đang cộng vào số liệu: {added}/{of}"));
                 }
             });
             bar.finish_and_clear();
             let n = n?;
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "imported {n} responses in {secs:.1} s ({:.0} rows/s)",
-                n as f64 / secs.max(1e-9)
+                "đã nhập {n} phiếu trong {secs:.1} giây; {rate:.0} dòng/giây \
+                 (imported {n} responses in {secs:.1} s, {rate:.0} rows/s)",
+                rate = n as f64 / secs.max(1e-9)
             );
         }
     }
@@ -496,7 +506,7 @@ fn add_user(
     let password = match &given {
         Some(p) => p.clone(),
         None => crate::accounts::password::generate()
-            .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("không có nguồn ngẫu nhiên (no randomness): {e}"))?,
     };
     let now = crate::clock::now();
     let mut conn = conn(&pool)?;
@@ -515,9 +525,13 @@ fn add_user(
     )?;
     let detail = format!("{} ({}) from the command line", user.email, user.role);
     crate::accounts::audit::record(&mut conn, now, None, "user.create", &detail)?;
-    println!("created {} ({})", user.email, user.role);
+    println!(
+        "đã tạo tài khoản {e} ({r}) (created {e}, {r})",
+        e = user.email,
+        r = user.role
+    );
     if given.is_none() {
-        println!("password (shown once): {password}");
+        println!("mật khẩu, chỉ hiện một lần (password, shown once): {password}");
     }
     Ok(())
 }
@@ -555,7 +569,10 @@ Period: {key}
         } => {
             let mailer = Mailer::new(&settings.mail)?;
             if !mailer.is_on() {
-                anyhow::bail!("mail is switched off: set [mail] transport to smtp or file");
+                anyhow::bail!(
+                    "thư điện tử đang tắt: đặt [mail] transport là smtp hoặc file \
+                     (mail is switched off: set [mail] transport to smtp or file)"
+                );
             }
             let now = crate::clock::now();
             let queued = digest::queue(&mut conn, settings, period, agency.as_deref(), today, now)?;
@@ -564,8 +581,11 @@ Period: {key}
                     crate::clock::now()
                 })?;
             println!(
-                "{queued} digest(s) queued; sent {}, retrying later {}, failed {}",
-                round.sent, round.retrying, round.failed
+                "xếp {queued} bản tin chờ gửi; đã gửi {s}, sẽ thử lại {r}, thất bại {f} \
+                 ({queued} digest(s) queued; sent {s}, retrying later {r}, failed {f})",
+                s = round.sent,
+                r = round.retrying,
+                f = round.failed
             );
         }
     }
@@ -580,21 +600,26 @@ fn apikey(settings: Settings, action: ApikeyAction) -> anyhow::Result<()> {
             let owner = match (agency, province) {
                 (Some(a), _) => Owner::Agency(a),
                 (None, Some(p)) => Owner::Province(p),
-                (None, None) => anyhow::bail!("give --agency CODE or --province CODE"),
+                (None, None) => anyhow::bail!(
+                    "cần --agency MÃ hoặc --province MÃ (give --agency CODE or --province CODE)"
+                ),
             };
             let key = apikeys::create(&mut conn, &owner, now)?;
             println!("{}", key.as_str());
             eprintln!(
-                "Keep this key safe: it is shown only once. Revoke it with: sipas apikey revoke {}",
-                key.prefix()
+                "Hãy giữ khóa này cẩn thận: nó chỉ hiện một lần. Thu hồi bằng: sipas apikey revoke {p} \
+                 (keep this key safe: it is shown only once; revoke it with sipas apikey revoke {p})",
+                p = key.prefix()
             );
         }
         ApikeyAction::Revoke { prefix } => {
             let n = apikeys::revoke(&mut conn, &prefix, now)?;
             if n == 0 {
-                anyhow::bail!("no active key starts with {prefix}");
+                anyhow::bail!(
+                    "không có khóa đang dùng nào bắt đầu bằng {prefix} (no active key starts with {prefix})"
+                );
             }
-            println!("revoked {n} key(s)");
+            println!("đã thu hồi {n} khóa (revoked {n} key(s))");
         }
     }
     Ok(())

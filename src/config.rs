@@ -390,7 +390,7 @@ impl GatewaySettings {
             return Ok(());
         }
         if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
-            return fail("url must start with https:// (or http://)".into());
+            return fail("url phải bắt đầu bằng https:// hoặc http:// (url must start with https:// or http://)".into());
         }
         if !self.auth_header.trim().is_empty()
             && !self
@@ -399,20 +399,26 @@ impl GatewaySettings {
                 .is_some_and(|(name, _)| is_header_name(name.trim()))
         {
             return fail(
-                "auth_header must be `Name: value`, e.g. `Authorization: Bearer …`".into(),
+                "auth_header phải có dạng `Tên: giá trị`, ví dụ `Authorization: Bearer …` \
+                 (auth_header must be `Name: value`)"
+                    .into(),
             );
         }
         if let Err(e) = crate::outreach::gateway::Template::parse(&self.template) {
-            return fail(format!("template: {e}"));
+            return fail(format!("template (mẫu thông điệp): {e}"));
         }
         if !self.success_field.is_empty() && !self.success_field.starts_with('/') {
-            return fail("success_field must be a JSON pointer such as /error".into());
+            return fail(
+                "success_field phải là một con trỏ JSON như /error (success_field must be a JSON pointer such as /error)".into(),
+            );
         }
         if !self.success_field.is_empty() && self.success_values.is_empty() {
-            return fail("success_values must list the values that mean \"accepted\"".into());
+            return fail(
+                "success_values phải liệt kê các giá trị nghĩa là \"đã nhận\" (success_values must list the values that mean accepted)".into(),
+            );
         }
         if self.timeout_secs == 0 {
-            return fail("timeout_secs must be at least 1".into());
+            return fail("timeout_secs phải ít nhất là 1 (timeout_secs must be at least 1)".into());
         }
         Ok(())
     }
@@ -446,13 +452,13 @@ pub enum SmtpTls {
 /// A configuration problem, with the file or variable at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
+    #[error("không đọc được tệp cấu hình {path} (cannot read configuration file): {source}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid configuration: {0}")]
+    #[error("cấu hình không hợp lệ (invalid configuration): {0}")]
     Invalid(String),
 }
 
@@ -486,22 +492,28 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.database.pool_size == 0 {
-            return fail("[database] pool_size must be at least 1");
+            return fail("[database] pool_size phải ít nhất là 1 (pool_size must be at least 1)");
         }
         if self.survey.invitation_ttl_days == 0 {
-            return fail("[survey] invitation_ttl_days must be at least 1");
+            return fail(
+                "[survey] invitation_ttl_days phải ít nhất là 1 (invitation_ttl_days must be at least 1)",
+            );
         }
         if !(self.server.public_url.starts_with("http://")
             || self.server.public_url.starts_with("https://"))
         {
-            return fail("[server] public_url must start with http:// or https://");
+            return fail(
+                "[server] public_url phải bắt đầu bằng http:// hoặc https:// (public_url must start with http:// or https://)",
+            );
         }
         if self.walkin.max_per_window == 0 || self.walkin.window_minutes == 0 {
-            return fail("[walkin] max_per_window and window_minutes must be at least 1");
+            return fail(
+                "[walkin] max_per_window và window_minutes phải ít nhất là 1 (must be at least 1)",
+            );
         }
         if self.security.link_miss_limit == 0 || self.security.link_miss_window_minutes == 0 {
             return fail(
-                "[security] link_miss_limit and link_miss_window_minutes must be at least 1",
+                "[security] link_miss_limit và link_miss_window_minutes phải ít nhất là 1 (must be at least 1)",
             );
         }
         let d = &self.dashboard;
@@ -514,13 +526,15 @@ impl Settings {
             || d.login_slowdown_seconds == 0
             || d.login_global_per_minute == 0
         {
-            return fail("[dashboard] session and sign-in limits must be at least 1");
+            return fail(
+                "[dashboard] các giới hạn phiên và đăng nhập phải ít nhất là 1 (session and sign-in limits must be at least 1)",
+            );
         }
         let m = &self.mail;
         if m.transport != MailTransport::None {
             if m.from.parse::<lettre::message::Mailbox>().is_err() {
                 return fail(
-                    "[mail] from must be an address such as \"SIPAS <khaosat@tinh.gov.vn>\"",
+                    "[mail] from phải là một địa chỉ như \"SIPAS <khaosat@tinh.gov.vn>\" (from must be an address)",
                 );
             }
             if let Some(bad) = m
@@ -530,23 +544,29 @@ impl Settings {
                 .find(|a| a.parse::<lettre::Address>().is_err())
             {
                 return Err(ConfigError::Invalid(format!(
-                    "[mail] {bad:?} is not an email address"
+                    "[mail] {bad:?} không phải là địa chỉ email (is not an email address)"
                 )));
             }
             if m.transport == MailTransport::Smtp
                 && (m.smtp_host.trim().is_empty() || m.smtp_port == 0)
             {
-                return fail("[mail] smtp_host and smtp_port must be set for the smtp transport");
+                return fail(
+                    "[mail] cần đặt smtp_host và smtp_port khi dùng smtp (smtp_host and smtp_port must be set for the smtp transport)",
+                );
             }
             if m.max_attempts == 0 || m.send_hour > 23 {
-                return fail("[mail] max_attempts must be at least 1 and send_hour 0–23");
+                return fail(
+                    "[mail] max_attempts phải ít nhất là 1 và send_hour từ 0 đến 23 (max_attempts must be at least 1 and send_hour 0–23)",
+                );
             }
         }
         self.sms.validate("sms")?;
         self.zalo.validate("zalo")?;
         let o = &self.outreach;
         if o.max_attempts == 0 {
-            return fail("[outreach] max_attempts must be at least 1");
+            return fail(
+                "[outreach] max_attempts phải ít nhất là 1 (max_attempts must be at least 1)",
+            );
         }
         if let Some((i, m)) = o
             .channels
@@ -555,15 +575,17 @@ impl Settings {
             .find(|(i, m)| o.channels[..*i].contains(m))
         {
             return Err(ConfigError::Invalid(format!(
-                "[outreach] channels names {} twice (position {})",
-                m.as_str(),
-                i + 1
+                "[outreach] channels ghi {c} hai lần, ở vị trí {p} (channels names {c} twice, position {p})",
+                c = m.as_str(),
+                p = i + 1
             )));
         }
         if let Some(key) = &self.security.secret_key
             && key.len() < 32
         {
-            return fail("[security] secret_key must be at least 32 characters");
+            return fail(
+                "[security] secret_key phải có ít nhất 32 ký tự (secret_key must be at least 32 characters)",
+            );
         }
         Ok(())
     }

@@ -14,7 +14,11 @@ pub struct LineError {
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        write!(
+            f,
+            "dòng {} (line {}): {}",
+            self.line, self.line, self.message
+        )
     }
 }
 
@@ -23,20 +27,26 @@ impl fmt::Display for LineError {
 pub enum ImportError {
     #[error("{}", format_lines(.0))]
     Lines(Vec<LineError>),
-    #[error("cannot read the file: {0}")]
+    #[error("không đọc được tệp (cannot read the file): {0}")]
     Read(String),
-    #[error("database error, nothing was imported: {0}")]
+    #[error(
+        "lỗi cơ sở dữ liệu, không dòng nào được nhập (database error, nothing was imported): {0}"
+    )]
     Database(#[from] diesel::result::Error),
-    #[error("database error, nothing was imported: {0}")]
+    #[error(
+        "lỗi cơ sở dữ liệu, không dòng nào được nhập (database error, nothing was imported): {0}"
+    )]
     Store(#[from] crate::db::StoreError),
     /// A staged import stopped because recovery took it for abandoned.
-    #[error("{0}; nothing was imported")]
+    #[error("{0}; không dòng nào được nhập (nothing was imported)")]
     Abandoned(String),
     /// Every row is stored, but adding them to the report counts stopped: they are completed at
     /// the next start (or import), and until then the rows are not shown.
     #[error(
-        "all {rows} responses were stored, but adding them to the report counts stopped ({reason}); \
-         the counts are completed when sipas next starts or imports, and the responses are shown from then"
+        "đã lưu cả {rows} phiếu nhưng việc cộng vào số liệu báo cáo bị dừng ({reason}); số liệu được \
+         cộng nốt khi sipas khởi động hoặc nhập lần sau, và các phiếu hiện ra từ lúc đó \
+         (all {rows} responses were stored, but adding them to the report counts stopped; the counts \
+         are completed when sipas next starts or imports, and the responses are shown from then)"
     )]
     Unpublished { rows: u64, reason: String },
 }
@@ -45,7 +55,10 @@ pub enum ImportError {
 pub const MAX_REPORTED: usize = 100;
 
 fn format_lines(errors: &[LineError]) -> String {
-    let mut out = format!("{} problem(s) found, nothing was imported:", errors.len());
+    let mut out = format!(
+        "có {n} lỗi, không dòng nào được nhập ({n} problem(s) found, nothing was imported):",
+        n = errors.len()
+    );
     for e in errors {
         out.push_str(&format!("\n  {e}"));
     }
@@ -137,7 +150,7 @@ impl<R: Read> CsvRows<R> {
             Ok(None) => {
                 return Err(ImportError::Lines(vec![LineError {
                     line: 1,
-                    message: "the file is empty: the first line must name the columns".into(),
+                    message: "tệp trống: dòng đầu phải ghi tên các cột (the file is empty: the first line must name the columns)".into(),
                 }]));
             }
             Err(e) => return Err(ImportError::Lines(vec![e])),
@@ -150,7 +163,8 @@ impl<R: Read> CsvRows<R> {
             if line_break(&name) || *line != 1 {
                 return Err(ImportError::Lines(vec![LineError {
                     line: 1,
-                    message: "a column name holds a line break".into(),
+                    message: "một tên cột có dấu xuống dòng (a column name holds a line break)"
+                        .into(),
                 }]));
             }
             rows.names.push(name.clone());
@@ -158,7 +172,9 @@ impl<R: Read> CsvRows<R> {
             if rows.columns.insert(name.clone(), i).is_some() {
                 return Err(ImportError::Lines(vec![LineError {
                     line: 1,
-                    message: format!("column {name} appears twice in the header"),
+                    message: format!(
+                        "cột {name} xuất hiện hai lần ở dòng tiêu đề (column {name} appears twice in the header)"
+                    ),
                 }]));
             }
         }
@@ -171,9 +187,9 @@ impl<R: Read> CsvRows<R> {
             return Err(ImportError::Lines(vec![LineError {
                 line: 1,
                 message: format!(
-                    "the header lacks column(s) {}; expected {}",
-                    missing.join(", "),
-                    required.join(",")
+                    "dòng tiêu đề thiếu cột {m}; cần có {r} (the header lacks column(s) {m}; expected {r})",
+                    m = missing.join(", "),
+                    r = required.join(",")
                 ),
             }]));
         }
@@ -205,8 +221,9 @@ impl<R: Read> CsvRows<R> {
                     return Some(Err(LineError {
                         line: *start,
                         message: format!(
-                            "column {column} holds a line break: a quote opened on line {start} \
-                             is probably closed only on a later line"
+                            "cột {column} có dấu xuống dòng: dấu ngoặc kép mở ở dòng {start} có lẽ chỉ \
+                             đóng ở một dòng sau (column {column} holds a line break: a quote opened \
+                             on line {start} is probably closed only on a later line)"
                         ),
                     }));
                 }
@@ -215,9 +232,9 @@ impl<R: Read> CsvRows<R> {
                 return Some(Err(LineError {
                     line: record.line,
                     message: format!(
-                        "expected {} fields, found {}",
-                        self.columns.len(),
-                        record.fields.len()
+                        "cần {e} trường, có {f} (expected {e} fields, found {f})",
+                        e = self.columns.len(),
+                        f = record.fields.len()
                     ),
                 }));
             }
@@ -231,8 +248,8 @@ impl<R: Read> CsvRows<R> {
                     return Some(Err(LineError {
                         line: *start,
                         message: format!(
-                            "column {} holds a line break (U+2028, U+2029 or U+0085)",
-                            self.names[i]
+                            "cột {c} có dấu xuống dòng (column {c} holds a line break: U+2028, U+2029 or U+0085)",
+                            c = self.names[i]
                         ),
                     }));
                 }
@@ -265,13 +282,15 @@ impl<R: Read> CsvRows<R> {
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(|e| LineError {
                     line: self.line,
-                    message: format!("cannot read: {e}"),
+                    message: format!("không đọc được (cannot read): {e}"),
                 })?;
             if read == 0 {
                 if in_quotes {
                     return Err(LineError {
                         line: opened_on,
-                        message: format!("the quote opened on line {opened_on} is never closed"),
+                        message: format!(
+                            "dấu ngoặc kép mở ở dòng {opened_on} không bao giờ đóng (the quote opened on line {opened_on} is never closed)"
+                        ),
                     });
                 }
                 return Ok(any.then_some(record));
@@ -321,16 +340,19 @@ impl<R: Read> CsvRows<R> {
                     b'"' => {
                         return Err(LineError {
                             line,
-                            message: "a stray quote inside a field: put the whole field in \
-                                      quotes and write a quote inside it as two quotes (\"\")"
+                            message: "dấu ngoặc kép lạc trong một trường: đặt cả trường trong ngoặc \
+                                      kép và viết dấu ngoặc kép bên trong thành hai dấu (\"\") (a stray \
+                                      quote inside a field: put the whole field in quotes and write a \
+                                      quote inside it as two quotes)"
                                 .into(),
                         });
                     }
                     _ if after_quote => {
                         return Err(LineError {
                             line,
-                            message: "text after a closing quote: a quoted field must end \
-                                      where its quote closes"
+                            message: "có chữ sau dấu ngoặc kép đóng: trường trong ngoặc kép phải \
+                                      kết thúc ở dấu đóng (text after a closing quote: a quoted field \
+                                      must end where its quote closes)"
                                 .into(),
                         });
                     }
@@ -351,7 +373,7 @@ fn text_of(raw: &[u8], line: u64) -> Result<String, LineError> {
         .map(crate::text::clean)
         .map_err(|_| LineError {
             line,
-            message: "the text is not valid UTF-8 (save the file as CSV UTF-8)".into(),
+            message: "văn bản không phải UTF-8 hợp lệ: hãy lưu tệp dạng CSV UTF-8 (the text is not valid UTF-8: save the file as CSV UTF-8)".into(),
         })
 }
 
@@ -414,7 +436,14 @@ mod tests {
                 Err(e) => seen.push(e.to_string()),
             }
         }
-        assert_eq!(seen, ["2:12", "3:34", "line 4: expected 2 fields, found 1"]);
+        assert_eq!(
+            seen,
+            [
+                "2:12",
+                "3:34",
+                "dòng 4 (line 4): cần 2 trường, có 1 (expected 2 fields, found 1)"
+            ]
+        );
         Ok(())
     }
 
@@ -440,28 +469,32 @@ mod tests {
             read_all(swallowing, &[]),
             [
                 "2:A1|x",
-                "line 3: column b holds a line break: a quote opened on line 3 is probably \
-                 closed only on a later line",
+                "dòng 3 (line 3): cột b có dấu xuống dòng: dấu ngoặc kép mở ở dòng 3 có lẽ chỉ \
+                 đóng ở một dòng sau (column b holds a line break: a quote opened on line 3 is \
+                 probably closed only on a later line)",
                 "6:A5|w"
             ]
         );
         assert_eq!(
             read_all("a,b\n1,x\"y\n2,\"ok\"\"q\"\n", &[]),
             [
-                "line 2: a stray quote inside a field: put the whole field in quotes and write \
-                 a quote inside it as two quotes (\"\")",
+                "dòng 2 (line 2): dấu ngoặc kép lạc trong một trường: đặt cả trường trong ngoặc \
+                 kép và viết dấu ngoặc kép bên trong thành hai dấu (\"\") (a stray quote inside a \
+                 field: put the whole field in quotes and write a quote inside it as two quotes)",
                 "3:2|ok\"q"
             ]
         );
         assert_eq!(
             read_all("a,b\n\"1\"x,2\n", &[])[0],
-            "line 2: text after a closing quote: a quoted field must end where its quote closes"
+            "dòng 2 (line 2): có chữ sau dấu ngoặc kép đóng: trường trong ngoặc kép phải kết thúc \
+             ở dấu đóng (text after a closing quote: a quoted field must end where its quote closes)"
         );
         assert_eq!(
             read_all("a,b\n1,2\n3,\"open\n4,5\n", &[]),
             [
                 "2:1|2",
-                "line 3: the quote opened on line 3 is never closed"
+                "dòng 3 (line 3): dấu ngoặc kép mở ở dòng 3 không bao giờ đóng (the quote opened on \
+                 line 3 is never closed)"
             ]
         );
     }

@@ -251,7 +251,9 @@ pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
     if count > 0 {
         return Ok(false);
     }
-    println!("Creating the demo province (Thái Nguyên) with a year of responses…");
+    println!(
+        "Đang tạo tỉnh mẫu (Thái Nguyên) với một năm phiếu khảo sát… (creating the demo province)"
+    );
     conn.transaction(|conn| seed(conn, state))?;
     let password = crate::accounts::password::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = crate::clock::now();
@@ -267,7 +269,7 @@ pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
         crate::accounts::users::create(&mut conn, email, role, agency, &demo_password, now)?;
     }
     println!(
-        "Dashboard: {}/admin — accounts {} with password {demo_password}",
+        "Trang quản trị (dashboard): {}/admin — tài khoản (accounts) {} với mật khẩu (password) {demo_password}",
         state.settings.public_url(),
         accounts.map(|a| a.0).join(", ")
     );
@@ -405,7 +407,7 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
         .count()
         .get_result(conn)?;
     println!(
-        "  {} agencies ({} in today's map), {} procedures, {total} responses",
+        "  {} cơ quan ({} trong bản đồ hiện nay), {} thủ tục, {total} phiếu (agencies, in today's map, procedures, responses)",
         agencies.len(),
         agencies.iter().filter(|a| a.valid_to.is_none()).count(),
         procedures.len()

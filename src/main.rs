@@ -11,7 +11,7 @@ fn main() -> std::process::ExitCode {
     match sipas::cli::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("lỗi (error): {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

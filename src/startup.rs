@@ -49,13 +49,14 @@ impl Application {
             versions::active(&mut conn, settings.survey.questionnaire_file.as_deref())?
         };
         let secret = load_secret(&settings)?;
-        let mailer = Mailer::new(&settings.mail).context("cannot set up mail")?;
+        let mailer = Mailer::new(&settings.mail)
+            .context("không thiết lập được thư điện tử (cannot set up mail)")?;
         let outreach =
             crate::outreach::deliver::Sender::new(&settings, mailer.clone(), secret.clone())
                 .map_err(anyhow::Error::msg)
-                .context("cannot set up outreach")?;
-        let recorder =
-            Recorder::start(&db, metrics.clone()).context("cannot start the commit threads")?;
+                .context("không thiết lập được việc gửi lời mời (cannot set up outreach)")?;
+        let recorder = Recorder::start(&db, metrics.clone())
+            .context("không khởi động được các luồng ghi (cannot start the commit threads)")?;
         let state = AppState::new(
             settings.clone(),
             db.clone(),
@@ -128,13 +129,14 @@ pub fn load_secret(settings: &Settings) -> anyhow::Result<TokenSecret> {
     match std::fs::read_to_string(path) {
         Ok(text) if text.trim().len() >= 32 => Ok(TokenSecret::new(text.trim().as_bytes())),
         Ok(_) => anyhow::bail!(
-            "the secret key file {} is shorter than 32 characters",
-            path.display()
+            "tệp khóa bí mật {p} ngắn hơn 32 ký tự (the secret key file {p} is shorter than 32 characters)",
+            p = path.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = TokenSecret::generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let key = TokenSecret::generate()
+                .map_err(|e| anyhow::anyhow!("không có nguồn ngẫu nhiên (no randomness): {e}"))?;
             write_private(path, &key)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+                .with_context(|| format!("không tạo được (cannot create) {}", path.display()))?;
             tracing::info!(path = %path.display(), "created a new secret key file; back it up with the database");
             Ok(TokenSecret::new(key.as_bytes()))
         }

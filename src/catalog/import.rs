@@ -33,8 +33,18 @@ pub(crate) fn optional_date(value: &str) -> Result<Option<NaiveDate>, String> {
         "" => Ok(None),
         v => NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| format!("invalid date {v:?} (YYYY-MM-DD)")),
+            .map_err(|_| {
+                format!("ngày {v:?} không hợp lệ, cần YYYY-MM-DD (invalid date {v:?}: YYYY-MM-DD)")
+            }),
     }
+}
+
+/// The message for a level that is not one of the catalog's.
+fn invalid_level(value: &str) -> String {
+    format!(
+        "cấp {value:?} không hợp lệ: tinh (cấp tỉnh), xa (cấp xã) hoặc huyen (cấp huyện, trước 7/2025) \
+         (invalid level {value:?}: tinh, xa or huyen)"
+    )
 }
 
 /// The longest peer group name.
@@ -77,38 +87,50 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             problems.add(
                 line,
                 format!(
-                    "invalid code {:?} (letters, digits, - _ . / only)",
-                    row.get("code")
+                    "mã {c:?} không hợp lệ: chỉ dùng chữ, số và - _ . / (invalid code {c:?}: letters, digits, - _ . / only)",
+                    c = row.get("code")
                 ),
             );
             continue;
         };
         if !seen.insert(code.clone()) {
-            problems.add(line, format!("agency {code} appears twice in the file"));
-        }
-        if name.is_empty() || name.chars().count() > 300 {
-            problems.add(line, "the name must have 1 to 300 characters");
-        }
-        let Some(level) = level else {
             problems.add(
                 line,
-                format!("invalid level {:?} (tinh, huyen or xa)", row.get("level")),
+                format!("cơ quan {code} xuất hiện hai lần trong tệp (agency {code} appears twice in the file)"),
             );
+        }
+        if name.is_empty() || name.chars().count() > 300 {
+            problems.add(
+                line,
+                "tên phải có từ 1 đến 300 ký tự (the name must have 1 to 300 characters)",
+            );
+        }
+        let Some(level) = level else {
+            problems.add(line, invalid_level(row.get("level")));
             continue;
         };
         let Some(province) = province else {
-            problems.add(line, "invalid or missing province_code");
+            problems.add(
+                line,
+                "province_code thiếu hoặc không hợp lệ (invalid or missing province_code)",
+            );
             continue;
         };
         let Ok(parent) = parent else {
             problems.add(
                 line,
-                format!("invalid parent_code {:?}", row.get("parent_code")),
+                format!(
+                    "parent_code {p:?} không hợp lệ (invalid parent_code {p:?})",
+                    p = row.get("parent_code")
+                ),
             );
             continue;
         };
         if parent.as_ref() == Some(&code) {
-            problems.add(line, "an agency cannot be its own parent");
+            problems.add(
+                line,
+                "một cơ quan không thể là cơ quan cấp trên của chính nó (an agency cannot be its own parent)",
+            );
             continue;
         }
         let peer_group = Some(row.get("peer_group").to_owned()).filter(|g| !g.is_empty());
@@ -118,7 +140,9 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
         {
             problems.add(
                 line,
-                format!("peer_group is longer than {PEER_GROUP_MAX} characters"),
+                format!(
+                    "peer_group dài quá {PEER_GROUP_MAX} ký tự (peer_group is longer than {PEER_GROUP_MAX} characters)"
+                ),
             );
         }
         let (valid_from, valid_to) = match (
@@ -138,7 +162,12 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
         if let (Some(f), Some(t)) = (valid_from, valid_to)
             && t < f
         {
-            problems.add(line, format!("valid_to {t} is before valid_from {f}"));
+            problems.add(
+                line,
+                format!(
+                    "valid_to {t} trước valid_from {f} (valid_to {t} is before valid_from {f})"
+                ),
+            );
         }
         parsed.push(AgencyRow {
             line,
@@ -193,11 +222,11 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
             match parent_province {
                 None => check.add(
                     r.line,
-                    format!("parent_code {parent} is not a known agency"),
+                    format!("parent_code {parent} không phải là cơ quan đã biết (parent_code {parent} is not a known agency)"),
                 ),
                 Some(pid) if Some(&pid) != province_ids.get(r.province.as_str()) => check.add(
                     r.line,
-                    format!("parent {parent} belongs to another province"),
+                    format!("cơ quan cấp trên {parent} thuộc tỉnh khác (parent {parent} belongs to another province)"),
                 ),
                 Some(_) => {}
             }
@@ -207,7 +236,10 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
                 if c == r.code.as_str() || steps > parent_of.len() {
                     check.add(
                         r.line,
-                        format!("the parent chain of {} loops back to itself", r.code),
+                        format!(
+                            "chuỗi cơ quan cấp trên của {c} quay vòng về chính nó (the parent chain of {c} loops back to itself)",
+                            c = r.code
+                        ),
                     );
                     break;
                 }
@@ -285,24 +317,36 @@ pub fn import_procedures(conn: &mut DbConn, input: impl Read) -> Result<usize, I
         };
         let line = row.line;
         let Some(code) = Code::parse(row.get("code")) else {
-            problems.add(line, format!("invalid code {:?}", row.get("code")));
+            problems.add(
+                line,
+                format!(
+                    "mã {c:?} không hợp lệ (invalid code {c:?})",
+                    c = row.get("code")
+                ),
+            );
             continue;
         };
         if !seen.insert(code.clone()) {
-            problems.add(line, format!("procedure {code} appears twice in the file"));
+            problems.add(
+                line,
+                format!("thủ tục {code} xuất hiện hai lần trong tệp (procedure {code} appears twice in the file)"),
+            );
         }
         let (name, field) = (row.get("name"), row.get("field"));
         if name.is_empty() || name.chars().count() > 500 {
-            problems.add(line, "the name must have 1 to 500 characters");
-        }
-        if field.is_empty() || field.chars().count() > 200 {
-            problems.add(line, "the field (lĩnh vực) must have 1 to 200 characters");
-        }
-        let Some(level) = Level::parse(row.get("level")) else {
             problems.add(
                 line,
-                format!("invalid level {:?} (tinh, huyen or xa)", row.get("level")),
+                "tên phải có từ 1 đến 500 ký tự (the name must have 1 to 500 characters)",
             );
+        }
+        if field.is_empty() || field.chars().count() > 200 {
+            problems.add(
+                line,
+                "lĩnh vực phải có từ 1 đến 200 ký tự (the field must have 1 to 200 characters)",
+            );
+        }
+        let Some(level) = Level::parse(row.get("level")) else {
+            problems.add(line, invalid_level(row.get("level")));
             continue;
         };
         parsed.push(NewProcedure {
@@ -345,8 +389,14 @@ pub fn import_links(conn: &mut DbConn, input: impl Read) -> Result<usize, Import
         let (a, p) = (row.get("agency_code"), row.get("procedure_code"));
         match (agencies.get(a), procedures.get(p)) {
             (Some(a), Some(p)) => pairs.push((*a, *p)),
-            (None, _) => problems.add(row.line, format!("unknown agency_code {a:?}")),
-            (_, None) => problems.add(row.line, format!("unknown procedure_code {p:?}")),
+            (None, _) => problems.add(
+                row.line,
+                format!("không có cơ quan mã {a:?} (unknown agency_code {a:?})"),
+            ),
+            (_, None) => problems.add(
+                row.line,
+                format!("không có thủ tục mã {p:?} (unknown procedure_code {p:?})"),
+            ),
         }
     }
     problems.into_result()?;

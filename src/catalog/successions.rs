@@ -147,7 +147,10 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
         let Some(kind) = Kind::parse(row.get("kind")) else {
             problems.add(
                 line,
-                format!("invalid kind {:?} (agency or province)", row.get("kind")),
+                format!(
+                    "kind {k:?} không hợp lệ: agency (cơ quan) hoặc province (tỉnh) (invalid kind {k:?}: agency or province)",
+                    k = row.get("kind")
+                ),
             );
             continue;
         };
@@ -157,14 +160,17 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
         ) else {
             problems.add(
                 line,
-                "old_code and new_code must be codes (letters, digits, - _ . / only)",
+                "old_code và new_code phải là mã: chỉ dùng chữ, số và - _ . / (old_code and new_code must be codes: letters, digits, - _ . / only)",
             );
             continue;
         };
         let date = match optional_date(row.get("effective_date")) {
             Ok(Some(d)) => d,
             Ok(None) => {
-                problems.add(line, "effective_date is missing (YYYY-MM-DD)");
+                problems.add(
+                    line,
+                    "thiếu effective_date, cần YYYY-MM-DD (effective_date is missing: YYYY-MM-DD)",
+                );
                 continue;
             }
             Err(e) => {
@@ -179,20 +185,27 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
                 _ => {
                     problems.add(
                         line,
-                        format!("invalid share {s:?} (a number above 0 and at most 1, e.g. 0.4)"),
+                        format!(
+                            "share {s:?} không hợp lệ: một số lớn hơn 0 và không quá 1, ví dụ 0.4 (invalid share {s:?}: a number above 0 and at most 1, e.g. 0.4)"
+                        ),
                     );
                     continue;
                 }
             },
         };
         if old == new {
-            problems.add(line, format!("{old} cannot succeed itself"));
+            problems.add(
+                line,
+                format!("{old} không thể kế thừa chính nó ({old} cannot succeed itself)"),
+            );
             continue;
         }
         if !seen.insert((kind, old.clone(), new.clone())) {
             problems.add(
                 line,
-                format!("the succession {old} → {new} appears twice in the file"),
+                format!(
+                    "việc kế thừa {old} → {new} xuất hiện hai lần trong tệp (the succession {old} → {new} appears twice in the file)"
+                ),
             );
             continue;
         }
@@ -297,7 +310,10 @@ fn check(
         let new = by_code.get(r.new.as_str());
         for (code, unit) in [(&r.old, old), (&r.new, new)] {
             if unit.is_none() {
-                problems.add(r.line, format!("unknown {noun} code {code}"));
+                problems.add(
+                    r.line,
+                    format!("không có mã {code} (unknown {noun} code {code})"),
+                );
                 sound = false;
             }
         }
@@ -336,16 +352,19 @@ fn check(
             if let Some(f) = old.valid_from.filter(|f| d <= *f) {
                 problems.add(
                     line,
-                    format!("effective_date {d} is not after {} began ({f})", old.code),
+                    format!(
+                        "effective_date {d} không sau ngày {c} bắt đầu ({f}) (effective_date {d} is not after {c} began on {f})",
+                        c = old.code
+                    ),
                 );
             }
             if let Some(t) = old.valid_to.filter(|t| d != *t + Duration::days(1)) {
                 problems.add(
                     line,
                     format!(
-                        "{} ends on {t}: its successors take over on {}, not {d}",
-                        old.code,
-                        t + Duration::days(1)
+                        "{c} kết thúc ngày {t}: cơ quan kế thừa tiếp nhận từ ngày {n}, không phải {d} ({c} ends on {t}: its successors take over on {n}, not {d})",
+                        c = old.code,
+                        n = t + Duration::days(1)
                     ),
                 );
             }
@@ -354,15 +373,18 @@ fn check(
             if let Some(f) = new.valid_from.filter(|f| d < *f) {
                 problems.add(
                     line,
-                    format!("the successor {} only begins on {f}, after {d}", new.code),
+                    format!(
+                        "cơ quan kế thừa {c} chỉ bắt đầu ngày {f}, sau {d} (the successor {c} only begins on {f}, after {d})",
+                        c = new.code
+                    ),
                 );
             }
             if let Some(t) = new.valid_to.filter(|t| d > *t) {
                 problems.add(
                     line,
                     format!(
-                        "the successor {} no longer exists on {d} (it ended on {t})",
-                        new.code
+                        "cơ quan kế thừa {c} không còn tồn tại ngày {d} (kết thúc ngày {t}) (the successor {c} no longer exists on {d}: it ended on {t})",
+                        c = new.code
                     ),
                 );
             }
@@ -372,12 +394,12 @@ fn check(
                 problems.add(
                     line,
                     format!(
-                        "dates out of order: {} → {} on {d}, but {} → {} already on {}",
-                        code(s.old_id),
-                        code(s.new_id),
-                        code(next.succession.old_id),
-                        code(next.succession.new_id),
-                        next.succession.effective_date
+                        "ngày không theo thứ tự: {a} → {b} ngày {d}, nhưng {c} → {e} đã từ ngày {f} (dates out of order: {a} → {b} on {d}, but {c} → {e} already on {f})",
+                        a = code(s.old_id),
+                        b = code(s.new_id),
+                        c = code(next.succession.old_id),
+                        e = code(next.succession.new_id),
+                        f = next.succession.effective_date
                     ),
                 );
             }
@@ -397,8 +419,8 @@ fn check(
             problems.add(
                 line,
                 format!(
-                    "give a share for every successor of {} or for none",
-                    code(*old)
+                    "ghi share cho mọi cơ quan kế thừa của {c} hoặc không ghi cho ai (give a share for every successor of {c} or for none)",
+                    c = code(*old)
                 ),
             );
         }
@@ -407,8 +429,8 @@ fn check(
             problems.add(
                 line,
                 format!(
-                    "the shares of {}'s successors add up to {total}, more than 1",
-                    code(*old)
+                    "tổng share của các cơ quan kế thừa {c} là {total}, lớn hơn 1 (the shares of {c}'s successors add up to {total}, more than 1)",
+                    c = code(*old)
                 ),
             );
         }
@@ -426,7 +448,7 @@ fn check(
         problems.add(
             line,
             format!(
-                "successions form a cycle: {} → {}",
+                "các việc kế thừa tạo thành vòng (successions form a cycle): {} → {}",
                 names.join(" → "),
                 names[0]
             ),

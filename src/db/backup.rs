@@ -8,13 +8,13 @@ use super::DbConn;
 /// Why a backup was not written.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("{0} already exists; choose a new file")]
+    #[error("{0} đã tồn tại; hãy chọn tệp mới ({0} already exists; choose a new file)")]
     Exists(String),
     #[error(
-        "PostgreSQL is backed up with pg_dump: pg_dump --format=custom --file=FILE \"$SIPAS_DATABASE_URL\""
+        "PostgreSQL được sao lưu bằng pg_dump (PostgreSQL is backed up with pg_dump): pg_dump --format=custom --file=FILE \"$SIPAS_DATABASE_URL\""
     )]
     Postgres,
-    #[error("cannot write the backup: {0}")]
+    #[error("không ghi được bản sao lưu (cannot write the backup): {0}")]
     Database(#[from] diesel::result::Error),
 }
 

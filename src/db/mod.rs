@@ -292,21 +292,23 @@ impl Database {
 /// Errors opening the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot open the database at {url}: {source}")]
+    #[error("không mở được cơ sở dữ liệu {url} (cannot open the database): {source}")]
     Open {
         url: String,
         #[source]
         source: diesel::r2d2::PoolError,
     },
-    #[error("cannot open the SQLite database {path}: {source}")]
+    #[error(
+        "không mở được cơ sở dữ liệu SQLite {path} (cannot open the SQLite database): {source}"
+    )]
     Sqlite {
         path: String,
         #[source]
         source: diesel::ConnectionError,
     },
-    #[error("cannot connect to the database at {url}: {message}")]
+    #[error("không kết nối được cơ sở dữ liệu {url} (cannot connect to the database): {message}")]
     Connect { url: String, message: String },
-    #[error("cannot run database migrations: {0}")]
+    #[error("không cập nhật được cấu trúc cơ sở dữ liệu (cannot run database migrations): {0}")]
     Migrate(String),
 }
 

@@ -93,7 +93,7 @@ fn read(
                     }
                     Err(errors) => slice.refused.extend(errors.into_iter().map(|e| LineError {
                         line: row.line,
-                        message: format!("{}: {}", e.field, e.message),
+                        message: format!("{}: {} ({})", e.field, e.message_vi, e.message),
                     })),
                 }
             }
@@ -131,7 +131,10 @@ fn store(
                     Err(rejected) => {
                         for (i, e) in rejected {
                             let line = slice.lines.get(i).copied().unwrap_or(0);
-                            problems.add(line, format!("{}: {}", e.field, e.message));
+                            problems.add(
+                                line,
+                                format!("{}: {} ({})", e.field, e.message_vi, e.message),
+                            );
                         }
                     }
                     Ok(resolved) if problems.is_empty() => {

@@ -87,9 +87,11 @@ pub struct Query {
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("there is no province with code {0}")]
+    #[error("không có tỉnh mã {0} (there is no province with code {0})")]
     UnknownProvince(String),
-    #[error("the period ends ({to}) before it starts ({from})")]
+    #[error(
+        "kỳ báo cáo kết thúc ({to}) trước khi bắt đầu ({from}) (the period ends before it starts)"
+    )]
     Period { from: NaiveDate, to: NaiveDate },
     #[error(transparent)]
     Database(#[from] diesel::result::Error),

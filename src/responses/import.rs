@@ -60,7 +60,10 @@ pub fn import_responses(
         if !FIXED.contains(&column) && questionnaire.item(column).is_none() {
             header.add(
                 1,
-                format!("column {column} is not a question of {}", questionnaire.id),
+                format!(
+                    "cột {column} không phải là câu hỏi của bảng hỏi {q} (column {column} is not a question of {q})",
+                    q = questionnaire.id
+                ),
             );
         }
     }
@@ -225,29 +228,32 @@ impl<'q> Rules<'q> {
         let mut bad = |m: String| problems.add(line, m);
         let agency_id = self.agencies.get(row.get("agency_code")).copied();
         if agency_id.is_none() {
-            bad(format!("unknown agency_code {:?}", row.get("agency_code")));
+            bad(format!(
+                "không có cơ quan mã {c:?} (unknown agency_code {c:?})",
+                c = row.get("agency_code")
+            ));
         }
         let submitted_on = match submitted_on(row.get("submitted_at")) {
             None => {
                 bad(format!(
-                    "submitted_at {:?} is not RFC 3339 or YYYY-MM-DD",
-                    row.get("submitted_at")
+                    "submitted_at {v:?} không đúng dạng RFC 3339 hay YYYY-MM-DD (submitted_at {v:?} is not RFC 3339 or YYYY-MM-DD)",
+                    v = row.get("submitted_at")
                 ));
                 None
             }
             Some(day) if day > self.today => {
                 bad(format!(
-                    "submitted_at {:?} is in the future (today is {} in Vietnam)",
-                    row.get("submitted_at"),
-                    self.today
+                    "submitted_at {v:?} là ngày trong tương lai (hôm nay là {t} theo giờ Việt Nam) (submitted_at {v:?} is in the future: today is {t} in Vietnam)",
+                    v = row.get("submitted_at"),
+                    t = self.today
                 ));
                 None
             }
             Some(day) if day < self.earliest => {
                 bad(format!(
-                    "submitted_at {:?} is before {}, the earliest day accepted ([survey] import_earliest)",
-                    row.get("submitted_at"),
-                    self.earliest
+                    "submitted_at {v:?} trước ngày {e}, ngày sớm nhất được nhận ([survey] import_earliest) (submitted_at {v:?} is before {e}, the earliest day accepted)",
+                    v = row.get("submitted_at"),
+                    e = self.earliest
                 ));
                 None
             }
@@ -259,8 +265,8 @@ impl<'q> Rules<'q> {
         };
         if procedure_id.is_none() {
             bad(format!(
-                "unknown procedure_code {:?}",
-                row.get("procedure_code")
+                "không có thủ tục mã {c:?} (unknown procedure_code {c:?})",
+                c = row.get("procedure_code")
             ));
         }
         let channel = match row.get("channel") {
@@ -269,8 +275,8 @@ impl<'q> Rules<'q> {
         };
         if channel.is_none() {
             bad(format!(
-                "channel {:?} is not counter, online, postal, walk_in or paper",
-                row.get("channel")
+                "kênh {c:?} không phải counter, online, postal, walk_in hay paper (channel {c:?} is not counter, online, postal, walk_in or paper)",
+                c = row.get("channel")
             ));
         }
         let late = match row.get("late") {
@@ -280,15 +286,18 @@ impl<'q> Rules<'q> {
             _ => None,
         };
         if late.is_none() {
-            bad(format!("late {:?} must be 0, 1 or empty", row.get("late")));
+            bad(format!(
+                "late {v:?} phải là 0, 1 hoặc để trống (late {v:?} must be 0, 1 or empty)",
+                v = row.get("late")
+            ));
         }
         let questionnaire = self.questionnaire;
         match row.get("questionnaire") {
             "" => {}
             q if q == questionnaire.id => {}
             q => bad(format!(
-                "questionnaire {q:?} is not the active questionnaire {}",
-                questionnaire.id
+                "bảng hỏi {q:?} không phải bảng hỏi đang dùng {a} (questionnaire {q:?} is not the active questionnaire {a})",
+                a = questionnaire.id
             )),
         }
         let mut answers: Vec<(&str, i32)> = Vec::new();
@@ -303,8 +312,8 @@ impl<'q> Rules<'q> {
                 let length = value.chars().count();
                 if length > self.comment_max {
                     bad(format!(
-                        "{COMMENT_ITEM} is {length} characters long; at most {} are accepted (as on the web form)",
-                        self.comment_max
+                        "{COMMENT_ITEM} dài {length} ký tự; chỉ nhận tối đa {m} (như trên biểu mẫu web) ({COMMENT_ITEM} is {length} characters long; at most {m} are accepted, as on the web form)",
+                        m = self.comment_max
                     ));
                 }
                 comment = Some(value);
@@ -324,14 +333,15 @@ impl<'q> Rules<'q> {
             match stored {
                 Some(v) => answers.push((column, v)),
                 None => bad(format!(
-                    "{column} = {value:?}: expected 1–{}{}",
-                    item.options.len(),
-                    if item.na { " or NA" } else { "" }
+                    "{column} = {value:?}: cần một số từ 1 đến {n}{vi} (expected 1–{n}{en})",
+                    n = item.options.len(),
+                    vi = if item.na { " hoặc NA" } else { "" },
+                    en = if item.na { " or NA" } else { "" }
                 )),
             }
         }
         if !answered {
-            bad("the row answers no question (at least one answer or a comment is needed)".into());
+            bad("dòng không trả lời câu hỏi nào: cần ít nhất một câu trả lời hoặc một ý kiến (the row answers no question: at least one answer or a comment is needed)".into());
         }
         let (Some(agency_id), Some(submitted_on), Some(procedure_id), Some(channel), Some(late)) =
             (agency_id, submitted_on, procedure_id, channel, late)

@@ -120,7 +120,8 @@ impl Import {
 pub enum StageError {
     /// The import is no longer `staging`: recovery took it for dead and is discarding it.
     #[error(
-        "import {0} was taken for abandoned (no progress for {STALE_AFTER_MINUTES} minutes) and is being removed"
+        "lần nhập {0} bị coi là đã bỏ dở (không tiến triển trong {STALE_AFTER_MINUTES} phút) và đang bị xóa \
+         (import {0} was taken for abandoned: no progress for {STALE_AFTER_MINUTES} minutes; it is being removed)"
     )]
     Abandoned(i64),
     #[error(transparent)]

@@ -346,7 +346,10 @@ async fn a_merged_communes_trend_continues_and_old_answers_keep_their_agency() -
     };
     let (status, page) = paste("old_code,new_code,effective_date\nM-F,NOPE,2026-01-01\n").await?;
     assert_eq!(status, 422);
-    assert!(page.contains("dòng 2: unknown agency code NOPE"), "{page}");
+    assert!(
+        page.contains("dòng 2: không có mã NOPE (unknown agency code NOPE)"),
+        "{page}"
+    );
     assert_eq!(app.count("agency_successions")?, 5);
     let (status, _) = paste("old_code,new_code,effective_date\nM-F,M-E,2026-01-01\n").await?;
     assert_eq!(status, 200);
@@ -383,7 +386,7 @@ X-5,UBND xã Năm,xa,XP,,2025-07-01,
     assert!(
         errors
             .iter()
-            .any(|(_, m)| m.contains("cycle: X-1 → X-2 → X-1")),
+            .any(|(_, m)| m.contains("cycle): X-1 → X-2 → X-1")),
         "{errors:?}"
     );
     // Unknown codes, on their lines.
@@ -393,8 +396,8 @@ X-5,UBND xã Năm,xa,XP,,2025-07-01,
     assert_eq!(
         errors,
         [
-            (3, "unknown agency code NOPE".to_owned()),
-            (4, "unknown agency code GONE".to_owned())
+            (3, "không có mã NOPE (unknown agency code NOPE)".to_owned()),
+            (4, "không có mã GONE (unknown agency code GONE)".to_owned())
         ]
     );
     // Bad dates: not a date; out of order along a chain; not the day after the old agency's

@@ -250,6 +250,12 @@ async fn the_command_line_imports_and_reports_bad_lines() -> TestResult {
         stderr.contains("line 3") && stderr.contains("nothing was imported"),
         "{stderr}"
     );
+    // A province admin reads Vietnamese first: the count, the line and the level's problem.
+    assert!(
+        stderr.contains("lỗi (error): có 1 lỗi, không dòng nào được nhập")
+            && stderr.contains("dòng 3 (line 3): cấp \"quan\" không hợp lệ"),
+        "{stderr}"
+    );
 
     let dossiers = dir.path().join("dossiers.csv");
     std::fs::write(

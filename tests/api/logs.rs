@@ -33,7 +33,10 @@ async fn the_log_records_requests_but_no_secrets() -> TestResult {
         .output()?;
     let password = String::from_utf8(user_out.stdout)?
         .lines()
-        .find_map(|l| l.strip_prefix("password (shown once): ").map(str::to_owned))
+        .find_map(|l| {
+            l.strip_prefix("mật khẩu, chỉ hiện một lần (password, shown once): ")
+                .map(str::to_owned)
+        })
         .ok_or("no password printed")?;
 
     let log_path = dir.path().join("server.log");
