@@ -214,8 +214,9 @@ pub struct DashboardSettings {
     pub login_global_per_minute: u32,
     /// Seconds a computed report (overview, agency list, agency pages) is shown again whatever
     /// responses arrive meanwhile; until five times as old it is still shown while a fresh one
-    /// is computed in the background; while nothing changes it is reused for up to an hour.
-    /// 0: recomputed after every new response.
+    /// is computed in the background; while nothing changes it is reused for up to an hour. The
+    /// scheduler computes the overview's default reports ahead every half of this. 0: recomputed
+    /// after every new response (a reader of a large, busy province then waits for it).
     pub report_fresh_seconds: u32,
 }
 
@@ -230,7 +231,7 @@ impl Default for DashboardSettings {
             login_account_slowdown_after: 10,
             login_slowdown_seconds: 15,
             login_global_per_minute: 600,
-            report_fresh_seconds: 0,
+            report_fresh_seconds: 60,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! monitoring sweep every `monitoring.sweep_minutes` (the first 30 s after start-up), and when mail is on, outbox delivery every
 //! 5 seconds and (unless `scheduled_digests` is off) the weekly (Mondays) and monthly (the 1st)
 //! digests from `send_hour`, Vietnam time; when outreach is on, the citizens' invitations and reminders every 5 seconds
-//! (`outreach::deliver::round`). Every task is idempotent, so restarts and several servers are
-//! harmless.
+//! (`outreach::deliver::round`); when the dashboard reuses reports (`report_fresh_seconds` above
+//! 0), the overview's default reports are computed ahead (`ReportCache::warm`), so that a reader
+//! seldom waits for them. Every task is idempotent, so restarts and several servers are harmless.
 
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -20,6 +21,8 @@ use crate::mail::outbox;
 use crate::metrics::Metrics;
 use crate::monitoring;
 use crate::outreach::deliver as outreach;
+use crate::report::Query;
+use crate::report::cache::{ReportCache, Version};
 
 /// Time between two rounds.
 const ROUND: StdDuration = StdDuration::from_secs(5);
@@ -44,6 +47,13 @@ impl Scheduler {
     }
 }
 
+/// Dashboard reports kept computed ahead: the cache and the queries (asked each time: the default
+/// period follows the calendar).
+pub struct Warm {
+    pub cache: Arc<ReportCache>,
+    pub queries: fn() -> Vec<Query>,
+}
+
 /// What the scheduled tasks work with.
 struct Tasks {
     db: Database,
@@ -51,6 +61,7 @@ struct Tasks {
     mailer: Mailer,
     metrics: Arc<Metrics>,
     outreach: Option<outreach::Sender>,
+    warm: Option<Warm>,
     /// Digest windows already queued by this process.
     queued: Vec<String>,
     /// When the last sweep ran.
@@ -65,8 +76,13 @@ pub fn spawn(
     mailer: Mailer,
     metrics: Arc<Metrics>,
     outreach: Option<outreach::Sender>,
+    warm: Option<Warm>,
 ) -> Option<Scheduler> {
-    if !mailer.is_on() && outreach.is_none() && settings.monitoring.sweep_minutes == 0 {
+    if !mailer.is_on()
+        && outreach.is_none()
+        && warm.is_none()
+        && settings.monitoring.sweep_minutes == 0
+    {
         return None;
     }
     let (stop, stopped) = mpsc::channel::<()>();
@@ -76,6 +92,7 @@ pub fn spawn(
         mailer,
         metrics,
         outreach,
+        warm,
         queued: Vec::new(),
         swept: None,
         started: Instant::now(),
@@ -109,6 +126,28 @@ impl Tasks {
         {
             tracing::warn!(error = %e, "outreach round failed; retrying in a while");
         }
+        if let Some(warm) = &self.warm
+            && let Err(e) = self.warm_reports(warm)
+        {
+            tracing::warn!(error = %e, "computing the dashboard's reports ahead failed; retrying next round");
+        }
+    }
+
+    fn warm_reports(&self, warm: &Warm) -> anyhow::Result<()> {
+        let built = self.db.read(|conn| -> anyhow::Result<usize> {
+            let version = Version::read(conn)?;
+            let mut built = 0;
+            for query in (warm.queries)() {
+                if warm.cache.warm(conn, &version, &query)? {
+                    built += 1;
+                }
+            }
+            Ok(built)
+        })?;
+        if built > 0 {
+            tracing::debug!(built, "dashboard reports computed ahead");
+        }
+        Ok(())
     }
 
     fn reach(&self, sender: &outreach::Sender) -> anyhow::Result<()> {

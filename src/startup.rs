@@ -65,8 +65,12 @@ impl Application {
             Arc::new(Current::new(questionnaire)),
             metrics.clone(),
         );
+        let warm = (settings.dashboard.report_fresh_seconds > 0).then(|| schedule::Warm {
+            cache: state.reports.clone(),
+            queries: crate::web::staff::overview::default_reports,
+        });
         let server = Server::bind(state)?;
-        let scheduler = schedule::spawn(db.clone(), settings, mailer, metrics, outreach);
+        let scheduler = schedule::spawn(db.clone(), settings, mailer, metrics, outreach, warm);
         Ok(Application {
             server,
             scheduler,

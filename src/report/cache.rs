@@ -154,6 +154,40 @@ impl ReportCache {
         Ok(cached)
     }
 
+    /// Builds `query` now, on the caller's thread, unless the kept report is younger than half of
+    /// `fresh_for` or was built from `version`: the scheduler keeps the overview's default
+    /// reports warm this way, so that a reader seldom computes one. Returns whether it built.
+    pub fn warm(
+        &self,
+        conn: &mut DbConn,
+        version: &Version,
+        query: &Query,
+    ) -> Result<bool, ReportError> {
+        let now = Instant::now();
+        if let Ok(entries) = self.entries.lock()
+            && let Some(entry) = entries.get(query)
+        {
+            let age = now.saturating_duration_since(entry.built);
+            if age < self.fresh_for / 2 || (entry.version == *version && age < UNCHANGED_FOR) {
+                return Ok(false);
+            }
+        }
+        let cached = Cached {
+            report: Arc::new(build(conn, query)?),
+            built_at: crate::clock::now(),
+        };
+        self.keep(query, version.clone(), cached, now);
+        Ok(true)
+    }
+
+    /// The version of the data the kept report for `query` was built from, if one is kept.
+    pub fn built_from(&self, query: &Query) -> Option<Version> {
+        self.entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.get(query).map(|e| e.version.clone()))
+    }
+
     /// Forgets every report (after a change the version does not see, such as the catalog).
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {

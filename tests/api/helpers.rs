@@ -311,6 +311,11 @@ impl TestApp {
         Ok(self.pool.get()?)
     }
 
+    /// The first server's web state, while it runs.
+    pub fn state(&self) -> Option<std::sync::Arc<AppState>> {
+        self.server.as_ref().and_then(|s| s.state.upgrade())
+    }
+
     pub async fn post_dossiers(
         &self,
         body: &serde_json::Value,

@@ -377,3 +377,35 @@ async fn three_thousand_agencies_stay_under_300_kb() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_scheduler_computes_the_default_overview_ahead() -> TestResult {
+    // Reports reused for 2 s: the scheduler computes the default overview again every second
+    // (at its 5-second rounds).
+    let app = crate::helpers::spawn_app_with(|s| s.dashboard.report_fresh_seconds = 2).await?;
+    province(&app, 30, 20, 0)?;
+    let state = app.state().ok_or("the server is not running")?;
+    let defaults = sipas::web::staff::overview::default_reports();
+    assert_eq!(defaults.len(), 5);
+    // Before anyone opens a page, the scheduler has computed every report the overview reads,
+    // from the data as it is now (the province was loaded after the server started).
+    let version = {
+        let mut conn = app.conn()?;
+        sipas::report::cache::Version::read(&mut conn)?
+    };
+    let mut current = false;
+    for _ in 0..150 {
+        current = defaults
+            .iter()
+            .all(|q| state.reports.built_from(q).as_ref() == Some(&version));
+        if current {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        current,
+        "the default overview's reports are computed ahead, on today's data"
+    );
+    Ok(())
+}

@@ -48,6 +48,34 @@ fn query(shown: &Shown, from: NaiveDate, to: NaiveDate, group_by: GroupBy) -> Qu
     }
 }
 
+/// The reports the overview of `shown` reads: the period by agency, the previous period of the
+/// same length for the province, and the period by month, level and field.
+pub fn queries(shown: &Shown) -> [Query; 5] {
+    let (from, to) = (shown.from, shown.to);
+    let length = to - from;
+    let (prev_to, prev_from) = (from - Duration::days(1), from - Duration::days(1) - length);
+    [
+        query(shown, from, to, GroupBy::Agency),
+        query(shown, prev_from, prev_to, GroupBy::Province),
+        query(shown, from, to, GroupBy::Month),
+        query(shown, from, to, GroupBy::Level),
+        query(shown, from, to, GroupBy::Field),
+    ]
+}
+
+/// The reports of the overview as it opens (every province, the last 365 days, today's map):
+/// what the scheduler keeps warm.
+pub fn default_reports() -> Vec<Query> {
+    let (from, to) = PeriodQuery::default().period();
+    let shown = Shown {
+        from,
+        to,
+        province: None,
+        map: Default::default(),
+    };
+    queries(&shown).to_vec()
+}
+
 struct Overview {
     current: std::sync::Arc<Report>,
     built_at: NaiveDateTime,
@@ -85,19 +113,17 @@ pub async fn show_overview(
                 province,
                 map,
             };
-            let length = to - from;
-            let (prev_to, prev_from) =
-                (from - Duration::days(1), from - Duration::days(1) - length);
             let version = Version::read(conn)?;
+            let [current, previous, months, levels, fields] = queries(&shown);
             let mut get = |q: Query| reports.get(conn, &version, &q);
-            let current = get(query(&shown, from, to, GroupBy::Agency))?;
+            let current = get(current)?;
             let data = Overview {
                 built_at: current.built_at,
                 current: current.report,
-                previous: get(query(&shown, prev_from, prev_to, GroupBy::Province))?.report,
-                months: get(query(&shown, from, to, GroupBy::Month))?.report,
-                levels: get(query(&shown, from, to, GroupBy::Level))?.report,
-                fields: get(query(&shown, from, to, GroupBy::Field))?.report,
+                previous: get(previous)?.report,
+                months: get(months)?.report,
+                levels: get(levels)?.report,
+                fields: get(fields)?.report,
             };
             Ok((provinces, Ok((shown, data))))
         })

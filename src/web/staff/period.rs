@@ -23,8 +23,8 @@ const fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     }
 }
 
-/// The period and province chosen on a page.
-#[derive(Debug, Deserialize)]
+/// The period and province chosen on a page (`Default`: none chosen).
+#[derive(Debug, Default, Deserialize)]
 pub struct PeriodQuery {
     #[serde(default, deserialize_with = "bounded_date")]
     pub from: Option<NaiveDate>,
