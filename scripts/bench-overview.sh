@@ -7,6 +7,8 @@
 #   scripts/bench-overview.sh /tmp/bench/p1m.db [FROM] [TO] [PATH]
 #   SIPAS_BIN=/path/to/sipas scripts/bench-overview.sh …   (another build; default target/release)
 #   SIPAS_SAVE_PAGE=/tmp/page.html scripts/bench-overview.sh …   (also keep the page's HTML)
+#   SIPAS_WAIT_SECONDS=10 scripts/bench-overview.sh …   (wait after start-up: the scheduler computes
+#   the default overview, the last 365 days of every province, ahead)
 set -euo pipefail
 db=${1:?database path or postgres URL}
 from=${2:-2026-01-01}
@@ -30,6 +32,7 @@ jar=$work/cookies
 csrf=$(curl -s -c "$jar" "$base/admin/login" | grep -o 'name="csrf" value="[^"]*"' | sed 's/.*value="//; s/"$//')
 curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf=$csrf" \
   --data-urlencode "email=$email" --data-urlencode "password=$password" "$base/admin/login"
+sleep "${SIPAS_WAIT_SECONDS:-0}"
 sep='?'
 case $path in *\?*) sep='&' ;; esac
 url="$base$path${sep}from=$from&to=$to"
