@@ -438,7 +438,7 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
 
 /// Counts new dossiers (not yet answered): `dossiers` holds how many `agency_id` returned on
 /// each day. Keys in order (the lock order of every writer); on PostgreSQL one statement per
-/// table for any number of keys, on SQLite multi-row upserts of 500 keys.
+/// table for any number of keys (arrays), on SQLite multi-row upserts of 500 keys.
 pub fn record_dossiers(
     conn: &mut DbConn,
     dossiers: &std::collections::BTreeMap<(i64, chrono::NaiveDate), i64>,
@@ -449,36 +449,6 @@ pub fn record_dossiers(
             .entry((*agency_id, day.format("%Y-%m").to_string()))
             .or_default() += n;
     }
-    if let DbConn::Pg(c) = conn {
-        use diesel::sql_types::{Array, Date, Text};
-        let agencies: Vec<i64> = dossiers.keys().map(|(a, _)| *a).collect();
-        let days: Vec<chrono::NaiveDate> = dossiers.keys().map(|(_, d)| *d).collect();
-        let counts: Vec<i64> = dossiers.values().copied().collect();
-        diesel::sql_query(
-            "INSERT INTO daily_dossiers (agency_id, day, dossiers) \
-             SELECT * FROM unnest($1, $2, $3) \
-             ON CONFLICT (agency_id, day) DO UPDATE \
-             SET dossiers = daily_dossiers.dossiers + excluded.dossiers",
-        )
-        .bind::<Array<BigInt>, _>(&agencies)
-        .bind::<Array<Date>, _>(&days)
-        .bind::<Array<BigInt>, _>(&counts)
-        .execute(c)?;
-        let agencies: Vec<i64> = monthly.keys().map(|(a, _)| *a).collect();
-        let months: Vec<&str> = monthly.keys().map(|(_, m)| m.as_str()).collect();
-        let counts: Vec<i64> = monthly.values().copied().collect();
-        diesel::sql_query(
-            "INSERT INTO monthly_dossiers (agency_id, month, dossiers) \
-             SELECT * FROM unnest($1, $2, $3) \
-             ON CONFLICT (agency_id, month) DO UPDATE \
-             SET dossiers = monthly_dossiers.dossiers + excluded.dossiers",
-        )
-        .bind::<Array<BigInt>, _>(&agencies)
-        .bind::<Array<Text>, _>(&months)
-        .bind::<Array<BigInt>, _>(&counts)
-        .execute(c)?;
-        return Ok(());
-    }
     let daily: Vec<(i64, String, i64)> = dossiers
         .iter()
         .map(|((agency_id, day), n)| (*agency_id, day.format("%Y-%m-%d").to_string(), *n))
@@ -487,24 +457,44 @@ pub fn record_dossiers(
         .into_iter()
         .map(|((agency_id, month), n)| (agency_id, month, n))
         .collect();
-    for (table, column, rows) in [
-        ("daily_dossiers", "day", daily),
-        ("monthly_dossiers", "month", monthly),
+    for (table, column, key_type, rows) in [
+        ("daily_dossiers", "day", "DATE", daily),
+        ("monthly_dossiers", "month", "TEXT", monthly),
     ] {
-        for chunk in rows.chunks(500) {
-            // Integer ids and counts, formatted dates: inlined, because bind syntax differs per
-            // backend.
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|(agency_id, key, n)| format!("({agency_id}, '{key}', {n})"))
-                .collect();
-            diesel::sql_query(format!(
-                "INSERT INTO {table} (agency_id, {column}, dossiers) VALUES {} \
-                 ON CONFLICT (agency_id, {column}) DO UPDATE \
-                 SET dossiers = {table}.dossiers + excluded.dossiers",
-                values.join(", ")
-            ))
-            .execute(conn)?;
+        let upsert = format!(
+            "ON CONFLICT (agency_id, {column}) DO UPDATE \
+             SET dossiers = {table}.dossiers + excluded.dossiers"
+        );
+        match conn {
+            DbConn::Pg(c) => {
+                use diesel::sql_types::{Array, Text};
+                let agencies: Vec<i64> = rows.iter().map(|r| r.0).collect();
+                let keys: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+                let counts: Vec<i64> = rows.iter().map(|r| r.2).collect();
+                diesel::sql_query(format!(
+                    "INSERT INTO {table} (agency_id, {column}, dossiers) \
+                     SELECT a, CAST(k AS {key_type}), n FROM unnest($1, $2, $3) AS v(a, k, n) \
+                     {upsert}"
+                ))
+                .bind::<Array<BigInt>, _>(&agencies)
+                .bind::<Array<Text>, _>(&keys)
+                .bind::<Array<BigInt>, _>(&counts)
+                .execute(c)?;
+            }
+            DbConn::Sqlite(c) => {
+                for chunk in rows.chunks(500) {
+                    // Integer ids and counts, formatted dates: inlined (no bind limit to mind).
+                    let values: Vec<String> = chunk
+                        .iter()
+                        .map(|(agency_id, key, n)| format!("({agency_id}, '{key}', {n})"))
+                        .collect();
+                    diesel::sql_query(format!(
+                        "INSERT INTO {table} (agency_id, {column}, dossiers) VALUES {} {upsert}",
+                        values.join(", ")
+                    ))
+                    .execute(c)?;
+                }
+            }
         }
     }
     Ok(())

@@ -438,12 +438,11 @@ async fn a_dossier_file_of_many_slices_lands_whole_or_not_at_all() -> TestResult
         }
     }
     assert_eq!(
-        dossier_counts(&app, "daily_dossiers", "day")?,
-        expected_daily
-    );
-    assert_eq!(
-        dossier_counts(&app, "monthly_dossiers", "month")?,
-        expected_monthly
+        (
+            dossier_counts(&app, "daily_dossiers", "day")?,
+            dossier_counts(&app, "monthly_dossiers", "month")?
+        ),
+        (expected_daily.clone(), expected_monthly.clone())
     );
     assert_eq!(app.count("agency_procedures")?, 2);
 
@@ -476,12 +475,11 @@ async fn a_dossier_file_of_many_slices_lands_whole_or_not_at_all() -> TestResult
     expected_daily.insert(("T-SO".into(), "2026-03-02".into()), 10);
     expected_monthly.insert(("T-SO".into(), "2026-03".into()), 10);
     assert_eq!(
-        dossier_counts(&app, "daily_dossiers", "day")?,
-        expected_daily
-    );
-    assert_eq!(
-        dossier_counts(&app, "monthly_dossiers", "month")?,
-        expected_monthly
+        (
+            dossier_counts(&app, "daily_dossiers", "day")?,
+            dossier_counts(&app, "monthly_dossiers", "month")?
+        ),
+        (expected_daily.clone(), expected_monthly.clone())
     );
     Ok(())
 }
