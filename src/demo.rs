@@ -286,8 +286,10 @@ fn seed(conn: &mut DbConn, state: &Installation<'_>) -> anyhow::Result<()> {
     catalog_import::import_agencies(conn, REFORM_AGENCIES.as_bytes())?;
     let (communes, successions) = communes();
     catalog_import::import_agencies(conn, communes.as_bytes())?;
-    crate::catalog::successions::import_successions(conn, SUCCESSIONS.as_bytes())?;
+    // The communes first: Bắc Kạn's merger into Thái Nguyên (in SUCCESSIONS) needs every one of
+    // its agencies to have a successor already.
     crate::catalog::successions::import_successions(conn, successions.as_bytes())?;
+    crate::catalog::successions::import_successions(conn, SUCCESSIONS.as_bytes())?;
     let agencies = catalog::all_agencies(conn)?;
     let procedures = catalog::all_procedures(conn)?;
     // Link each agency to the procedures it handles; the service centre's branches took over

@@ -247,6 +247,9 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
                 cursor = parent_of.get(&c).cloned().flatten();
             }
         }
+        if has_validity {
+            keep_spans_of_successions(conn, &by_id, &mut parsed, &mut check)?;
+        }
         // An error here rolls back the provinces created above.
         check.into_result()?;
         // Insert without parents first so that any order in the file works, then set parents.
@@ -299,6 +302,72 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
         }
         Ok(parsed.len())
     })
+}
+
+/// Life spans that agree with the stored successions: an agency that was succeeded keeps the
+/// last day its succession gave it when the file leaves `valid_to` empty (a catalog imported
+/// again must not reopen merged communes), and a file that states another last day, or a
+/// successor beginning after it took over, is an error on that line.
+fn keep_spans_of_successions(
+    conn: &mut DbConn,
+    code_of: &HashMap<i64, String>,
+    parsed: &mut [AgencyRow],
+    check: &mut Problems,
+) -> Result<(), ImportError> {
+    let mut ends: HashMap<&str, NaiveDate> = HashMap::new();
+    let mut starts: HashMap<&str, NaiveDate> = HashMap::new();
+    let stored = super::successions::agency_successions(conn)?;
+    for s in &stored {
+        if let Some(code) = code_of.get(&s.old_id) {
+            let end = s.effective_date - chrono::Duration::days(1);
+            ends.entry(code.as_str())
+                .and_modify(|e| *e = (*e).max(end))
+                .or_insert(end);
+        }
+        if let Some(code) = code_of.get(&s.new_id) {
+            starts
+                .entry(code.as_str())
+                .and_modify(|d| *d = (*d).min(s.effective_date))
+                .or_insert(s.effective_date);
+        }
+    }
+    for r in parsed.iter_mut() {
+        if let Some(&end) = ends.get(r.code.as_str()) {
+            match r.valid_to {
+                None => r.valid_to = Some(end),
+                Some(t) if t != end => check.add(
+                    r.line,
+                    format!(
+                        "valid_to {t} mâu thuẫn với việc kế thừa: {c} đã được kế thừa từ ngày {n}, nên kết thúc ngày {end} (valid_to {t} contradicts the succession: {c} was succeeded on {n}, so it ends on {end})",
+                        c = r.code,
+                        n = end + chrono::Duration::days(1)
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if let Some(f) = r.valid_from.filter(|f| *f > end) {
+                check.add(
+                    r.line,
+                    format!(
+                        "valid_from {f} sau ngày kết thúc {end} ({c} đã được kế thừa) (valid_from {f} is after {c}'s last day {end}: it was succeeded)",
+                        c = r.code
+                    ),
+                );
+            }
+        }
+        if let Some(&s) = starts.get(r.code.as_str())
+            && let Some(f) = r.valid_from.filter(|f| *f > s)
+        {
+            check.add(
+                r.line,
+                format!(
+                    "valid_from {f} sau ngày {c} bắt đầu kế thừa cơ quan khác ({s}) (valid_from {f} is after the day {c} took over from another agency, {s})",
+                    c = r.code
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Imports procedures (`code,name,field,level`); existing codes are updated.

@@ -10,7 +10,7 @@
 //! out and add up to at most 1. An old unit without a last day gets the day before its
 //! succession as its last day.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 
 use chrono::{Duration, NaiveDate};
@@ -220,6 +220,14 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
     }
     problems.into_result()?;
     conn.transaction(|conn| {
+        // Two imports at once on PostgreSQL would each check the graph without the other's
+        // rows (and could close a cycle together): the second waits for the first.
+        if let DbConn::Pg(pg) = conn {
+            diesel::sql_query(
+                "LOCK TABLE agency_successions, province_successions IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .execute(pg)?;
+        }
         let mut problems = Problems::default();
         let mut plan = Vec::new();
         for kind in [Kind::Agency, Kind::Province] {
@@ -231,14 +239,17 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
                 Kind::Agency => (agency_units(conn)?, agency_successions(conn)?),
                 Kind::Province => (province_units(conn)?, province_successions(conn)?),
             };
-            if let Some(edges) = check(kind, &rows, &units, stored, &mut problems) {
-                plan.push((kind, edges, units));
+            if let Some(edges) = check(kind, &rows, &units, stored.clone(), &mut problems) {
+                plan.push((kind, edges, units, stored));
             }
         }
         problems.into_result()?;
-        for (kind, edges, units) in &plan {
-            write(conn, *kind, edges, units)?;
+        for (kind, edges, units, stored) in &plan {
+            write(conn, *kind, edges, units, stored)?;
         }
+        // A merged province's agencies go on under their own successors: one left open would
+        // vanish from the successor province's reports on today's map.
+        open_agencies_of_merged_provinces(conn, &parsed)?.into_result()?;
         Ok(parsed.len())
     })
 }
@@ -292,6 +303,12 @@ fn check(
     let by_code: HashMap<&str, &Unit> = units.iter().map(|u| (u.code.as_str(), u)).collect();
     let by_id: HashMap<i64, &Unit> = units.iter().map(|u| (u.id, u)).collect();
     let noun = kind.noun();
+    // The last day each old unit's stored successions gave it: a file may correct the date
+    // of such a succession (the last day then moves with it).
+    let closed_by_succession: HashMap<i64, NaiveDate> = stored
+        .iter()
+        .map(|s| (s.old_id, s.effective_date - Duration::days(1)))
+        .collect();
     let mut edges: BTreeMap<(i64, i64), Edge> = stored
         .into_iter()
         .map(|s| {
@@ -358,7 +375,11 @@ fn check(
                     ),
                 );
             }
-            if let Some(t) = old.valid_to.filter(|t| d != *t + Duration::days(1)) {
+            let set_by_succession = closed_by_succession.get(&s.old_id) == old.valid_to.as_ref();
+            if let Some(t) = old
+                .valid_to
+                .filter(|t| d != *t + Duration::days(1) && !set_by_succession)
+            {
                 problems.add(
                     line,
                     format!(
@@ -389,6 +410,26 @@ fn check(
                 );
             }
         }
+        // Along a chain the dates increase: what the old unit took over came to it earlier
+        // (a stored succession; two of the file's are checked from the earlier one, below).
+        for before in edges
+            .iter()
+            .filter(|p| p.line.is_none() && p.succession.new_id == s.old_id)
+        {
+            if before.succession.effective_date >= d {
+                problems.add(
+                    line,
+                    format!(
+                        "ngày không theo thứ tự: {a} → {b} ngày {d}, nhưng {c} → {e} chỉ từ ngày {f} (dates out of order: {a} → {b} on {d}, but {c} → {e} only on {f})",
+                        a = code(s.old_id),
+                        b = code(s.new_id),
+                        c = code(before.succession.old_id),
+                        e = code(before.succession.new_id),
+                        f = before.succession.effective_date
+                    ),
+                );
+            }
+        }
         for next in edges.iter().filter(|n| n.succession.old_id == s.new_id) {
             if next.succession.effective_date <= d {
                 problems.add(
@@ -405,7 +446,7 @@ fn check(
             }
         }
     }
-    // Shares of a split: all or none, at most 1 in total.
+    // One date per old unit (it ends once), shares of a split all or none, at most 1 in total.
     let mut of_old: BTreeMap<i64, Vec<&Edge>> = BTreeMap::new();
     for e in &edges {
         of_old.entry(e.succession.old_id).or_default().push(e);
@@ -414,6 +455,18 @@ fn check(
         let Some(line) = list.iter().filter_map(|e| e.line).min() else {
             continue;
         };
+        let dates: BTreeSet<NaiveDate> = list.iter().map(|e| e.succession.effective_date).collect();
+        if dates.len() > 1 {
+            let dates: Vec<String> = dates.iter().map(ToString::to_string).collect();
+            problems.add(
+                line,
+                format!(
+                    "{c} kết thúc một lần: mọi cơ quan kế thừa của {c} phải có cùng effective_date, không phải {d} ({c} ends once: all of its successors need the same effective_date, not {d})",
+                    c = code(*old),
+                    d = dates.join(", ")
+                ),
+            );
+        }
         let given = list.iter().filter(|e| e.succession.share.is_some()).count();
         if given != 0 && given != list.len() {
             problems.add(
@@ -508,8 +561,46 @@ fn cycles(edges: &[Edge]) -> Vec<Vec<i64>> {
     found
 }
 
-/// Stores the file's successions and closes the life span of each old unit that has none.
-fn write(conn: &mut DbConn, kind: Kind, edges: &[Edge], units: &[Unit]) -> QueryResult<()> {
+/// The file's province successions whose old province still has agencies without a last day
+/// (each one needs a successor of its own, in this file or imported before).
+fn open_agencies_of_merged_provinces(conn: &mut DbConn, parsed: &[Row]) -> QueryResult<Problems> {
+    let mut problems = Problems::default();
+    for r in parsed.iter().filter(|r| r.kind == Kind::Province) {
+        let open: Vec<String> = agencies::table
+            .inner_join(provinces::table)
+            .filter(provinces::code.eq(r.old.as_str()))
+            .filter(agencies::valid_to.is_null())
+            .select(agencies::code)
+            .order(agencies::code)
+            .load(conn)?;
+        if open.is_empty() {
+            continue;
+        }
+        let mut named = open.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        if open.len() > 10 {
+            named.push_str(&format!(", … ({} in all)", open.len()));
+        }
+        problems.add(
+            r.line,
+            format!(
+                "tỉnh {old} sáp nhập vào {new} nhưng các cơ quan sau chưa có cơ quan kế thừa (thêm các dòng kế thừa của chúng vào tệp này hoặc nhập trước): {named} (province {old} merges into {new} but these agencies have no successor yet; add their rows to this file or import them first)",
+                old = r.old,
+                new = r.new,
+            ),
+        );
+    }
+    Ok(problems)
+}
+
+/// Stores the file's successions and closes the life span of each old unit that has none (or
+/// moves the last day a stored succession gave it, when the file corrects that date).
+fn write(
+    conn: &mut DbConn,
+    kind: Kind,
+    edges: &[Edge],
+    units: &[Unit],
+    stored: &[Succession],
+) -> QueryResult<()> {
     let mut last_day: BTreeMap<i64, NaiveDate> = BTreeMap::new();
     for e in edges.iter().filter(|e| e.line.is_some()) {
         let s = &e.succession;
@@ -552,7 +643,15 @@ fn write(conn: &mut DbConn, kind: Kind, edges: &[Edge], units: &[Unit]) -> Query
         *entry = (*entry).max(day);
     }
     for (id, day) in last_day {
-        if units.iter().any(|u| u.id == id && u.valid_to.is_none()) {
+        let closed_by_succession = |t: NaiveDate| {
+            stored
+                .iter()
+                .any(|s| s.old_id == id && s.effective_date - Duration::days(1) == t)
+        };
+        if units
+            .iter()
+            .any(|u| u.id == id && u.valid_to.is_none_or(closed_by_succession))
+        {
             match kind {
                 Kind::Agency => diesel::update(agencies::table.find(id))
                     .set(agencies::valid_to.eq(Some(day)))

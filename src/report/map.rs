@@ -202,14 +202,21 @@ impl UnitMap {
 
     fn rolled_up_note(&self, unit: i64) -> Option<Reason> {
         // Predecessors by the date they were rolled into this unit's line.
-        let mut by_date: BTreeMap<NaiveDate, Vec<&str>> = BTreeMap::new();
+        let mut by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
         for p in self.members.get(&unit).into_iter().flatten() {
-            let date = self
-                .successors
-                .get(p)
-                .and_then(|list| list.iter().map(|s| s.effective_date).max());
+            let list = self.successors.get(p);
+            let date = list.and_then(|list| list.iter().map(|s| s.effective_date).max());
+            // A split's principal successor holds its whole history: say which share it took.
+            let share = list
+                .filter(|list| list.len() > 1)
+                .and_then(|list| list.iter().find(|s| s.new_id == unit))
+                .and_then(|s| s.share);
+            let name = match share {
+                Some(share) => format!("{} ({:.0}%)", self.name(*p), share * 100.0),
+                None => self.name(*p).to_owned(),
+            };
             if let Some(date) = date {
-                by_date.entry(date).or_default().push(self.name(*p));
+                by_date.entry(date).or_default().push(name);
             }
         }
         if by_date.is_empty() {
@@ -270,15 +277,29 @@ impl UnitMap {
         }
         let list = self.successors.get(&agency)?;
         let names: Vec<&str> = list.iter().map(|s| self.name(s.new_id)).collect();
-        Some(Reason {
-            vi: format!(
-                "Đã chia tách vào {}; không rõ tỷ lệ nên số liệu cũ được giữ riêng",
-                names.join(", ")
-            ),
-            en: format!(
-                "Split into {}; without known shares its history is kept apart",
-                names.join(", ")
-            ),
+        let tied = list.iter().all(|s| s.share.is_some());
+        Some(if tied {
+            Reason {
+                vi: format!(
+                    "Đã chia tách vào {} với tỷ lệ ngang nhau nên số liệu cũ được giữ riêng",
+                    names.join(", ")
+                ),
+                en: format!(
+                    "Split into {} in equal shares, so its history is kept apart",
+                    names.join(", ")
+                ),
+            }
+        } else {
+            Reason {
+                vi: format!(
+                    "Đã chia tách vào {}; không rõ tỷ lệ nên số liệu cũ được giữ riêng",
+                    names.join(", ")
+                ),
+                en: format!(
+                    "Split into {}; without known shares its history is kept apart",
+                    names.join(", ")
+                ),
+            }
         })
     }
 }

@@ -295,16 +295,20 @@ fn agency_rows(
     if let Some(ids) = &query.agencies {
         selected = selected.filter(agencies::id.eq_any(ids.clone()));
     }
+    let counts: HashMap<String, Counts> = grouped.into_iter().collect();
     // The agencies of the map the report is on: as it was, those that existed during the
-    // period; on today's map, the units (with their predecessors' span).
+    // period; on today's map, the units (with their predecessors' span). A unit with answers in
+    // the period is always a row (answers dated outside its life span still add up to the
+    // total).
     let list: Vec<AgencyInfo> = selected
         .load::<AgencyInfo>(conn)?
         .into_iter()
         .filter(|a| {
-            map.is_unit(a.id) && map.covers(a.id, (a.valid_from, a.valid_to), query.from, query.to)
+            map.is_unit(a.id)
+                && (map.covers(a.id, (a.valid_from, a.valid_to), query.from, query.to)
+                    || counts.contains_key(&a.id.to_string()))
         })
         .collect();
-    let counts: HashMap<String, Counts> = grouped.into_iter().collect();
     let recent_from = query.to - Duration::days(EARLY_WARNING_DAYS - 1);
     let mut recent: HashMap<i64, Recent> = HashMap::new();
     for day in counts::recent_events(conn, query, province_id, recent_from, map)? {

@@ -149,7 +149,7 @@ async fn a_report_across_a_merger_in_both_maps_matches_hand_sums() -> TestResult
     for name in [
         "UBND xã An Lạc",
         "UBND xã Bình Minh",
-        "UBND xã Đông Hải",
+        "UBND xã Đông Hải (70%)",
         "01/07/2025",
     ] {
         assert!(note.vi.contains(name), "{}", note.vi);
@@ -509,11 +509,40 @@ async fn the_demo_is_thai_nguyen_in_2026_with_its_history_on_todays_map() -> Tes
     let rolled = year_before(MapMode::Today, GroupBy::Agency)?;
     let rows = rolled.agencies.unwrap_or_default();
     assert!(rows.iter().all(|r| r.level != "huyen"));
-    assert!(rows.iter().filter(|r| r.level == "xa").count() <= 92);
+    // Every new commune took over from old ones, so each has a row holding their year.
+    assert_eq!(rows.iter().filter(|r| r.level == "xa").count(), 92);
+    assert!(
+        rows.iter()
+            .filter(|r| r.level == "xa")
+            .all(|r| r.responses > 0),
+        "every commune of today has its predecessors' answers"
+    );
     let was = year_before(MapMode::AsItWas, GroupBy::Agency)?;
     assert_eq!(rolled.totals.responses, was.totals.responses);
     assert!(was.totals.responses > 0);
     let was_rows = was.agencies.unwrap_or_default();
+    // The year since the reform, in the new map, has answers of its own.
+    let since = build(
+        &mut conn,
+        &Query {
+            from: d("2025-07-01"),
+            to: today,
+            province: Some("TN".into()),
+            level: None,
+            agencies: None,
+            group_by: GroupBy::Agency,
+            map: MapMode::AsItWas,
+        },
+    )?;
+    assert!(since.totals.responses > 0);
+    assert!(
+        since
+            .agencies
+            .iter()
+            .flatten()
+            .all(|r| r.level != "huyen" || r.responses == 0),
+        "no answer to a district after the reform"
+    );
     assert_eq!(was_rows.iter().filter(|r| r.level == "huyen").count(), 17);
     assert!(
         was_rows.iter().filter(|r| r.level == "huyen").all(|r| r
@@ -522,5 +551,181 @@ async fn the_demo_is_thai_nguyen_in_2026_with_its_history_on_todays_map() -> Tes
             .is_some_and(|n| n.vi.starts_with("Đã sáp nhập"))),
         "every district is marked as merged"
     );
+    Ok(())
+}
+
+fn ends_on(app: &TestApp, code: &str) -> Result<Option<NaiveDate>, Box<dyn std::error::Error>> {
+    Ok(agencies::table
+        .filter(agencies::code.eq(code))
+        .select(agencies::valid_to)
+        .first(&mut *app.conn()?)?)
+}
+
+#[tokio::test]
+async fn catalog_and_succession_imports_keep_the_map_consistent() -> TestResult {
+    let app = reorganised().await?;
+    let mut conn = app.conn()?;
+    // The catalog imported again as the province keeps it (validity columns, last days left
+    // empty): the merged communes stay closed.
+    import_agencies(&mut conn, CATALOG.as_bytes())?;
+    drop(conn);
+    for code in ["M-A", "M-B", "M-D", "M-H"] {
+        assert_eq!(ends_on(&app, code)?, Some(d("2025-06-30")), "{code}");
+    }
+    assert_eq!(ends_on(&app, "M-C")?, None);
+    let mut conn = app.conn()?;
+    // A last day that contradicts the succession, or a successor beginning after it took over:
+    // errors on their lines, nothing changed.
+    let header = "code,name,level,province_code,parent_code,valid_from,valid_to\n";
+    let wrong = format!(
+        "{header}M-F,UBND xã Phú Yên mới,xa,MP,,,\nM-A,UBND xã An Lạc,xa,MP,M-H,,2025-12-31\nM-C,UBND xã An Bình,xa,MP,,2025-08-01,\n"
+    );
+    let errors = lines_and_messages(import_agencies(&mut conn, wrong.as_bytes()));
+    let lines: Vec<u64> = errors.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [3, 4], "{errors:?}");
+    assert!(
+        errors[0]
+            .1
+            .contains("M-A was succeeded on 2025-07-01, so it ends on 2025-06-30"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].1.contains("after the day M-C took over"),
+        "{errors:?}"
+    );
+    let name: String = agencies::table
+        .filter(agencies::code.eq("M-F"))
+        .select(agencies::name)
+        .first(&mut *conn)?;
+    assert_eq!(name, "UBND xã Phú Yên", "nothing of the file was kept");
+
+    // Successions: an old unit ends once (one date for all its successors).
+    let header = "old_code,new_code,effective_date,share,kind\n";
+    let twice = format!("{header}M-F,M-C,2025-07-01,0.5,\nM-F,M-E,2025-08-01,0.5,\n");
+    let errors = lines_and_messages(import_successions(&mut conn, twice.as_bytes()));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].1.contains("M-F ends once"), "{errors:?}");
+
+    // A chain going back in time against a stored succession.
+    import_agencies(
+        &mut conn,
+        "code,name,level,province_code,parent_code\nY-1,UBND xã Yên Một,xa,YP,\nY-2,UBND xã Yên Hai,xa,YP,\nY-3,UBND xã Yên Ba,xa,YP,\nQ-1,UBND xã Quế Một,xa,YQ,\n"
+            .as_bytes(),
+    )?;
+    assert_eq!(
+        import_successions(
+            &mut conn,
+            format!("{header}Y-1,Y-2,2025-07-01,,\n").as_bytes()
+        )?,
+        1
+    );
+    let back = format!("{header}Y-2,Y-3,2025-03-01,,\n");
+    let errors = lines_and_messages(import_successions(&mut conn, back.as_bytes()));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].1.contains(
+            "dates out of order: Y-2 → Y-3 on 2025-03-01, but Y-1 → Y-2 only on 2025-07-01"
+        ),
+        "{errors:?}"
+    );
+    // A wrong date corrected by importing the succession again: the last day moves with it.
+    drop(conn);
+    assert_eq!(ends_on(&app, "Y-1")?, Some(d("2025-06-30")));
+    let mut conn = app.conn()?;
+    let corrected = format!("{header}Y-1,Y-2,2025-07-02,,\n");
+    assert_eq!(import_successions(&mut conn, corrected.as_bytes())?, 1);
+    drop(conn);
+    assert_eq!(ends_on(&app, "Y-1")?, Some(d("2025-07-01")));
+    let mut conn = app.conn()?;
+
+    // A merged province whose agency has no successor of its own is refused, naming it;
+    // with the agency's succession in the same file it is taken.
+    let alone = format!("{header}YQ,YP,2025-07-01,,province\n");
+    let errors = lines_and_messages(import_successions(&mut conn, alone.as_bytes()));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].1.contains("these agencies have no successor yet") && errors[0].1.contains("Q-1"),
+        "{errors:?}"
+    );
+    let together = format!("{header}YQ,YP,2025-07-01,,province\nQ-1,Y-3,2025-07-01,,agency\n");
+    assert_eq!(import_successions(&mut conn, together.as_bytes())?, 2);
+    drop(conn);
+    assert_eq!(ends_on(&app, "Q-1")?, Some(d("2025-06-30")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn answers_outside_a_life_span_still_add_up_and_publications_use_one_map() -> TestResult {
+    let app = reorganised().await?;
+    // An answer dated after M-A was merged (a late paper form): as it was, M-A is still a row,
+    // so the rows add up to the total.
+    assert_eq!(
+        app.import_responses(
+            "agency_code,submitted_at,channel,HL0,E6\nM-A,2025-08-05,paper,5,1\n"
+        )?,
+        1
+    );
+    let mut conn = app.conn()?;
+    let august = build(
+        &mut conn,
+        &Query {
+            from: d("2025-08-01"),
+            to: d("2025-08-31"),
+            province: Some("MP".into()),
+            level: None,
+            agencies: None,
+            group_by: GroupBy::Agency,
+            map: MapMode::AsItWas,
+        },
+    )?;
+    let rows = rows(&august);
+    assert!(rows.contains(&("M-A".to_owned(), 1, 1)), "{rows:?}");
+    let sum: u64 = rows.iter().map(|(_, n, _)| n).sum();
+    assert_eq!(sum, august.totals.responses);
+    assert_eq!(sum, 2, "M-A's late form and M-G's answer");
+
+    // What is published is on today's map whatever the link asks: the same month on two maps
+    // could be subtracted from each other. June 2025 gets enough answers for M-A and M-B to
+    // be shown as they were (6 and 5), and M-C (6 + 5 + M-D's 2) on today's map.
+    let mut june = String::from("agency_code,submitted_at,channel,HL0,E6\n");
+    for (agency, n) in [("M-A", 6), ("M-B", 5)] {
+        for _ in 0..n {
+            june.push_str(&format!("{agency},2025-06-10,paper,4,1\n"));
+        }
+    }
+    assert_eq!(app.import_responses(&june)?, 11);
+    sipas::accounts::users::create(
+        &mut conn,
+        "office@mp.vn",
+        "reviewer",
+        None,
+        PASSWORD,
+        crate::helpers::now(),
+    )?;
+    drop(conn);
+    let signed_in = signed::sign_in(&app, "office@mp.vn", PASSWORD, "203.0.113.10").await?;
+    let session = signed::session_of(&signed_in).ok_or("no session")?;
+    let mut published = Vec::new();
+    for map in ["today", "as-it-was"] {
+        let response = signed::get(
+            &app,
+            &format!("/admin/export/report.csv?publish=1&month=2025-06&province=MP&map={map}"),
+            &session,
+        )
+        .await?;
+        assert_eq!(response.status(), 200);
+        published.push(response.text().await?);
+    }
+    assert_eq!(published[0], published[1]);
+    assert!(published[0].contains("M-C"), "{}", published[0]);
+    assert!(!published[0].contains("M-A"), "{}", published[0]);
+    // The office's own export follows the map it asks for.
+    let internal = signed::get(
+        &app,
+        "/admin/export/report.csv?from=2025-06-01&to=2025-06-30&province=MP&map=as-it-was",
+        &session,
+    )
+    .await?;
+    assert!(internal.text().await?.contains("M-A"));
     Ok(())
 }

@@ -70,7 +70,8 @@ pub async fn show_agency(
         from
     };
     let own = viewer.0.user.agency_id;
-    let map = q.map_mode();
+    // Heads see one map (today's), for the same reason publications do.
+    let map = if head { MapMode::Today } else { q.map_mode() };
     let code = code.into_inner();
     let reports = state.reports.clone();
     let data = state

@@ -17,6 +17,7 @@ use crate::accounts::Role;
 use crate::catalog::queries as catalog;
 use crate::domain::Lang;
 use crate::privacy::mask_personal_data;
+use crate::report::map::MapMode;
 use crate::report::sheet::{self, Cell};
 use crate::report::{self, GroupBy, Query, Report};
 use crate::responses::listing::{RawRow, raw_page};
@@ -77,7 +78,13 @@ pub(crate) async fn scope(
     };
     let own = viewer.0.user.agency_id;
     let province = q.period.province_code();
-    let map = q.period.map_mode();
+    // Published figures are on today's map only: the same month on two maps could be
+    // subtracted from each other (a merged unit minus its successor's other members).
+    let map = if publish {
+        MapMode::Today
+    } else {
+        q.period.map_mode()
+    };
     let query = state
         .read(move |conn| {
             let (province, agencies) = match (head, own) {
