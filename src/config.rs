@@ -362,6 +362,12 @@ pub struct GatewaySettings {
     /// mean "accepted"; empty: any 2xx answer is.
     pub success_field: String,
     pub success_values: Vec<String>,
+    /// Values of `success_field` meaning "this request id was accepted before" (eSMS's `124`,
+    /// answered to a retry after a lost answer): counted as accepted.
+    pub duplicate_values: Vec<String>,
+    /// Values of `success_field` meaning "not now" (an expired access token, a rate limit, an
+    /// empty balance): tried again later on the same channel, like an HTTP 5xx.
+    pub transient_values: Vec<String>,
     /// Seconds to wait for the provider's answer.
     pub timeout_secs: u64,
 }
@@ -374,6 +380,8 @@ impl Default for GatewaySettings {
             template: r#"{"to": "{{phone}}", "text": "{{text}}", "id": "{{id}}"}"#.to_owned(),
             success_field: String::new(),
             success_values: Vec::new(),
+            duplicate_values: Vec::new(),
+            transient_values: Vec::new(),
             timeout_secs: 15,
         }
     }
@@ -417,6 +425,27 @@ impl GatewaySettings {
             return fail(
                 "success_values phải liệt kê các giá trị nghĩa là \"đã nhận\" (success_values must list the values that mean accepted)".into(),
             );
+        }
+        if self.success_field.is_empty()
+            && !(self.duplicate_values.is_empty() && self.transient_values.is_empty())
+        {
+            return fail(
+                "duplicate_values và transient_values cần success_field (duplicate_values and transient_values need success_field)".into(),
+            );
+        }
+        let lists = [
+            ("success_values", &self.success_values),
+            ("duplicate_values", &self.duplicate_values),
+            ("transient_values", &self.transient_values),
+        ];
+        for (i, (a, first)) in lists.iter().enumerate() {
+            for (b, second) in &lists[i + 1..] {
+                if let Some(v) = first.iter().find(|v| second.contains(v)) {
+                    return fail(format!(
+                        "giá trị {v:?} có trong cả {a} và {b} ({v:?} is in both {a} and {b})"
+                    ));
+                }
+            }
         }
         if self.timeout_secs == 0 {
             return fail("timeout_secs phải ít nhất là 1 (timeout_secs must be at least 1)".into());
@@ -765,6 +794,19 @@ mod tests {
             "[sms] auth_header",
         );
         invalid(&[("SIPAS_ZALO_URL", "ftp://zalo")], "[zalo] url");
+        invalid(
+            &[url, ("SIPAS_SMS_DUPLICATE_VALUES", "124")],
+            "[sms] duplicate_values",
+        );
+        invalid(
+            &[
+                url,
+                ("SIPAS_SMS_SUCCESS_FIELD", "/CodeResult"),
+                ("SIPAS_SMS_SUCCESS_VALUES", "100"),
+                ("SIPAS_SMS_TRANSIENT_VALUES", "103, 100"),
+            ],
+            "\"100\" is in both success_values and transient_values",
+        );
         invalid(
             &[("SIPAS_OUTREACH_CHANNELS", "sms, zalo, sms")],
             "names sms twice",

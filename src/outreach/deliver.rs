@@ -233,9 +233,11 @@ fn send(sender: &Sender, r: &Ready, message_id: &str) -> (Outcome, i64) {
                 Some(&r.facts.unsubscribe),
             ) {
                 Ok(()) => Outcome::Accepted,
-                Err(SendError::Smtp(e)) if e.is_permanent() => Outcome::Refused(e.to_string()),
-                Err(e @ (SendError::Build(_) | SendError::Off)) => Outcome::Refused(e.to_string()),
-                Err(e) => Outcome::Transient(e.to_string()),
+                Err(SendError::Smtp(e)) if e.is_permanent() => Outcome::Refused(smtp_status(&e)),
+                Err(SendError::Smtp(e)) => Outcome::Transient(smtp_status(&e)),
+                Err(SendError::Build(_)) => Outcome::Refused("the message cannot be built".into()),
+                Err(SendError::Off) => Outcome::Refused("mail is switched off".into()),
+                Err(SendError::File(_)) => Outcome::Transient("file transport error".into()),
             };
             return (outcome, 0);
         }
@@ -257,12 +259,17 @@ fn send(sender: &Sender, r: &Ready, message_id: &str) -> (Outcome, i64) {
         Medium::Sms => i64::try_from(messages::sms_parts(&text)).unwrap_or(i64::MAX),
         _ => 0,
     };
-    let id = message_id
-        .trim_matches(['<', '>'])
-        .split('@')
-        .next()
-        .unwrap_or(message_id)
-        .to_owned();
+    // One id per message and channel: a provider that serves both Zalo and SMS must not take
+    // the fallback for a repetition of the message it refused.
+    let id = format!(
+        "{}-{}",
+        message_id
+            .trim_matches(['<', '>'])
+            .split('@')
+            .next()
+            .unwrap_or(message_id),
+        r.medium.as_str()
+    );
     let phone_local = format!("0{}", r.address.strip_prefix("84").unwrap_or(&r.address));
     let token = r
         .facts
@@ -285,6 +292,16 @@ fn send(sender: &Sender, r: &Ready, message_id: &str) -> (Outcome, i64) {
         ("unsubscribe", r.facts.unsubscribe.clone()),
     ]);
     (gateway.send(&values), parts)
+}
+
+/// What is kept of an SMTP error: its status code, never the server's text (which names the
+/// address: "550 <dan@example.vn> rejected").
+fn smtp_status(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("SMTP {code}"),
+        None if e.is_timeout() => "SMTP timeout".into(),
+        None => "SMTP connection error".into(),
+    }
 }
 
 /// Sends every due citizen message once (`conn` is used between sends; the transports run

@@ -1,9 +1,13 @@
 //! The HTTP gateway that sends one SMS or Zalo notification: a JSON POST built from the
-//! configured template, with the credentials header and the message's own id (the same on every
-//! retry, so a provider that keeps request ids sends a retried message once). The answer decides:
-//! accepted (2xx, and the configured success field if any), refused for good (another 4xx, or a
-//! success field saying no: the next channel is tried), or a transient failure (no answer, a
-//! timeout, 408, 429, 5xx: tried again later on the same channel).
+//! configured template, with the credentials header and the message's own id on this channel
+//! (the same on every retry, so a provider that keeps request ids sends a retried message once).
+//! The answer decides: accepted (2xx, and the configured success field if any, or a code saying
+//! the id was already accepted: a retry after a lost answer), a transient failure (no answer, a
+//! timeout, 408, 429, 5xx, or a code configured as transient: tried again later on the same
+//! channel), or refused for good (anything else: the next channel is tried).
+//!
+//! What is kept of an answer (in the outbox and the logs) is its status and code only, never
+//! the provider's text, which may repeat the citizen's number.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -120,14 +124,26 @@ pub enum Outcome {
     Transient(String),
 }
 
+/// What the values of the success field mean.
+#[derive(Debug, Clone, Default)]
+pub struct Codes {
+    /// The JSON pointer to the provider's code; empty: any 2xx answer is accepted.
+    pub field: String,
+    /// Accepted.
+    pub success: Vec<String>,
+    /// The request id was accepted before (a retry after a lost answer): accepted.
+    pub duplicate: Vec<String>,
+    /// Not now (an expired token, a rate limit, an empty balance): tried again later.
+    pub transient: Vec<String>,
+}
+
 /// A configured gateway.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     url: String,
     auth: Option<(String, String)>,
     template: Template,
-    success_field: String,
-    success_values: Vec<String>,
+    codes: Codes,
     agent: ureq::Agent,
 }
 
@@ -151,8 +167,12 @@ impl Gateway {
             url: settings.url.trim().to_owned(),
             auth,
             template: Template::parse(&settings.template)?,
-            success_field: settings.success_field.clone(),
-            success_values: settings.success_values.clone(),
+            codes: Codes {
+                field: settings.success_field.clone(),
+                success: settings.success_values.clone(),
+                duplicate: settings.duplicate_values.clone(),
+                transient: settings.transient_values.clone(),
+            },
             agent,
         }))
     }
@@ -169,7 +189,14 @@ impl Gateway {
         }
         let mut response = match request.send(body.as_str()) {
             Ok(r) => r,
-            Err(e) => return Outcome::Transient(format!("gateway unreachable: {e}")),
+            // The kind only: an error's text may name the request.
+            Err(ureq::Error::Timeout(_)) => {
+                return Outcome::Transient("no answer from the gateway (timeout)".into());
+            }
+            Err(ureq::Error::Io(e)) => {
+                return Outcome::Transient(format!("gateway unreachable ({:?})", e.kind()));
+            }
+            Err(_) => return Outcome::Transient("gateway unreachable".into()),
         };
         let status = response.status().as_u16();
         let text = response
@@ -178,32 +205,48 @@ impl Gateway {
             .limit(64 * 1024)
             .read_to_string()
             .unwrap_or_default();
-        classify(status, &text, &self.success_field, &self.success_values)
+        classify(status, &text, &self.codes)
     }
 }
 
-/// Decides what the provider's answer means.
-pub fn classify(status: u16, body: &str, field: &str, accepted: &[String]) -> Outcome {
-    let excerpt: String = body.chars().take(200).collect();
+/// Decides what the provider's answer means. The outcome's text is the status and the code,
+/// never the body.
+pub fn classify(status: u16, body: &str, codes: &Codes) -> Outcome {
     match status {
-        200..=299 if field.is_empty() => Outcome::Accepted,
+        200..=299 if codes.field.is_empty() => Outcome::Accepted,
         200..=299 => {
             let value = serde_json::from_str::<serde_json::Value>(body)
                 .ok()
-                .and_then(|v| v.pointer(field).cloned());
-            let text = match &value {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
+                .and_then(|v| v.pointer(&codes.field).cloned());
+            let Some(value) = value else {
+                return Outcome::Refused(format!("HTTP {status}, no {}", codes.field));
             };
-            if value.is_some() && accepted.contains(&text) {
-                Outcome::Accepted
+            let code = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if codes.success.contains(&code) || codes.duplicate.contains(&code) {
+                return Outcome::Accepted;
+            }
+            // A code is short and plain; anything else is not kept.
+            let shown = if code.len() <= 24
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                code.as_str()
             } else {
-                Outcome::Refused(format!("HTTP {status}, {field} = {text:?}: {excerpt}"))
+                "?"
+            };
+            let what = format!("HTTP {status}, {} = {shown}", codes.field);
+            if codes.transient.contains(&code) {
+                Outcome::Transient(what)
+            } else {
+                Outcome::Refused(what)
             }
         }
-        408 | 425 | 429 | 500..=599 => Outcome::Transient(format!("HTTP {status}: {excerpt}")),
-        _ => Outcome::Refused(format!("HTTP {status}: {excerpt}")),
+        408 | 425 | 429 | 500..=599 => Outcome::Transient(format!("HTTP {status}")),
+        _ => Outcome::Refused(format!("HTTP {status}")),
     }
 }
 
@@ -236,44 +279,77 @@ mod tests {
 
     #[test]
     fn answers_are_read_as_providers_mean_them() {
-        let none: [String; 0] = [];
-        assert_eq!(classify(200, "", "", &none), Outcome::Accepted);
+        let none = Codes::default();
+        assert_eq!(classify(200, "", &none), Outcome::Accepted);
         assert!(matches!(
-            classify(503, "busy", "", &none),
+            classify(503, "busy", &none),
             Outcome::Transient(_)
         ));
+        assert!(matches!(classify(429, "", &none), Outcome::Transient(_)));
         assert!(matches!(
-            classify(429, "", "", &none),
-            Outcome::Transient(_)
-        ));
-        assert!(matches!(
-            classify(400, "bad phone", "", &none),
+            classify(400, "bad phone", &none),
             Outcome::Refused(_)
         ));
-        // Zalo answers 200 with {"error": 0} on success and a negative code otherwise.
-        let zero = ["0".to_owned()];
+        // Zalo answers 200 with {"error": 0} on success and a negative code otherwise; -100
+        // ("unknown error, try again later") configured as transient.
+        let zalo = Codes {
+            field: "/error".into(),
+            success: vec!["0".into()],
+            transient: vec!["-100".into()],
+            ..Codes::default()
+        };
         assert_eq!(
-            classify(200, r#"{"error":0,"message":"Success"}"#, "/error", &zero),
+            classify(200, r#"{"error":0,"message":"Success"}"#, &zalo),
             Outcome::Accepted
         );
         assert!(matches!(
-            classify(200, r#"{"error":-118,"message":"Zalo account not existed"}"#, "/error", &zero),
+            classify(200, r#"{"error":-118,"message":"Zalo account not existed"}"#, &zalo),
             Outcome::Refused(m) if m.contains("-118")
         ));
-        // eSMS-style: {"CodeResult": "100"}.
-        let hundred = ["100".to_owned()];
+        assert!(matches!(
+            classify(200, r#"{"error":-100,"message":"Unknown error"}"#, &zalo),
+            Outcome::Transient(m) if m.contains("-100")
+        ));
+        // eSMS-style: {"CodeResult": "100"}; "124" is a request id it accepted before.
+        let esms = Codes {
+            field: "/CodeResult".into(),
+            success: vec!["100".into()],
+            duplicate: vec!["124".into()],
+            transient: vec!["103".into()],
+        };
+        assert_eq!(
+            classify(200, r#"{"CodeResult":"100","SMSID":"x"}"#, &esms),
+            Outcome::Accepted
+        );
         assert_eq!(
             classify(
                 200,
-                r#"{"CodeResult":"100","SMSID":"x"}"#,
-                "/CodeResult",
-                &hundred
+                r#"{"CodeResult":"124","ErrorMessage":"Duplicate RequestId"}"#,
+                &esms
             ),
             Outcome::Accepted
         );
         assert!(matches!(
-            classify(200, "not json", "/CodeResult", &hundred),
+            classify(200, r#"{"CodeResult":"103"}"#, &esms),
+            Outcome::Transient(_)
+        ));
+        assert!(matches!(
+            classify(200, "not json", &esms),
             Outcome::Refused(_)
+        ));
+        // The provider's text, and a "code" that is really text, are never kept.
+        for body in [
+            r#"{"CodeResult":"99","ErrorMessage":"0912345678 is blocked"}"#,
+            r#"{"CodeResult":"number 0912345678 blocked"}"#,
+        ] {
+            assert!(matches!(
+                classify(200, body, &esms),
+                Outcome::Refused(m) if !m.contains("912345678")
+            ));
+        }
+        assert!(matches!(
+            classify(400, "0912345678 invalid", &none),
+            Outcome::Refused(m) if m == "HTTP 400"
         ));
     }
 }

@@ -2,7 +2,10 @@
 //! records every request (path, headers, JSON body), keeps the ids it accepted (as providers do
 //! with a request id, a retried message is accepted again but delivered once), and fails on
 //! demand: answering 503, refusing a phone number the way Zalo does (200 with a negative
-//! `error`), or closing the connection without an answer after it accepted the message.
+//! `error`), answering a "try again later" code, or closing the connection without an answer
+//! after it accepted the message. In eSMS style it answers `{"CodeResult": "100"}`, and `"124"`
+//! (duplicate request id) to an id it has seen before on any of its paths, as one provider
+//! serving both SMS and Zalo does.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,8 +37,13 @@ pub struct Behaviour {
     pub unavailable: AtomicUsize,
     /// Accept the next this many requests, then close the connection without an answer.
     pub hang_up: AtomicUsize,
-    /// Phone numbers (84…) the Zalo path refuses with {"error": -118}.
+    /// Phone numbers (84…) the Zalo path refuses with {"error": -118} (eSMS style: "99").
     pub no_zalo: Mutex<Vec<String>>,
+    /// Answer this many next requests with a "try again later" code: {"error": -100} (eSMS
+    /// style: "103", not enough balance).
+    pub try_later: AtomicUsize,
+    /// Answer in eSMS style (see the module's documentation).
+    pub esms: AtomicBool,
 }
 
 pub struct Gateway {
@@ -119,6 +127,7 @@ impl Gateway {
         let behaviour = Arc::new(Behaviour::default());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let delivered = Arc::new(Mutex::new(BTreeSet::new()));
+        let mut seen = BTreeSet::new();
         let stop = Arc::new(AtomicBool::new(false));
         let (b, r, d, s) = (
             behaviour.clone(),
@@ -146,17 +155,38 @@ impl Gateway {
                     );
                     continue;
                 }
+                let esms = b.esms.load(Ordering::SeqCst);
+                if take(&b.try_later) {
+                    let body = if esms {
+                        "{\"CodeResult\":\"103\",\"ErrorMessage\":\"Not enough balance\"}"
+                    } else {
+                        "{\"error\":-100,\"message\":\"Unknown error\"}"
+                    };
+                    let _ = answer(&mut stream, "200 OK", body);
+                    continue;
+                }
+                // A provider keeps every request id it processed, accepted or not.
+                let replayed = !seen.insert(id_of(&req));
+                if esms && replayed {
+                    let _ = answer(
+                        &mut stream,
+                        "200 OK",
+                        "{\"CodeResult\":\"124\",\"ErrorMessage\":\"Duplicate RequestId\"}",
+                    );
+                    continue;
+                }
                 let refused = req.path.contains("zalo")
                     && b.no_zalo
                         .lock()
                         .map(|l| l.contains(&phone_of(&req)))
                         .unwrap_or(false);
                 if refused {
-                    let _ = answer(
-                        &mut stream,
-                        "200 OK",
-                        "{\"error\":-118,\"message\":\"Zalo account not existed\"}",
-                    );
+                    let body = if esms {
+                        "{\"CodeResult\":\"99\",\"ErrorMessage\":\"84987654321 blocked\"}"
+                    } else {
+                        "{\"error\":-118,\"message\":\"Zalo account not existed\"}"
+                    };
+                    let _ = answer(&mut stream, "200 OK", body);
                     continue;
                 }
                 if let Ok(mut ids) = d.lock() {
@@ -167,11 +197,12 @@ impl Gateway {
                     drop(stream);
                     continue;
                 }
-                let _ = answer(
-                    &mut stream,
-                    "200 OK",
-                    "{\"error\":0,\"message\":\"Success\"}",
-                );
+                let body = if esms {
+                    "{\"CodeResult\":\"100\",\"SMSID\":\"x\"}"
+                } else {
+                    "{\"error\":0,\"message\":\"Success\"}"
+                };
+                let _ = answer(&mut stream, "200 OK", body);
             }
         });
         Ok(Gateway {

@@ -383,6 +383,118 @@ async fn a_gateway_outage_a_refusing_channel_and_a_lost_answer_send_each_message
     Ok(())
 }
 
+/// One eSMS-style provider serving both Zalo and SMS: "100" accepted, "124" a request id it
+/// processed before, "103" (no balance) try again later.
+fn with_one_provider(app: &TestApp, gateway: &Gateway) -> Settings {
+    let mut s = app.settings.clone();
+    let codes = GatewaySettings {
+        success_field: "/CodeResult".into(),
+        success_values: vec!["100".into()],
+        duplicate_values: vec!["124".into()],
+        transient_values: vec!["103".into()],
+        ..GatewaySettings::default()
+    };
+    s.zalo = GatewaySettings {
+        url: gateway.url("/esms/zalo"),
+        template: ZALO_TEMPLATE.into(),
+        ..codes.clone()
+    };
+    s.sms = GatewaySettings {
+        url: gateway.url("/esms/sms"),
+        ..codes
+    };
+    s
+}
+
+#[tokio::test]
+async fn a_duplicate_answer_is_a_delivery_a_try_later_code_waits_and_each_channel_has_its_own_id()
+-> TestResult {
+    let app = spawn_app().await?;
+    let gateway = Gateway::start()?;
+    gateway
+        .behaviour
+        .esms
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let settings = with_one_provider(&app, &gateway);
+    let sender = sender(&app, &settings)?;
+    gateway
+        .behaviour
+        .no_zalo
+        .lock()
+        .map_err(|e| e.to_string())?
+        .push("84987654321".into());
+    let t0 = sipas::invitations::import::now();
+    report(
+        &app,
+        &settings,
+        &[
+            ("DUP-A", "T-SO", None, Some("0912345678")),
+            ("DUP-B", "T-SO", None, Some("0987654321")),
+        ],
+        t0,
+        30,
+    )?;
+    let mut conn = app.conn()?;
+    // A's invitation is accepted but the answer is lost; B has no Zalo account.
+    gateway
+        .behaviour
+        .hang_up
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let first = deliver::round(&mut conn, &sender, || t0)?;
+    assert_eq!((first.sent, first.retrying, first.fell_back), (0, 1, 1));
+    // The retry is answered "124": already accepted, so sent. B's SMS carries its own id, so the
+    // provider that refused its Zalo message does not take it for a repetition.
+    let later = t0 + Duration::minutes(10);
+    let second = deliver::round(&mut conn, &sender, || later)?;
+    assert_eq!((second.sent, second.failed, second.fell_back), (2, 0, 0));
+    // A week later the provider's balance is empty: the reminder waits on Zalo, no fallback.
+    gateway
+        .behaviour
+        .try_later
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let week = t0 + Duration::days(8);
+    let r = deliver::round(&mut conn, &sender, || week)?;
+    assert_eq!(
+        (r.reminders_queued, r.sent, r.retrying, r.fell_back),
+        (2, 1, 1, 0)
+    );
+    let r = deliver::round(&mut conn, &sender, || week + Duration::minutes(10))?;
+    assert_eq!((r.sent, r.fell_back), (1, 0));
+    drop(conn);
+
+    let requests = gateway.requests();
+    let ids = |path: &str, phone: &str| -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| {
+                r.path == path
+                    && [&r.body["phone"], &r.body["to"]]
+                        .iter()
+                        .any(|v| v.as_str() == Some(phone))
+            })
+            .map(id_of)
+            .collect()
+    };
+    let a = ids("/esms/zalo", "84912345678");
+    // The invitation (answer lost, then "124") and the reminder ("103", then accepted).
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert!(a[0] == a[1] && a[2] == a[3] && a[0] != a[2], "{a:?}");
+    assert!(a.iter().all(|id| id.ends_with("-zalo")), "{a:?}");
+    let b_zalo = ids("/esms/zalo", "84987654321");
+    let b_sms = ids("/esms/sms", "84987654321");
+    assert_eq!((b_zalo.len(), b_sms.len()), (1, 2));
+    assert_eq!(
+        b_zalo[0].trim_end_matches("-zalo"),
+        b_sms[0].trim_end_matches("-sms")
+    );
+    assert!(b_sms.iter().all(|id| id.ends_with("-sms")));
+    // Four messages reached the citizens, each once.
+    assert_eq!(gateway.delivered().len(), 4, "{:?}", gateway.delivered());
+    assert_eq!(funnel(&app, Medium::Zalo)?, [2, 0, 0, 1, 1, 1, 0, 0]);
+    assert_eq!(funnel(&app, Medium::Sms)?[3..6], [1, 1, 0]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_it() -> TestResult {
     let app = spawn_app().await?;
