@@ -5,8 +5,9 @@
 //! A message is rendered when it is sent, from its outreach row (the address) and its invitation
 //! (the survey link, derived from the seed with the secret): the outbox keeps neither. After the
 //! last message of a dossier (the reminder; the invitation when no reminder will follow; a
-//! message no channel could deliver), the addresses are erased; so they are when the link is
-//! used (`answered`) or expires (`purge`).
+//! message no channel could deliver), the addresses are erased and the dossier's outbox rows
+//! deleted (their times could be matched with the answer's); so they are when the link is used
+//! (`answered`) or expires (`purge`).
 
 use std::collections::BTreeMap;
 
@@ -138,8 +139,10 @@ fn invited(conn: &mut DbConn, invitation_id: i64) -> QueryResult<Option<Invited>
     )
 }
 
-/// Erases the addresses of outreach row `id` (and any reminder still planned).
-fn erase(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+/// Settles outreach row `id` when nothing more will be sent: erases its addresses (and any
+/// reminder still planned) and deletes its outbox rows, sent or not (a sent time kept could be
+/// matched with the answer's).
+fn settle(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(outreach::table.find(id))
         .set((
             outreach::email.eq(None::<String>),
@@ -147,12 +150,13 @@ fn erase(conn: &mut DbConn, id: i64) -> QueryResult<()> {
             outreach::remind_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
+    diesel::delete(outbox::table.filter(outbox::outreach_id.eq(id))).execute(conn)?;
     Ok(())
 }
 
 /// What to do with a claimed message.
 enum Prepared {
-    /// Not to be sent (why, for the log); the addresses are erased if the row is still there.
+    /// Not to be sent (why, for the log); the outreach row is settled if it is still there.
     Drop(&'static str),
     Send(Box<Ready>),
 }
@@ -322,7 +326,7 @@ pub fn deliver_due(
                 conn.transaction(|conn| {
                     diesel::delete(outbox::table.find(id)).execute(conn)?;
                     if let Some(o) = q.outreach_id {
-                        erase(conn, o)?;
+                        settle(conn, o)?;
                     }
                     Ok::<_, diesel::result::Error>(())
                 })?;
@@ -371,14 +375,8 @@ pub fn deliver_due(
                         round.fell_back += 1;
                     }
                     None => {
-                        diesel::update(outbox::table.find(id))
-                            .set((
-                                outbox::status.eq("failed"),
-                                outbox::last_error.eq(Some(e)),
-                            ))
-                            .execute(conn)?;
                         // Nothing more will be sent: no reminder after a lost invitation.
-                        erase(conn, r.id)?;
+                        settle(conn, r.id)?;
                         round.failed += 1;
                     }
                 }
@@ -389,8 +387,8 @@ pub fn deliver_due(
     Ok(round)
 }
 
-/// Records a delivered message: the outbox row sent, the funnel counts, and either the reminder
-/// planned or the addresses erased.
+/// Records a delivered message: the funnel counts, and either the outbox row sent and the
+/// reminder planned, or the outreach row settled.
 fn accepted(
     conn: &mut DbConn,
     sender: &Sender,
@@ -399,13 +397,6 @@ fn accepted(
     parts: i64,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(outbox::table.find(q.id))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::sent_at.eq(Some(at)),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
     let row = &r.row;
     let count = match r.kind {
         Kind::Invitation => Count::Invited,
@@ -433,13 +424,20 @@ fn accepted(
             .execute(conn)?;
     }
     if reminder {
+        diesel::update(outbox::table.find(q.id))
+            .set((
+                outbox::status.eq("sent"),
+                outbox::sent_at.eq(Some(at)),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
         diesel::update(outreach::table.find(row.id))
             .set(outreach::remind_at.eq(Some(remind_at)))
             .execute(conn)?;
         Ok(())
     } else {
         // That was the last message.
-        erase(conn, row.id)
+        settle(conn, row.id)
     }
 }
 
@@ -499,15 +497,16 @@ pub fn queue_reminders(
                     }
                     Ok(())
                 }
-                _ => erase(conn, id),
+                _ => settle(conn, id),
             }
         })?;
     }
     Ok(queued)
 }
 
-/// Forgets what is no longer needed: outreach rows whose link expired (with any message still
-/// waiting), and the hashes of citizens invited before the fatigue window who did not opt out.
+/// Forgets what is no longer needed: outreach rows whose link expired with their outbox rows
+/// (sent or waiting), outbox rows whose outreach row is gone, and the hashes of citizens invited
+/// before the fatigue window who did not opt out.
 pub fn purge(conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryResult<()> {
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         let expired: Vec<i64> = outreach::table
@@ -516,14 +515,21 @@ pub fn purge(conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryRes
             .limit(1000)
             .load(conn)?;
         if !expired.is_empty() {
-            diesel::delete(
-                outbox::table
-                    .filter(outbox::outreach_id.eq_any(&expired))
-                    .filter(outbox::status.eq_any(["pending", "sending"])),
-            )
-            .execute(conn)?;
+            diesel::delete(outbox::table.filter(outbox::outreach_id.eq_any(&expired)))
+                .execute(conn)?;
             diesel::delete(outreach::table.filter(outreach::id.eq_any(&expired))).execute(conn)?;
         }
+        // Rows kept by earlier versions, which deleted only the messages still waiting.
+        diesel::delete(
+            outbox::table.filter(
+                outbox::outreach_id.is_not_null().and(
+                    outbox::outreach_id
+                        .assume_not_null()
+                        .ne_all(outreach::table.select(outreach::id)),
+                ),
+            ),
+        )
+        .execute(conn)?;
         let days = sender.settings.outreach.fatigue_days;
         let before = crate::clock::day_of(now) - Duration::days(i64::from(days));
         diesel::delete(
@@ -541,8 +547,8 @@ pub fn purge(conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryRes
 }
 
 /// Called when invitations are answered, in the answer's transaction: the answer counts for the
-/// channel that delivered the invitation, and the outreach rows go with any address and any
-/// message still waiting.
+/// channel that delivered the invitation, and the outreach rows go with any address and their
+/// outbox rows, sent or waiting.
 pub fn answered(conn: &mut DbConn, invitation_ids: &[i64]) -> QueryResult<()> {
     if invitation_ids.is_empty() {
         return Ok(());
@@ -561,11 +567,6 @@ pub fn answered(conn: &mut DbConn, invitation_ids: &[i64]) -> QueryResult<()> {
         }
     }
     let ids: Vec<i64> = gone.iter().map(|g| g.0).collect();
-    diesel::delete(
-        outbox::table
-            .filter(outbox::outreach_id.eq_any(&ids))
-            .filter(outbox::status.eq_any(["pending", "sending"])),
-    )
-    .execute(conn)?;
+    diesel::delete(outbox::table.filter(outbox::outreach_id.eq_any(&ids))).execute(conn)?;
     Ok(())
 }

@@ -38,6 +38,8 @@ struct Behaviour {
     /// Waits this long after a message's data before accepting it (a slow server).
     accept_delay: std::time::Duration,
     started: Arc<AtomicUsize>,
+    /// Recipients refused for good, with a reply that names them as real servers do.
+    refused: Vec<String>,
 }
 
 fn serve(
@@ -61,12 +63,19 @@ fn serve(
             rcpt.clear();
             stream.write_all(b"250 OK\r\n")?;
         } else if upper.starts_with("RCPT TO") {
-            rcpt.push(
-                line.trim()
-                    .trim_start_matches("RCPT TO:")
-                    .trim_matches(|c| c == '<' || c == '>')
-                    .to_owned(),
-            );
+            let to = line
+                .trim()
+                .trim_start_matches("RCPT TO:")
+                .trim_matches(|c| c == '<' || c == '>')
+                .to_owned();
+            if behaviour.refused.contains(&to) {
+                write!(
+                    stream,
+                    "550 5.1.1 <{to}>: Recipient address rejected: User unknown\r\n"
+                )?;
+                continue;
+            }
+            rcpt.push(to);
             stream.write_all(b"250 OK\r\n")?;
         } else if upper.starts_with("DATA") {
             stream.write_all(b"354 go on\r\n")?;
@@ -102,11 +111,30 @@ impl Sink {
         Sink::start_slow(port, inbox, std::time::Duration::ZERO)
     }
 
+    /// A sink that refuses `refused` with a permanent error naming the address.
+    pub fn start_refusing(refused: &[&str]) -> std::io::Result<Sink> {
+        Sink::start_with(
+            0,
+            Arc::new(Mutex::new(Vec::new())),
+            std::time::Duration::ZERO,
+            refused.iter().map(|r| (*r).to_owned()).collect(),
+        )
+    }
+
     /// A sink that takes `accept_delay` to accept each message.
     pub fn start_slow(
         port: u16,
         inbox: Arc<Mutex<Vec<Received>>>,
         accept_delay: std::time::Duration,
+    ) -> std::io::Result<Sink> {
+        Sink::start_with(port, inbox, accept_delay, Vec::new())
+    }
+
+    fn start_with(
+        port: u16,
+        inbox: Arc<Mutex<Vec<Received>>>,
+        accept_delay: std::time::Duration,
+        refused: Vec<String>,
     ) -> std::io::Result<Sink> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
@@ -115,6 +143,7 @@ impl Sink {
         let behaviour = Behaviour {
             accept_delay,
             started: started.clone(),
+            refused,
         };
         let (flag, messages) = (stop.clone(), inbox.clone());
         let thread = std::thread::spawn(move || {

@@ -238,7 +238,8 @@ async fn an_emailed_invitation_and_its_one_reminder_arrive_once_across_a_restart
     let reminder = decoded(&messages[1].data);
     assert!(reminder.contains("Nhắc lại") && reminder.contains(&link));
     assert_ne!(message_id(&messages[0].data), message_id(&messages[1].data));
-    assert_eq!(app.count("outbox WHERE status = 'sent'")?, 2);
+    // Settled: no outbox row keeps a sent time to match with an answer.
+    assert_eq!(app.count("outbox")?, 0);
     // The address is gone from every table, the answers' included.
     assert_eq!(
         occurrences(&app, "dan.nguyen@example.vn")?,
@@ -380,6 +381,44 @@ async fn a_gateway_outage_a_refusing_channel_and_a_lost_answer_send_each_message
     for number in ["912345678", "987654321"] {
         assert_eq!(occurrences(&app, number)?, Vec::<String>::new());
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refusing_mail_server_leaves_no_address_and_settled_messages_leave_no_outbox_row()
+-> TestResult {
+    let app = spawn_app().await?;
+    let sink = Sink::start_refusing(&["gone@example.vn"])?;
+    let settings = with_mail(&app, sink.port);
+    let sender = sender(&app, &settings)?;
+    let t0 = sipas::invitations::import::now();
+    report(
+        &app,
+        &settings,
+        &[
+            ("R-1", "T-SO", Some("gone@example.vn"), None),
+            ("R-2", "T-SO", Some("here@example.vn"), None),
+        ],
+        t0,
+        30,
+    )?;
+    let mut conn = app.conn()?;
+    let r = deliver::round(&mut conn, &sender, || t0)?;
+    assert_eq!((r.sent, r.failed), (1, 1));
+    drop(conn);
+    // "550 5.1.1 <gone@example.vn>: …" is kept nowhere: not in the outbox, not anywhere.
+    assert_eq!(occurrences(&app, "gone@example.vn")?, Vec::<String>::new());
+    assert_eq!(occurrences(&app, "rejected")?, Vec::<String>::new());
+    // The refused message is settled; the delivered one waits for its reminder.
+    assert_eq!(app.count("outbox")?, 1);
+    let mut conn = app.conn()?;
+    let week = deliver::round(&mut conn, &sender, || t0 + Duration::days(8))?;
+    assert_eq!(week.sent, 1);
+    drop(conn);
+    assert_eq!(app.count("outbox")?, 0);
+    assert_eq!(occurrences(&app, "here@example.vn")?, Vec::<String>::new());
+    assert_eq!(funnel(&app, Medium::Email)?, [2, 0, 0, 1, 1, 1, 0, 0]);
+    sink.stop();
     Ok(())
 }
 
@@ -555,6 +594,7 @@ async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_
         );
     }
     assert_eq!(app.count("outreach")?, 0, "answered, then expired");
+    assert_eq!(app.count("outbox")?, 0, "no sent time kept");
     assert_eq!(funnel(&app, Medium::Email)?, [4, 0, 0, 4, 1, 0, 1, 0]);
 
     // The funnel on the agency page and in the export.
