@@ -209,6 +209,47 @@ impl Reached {
     }
 }
 
+/// Which answer counts may not be shown outside the reform office (an agency head's page and
+/// exports, a publication): the links answered by channel and without a message partition the
+/// agency's link answers, so they are withheld like any table of response counts
+/// ([`crate::report::disclosure::hidden`]), with the response rates computed from them; the total
+/// too when it is below the minimum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswersWithheld {
+    /// One per channel of [`Reached::channels`].
+    pub channels: Vec<bool>,
+    pub unmessaged: bool,
+    pub total: bool,
+}
+
+impl AnswersWithheld {
+    /// True when anything is withheld.
+    pub fn any(&self) -> bool {
+        self.total || self.unmessaged || self.channels.iter().any(|h| *h)
+    }
+}
+
+impl Reached {
+    /// What of the answers an agency head may not read.
+    pub fn answers_withheld(&self) -> AnswersWithheld {
+        use crate::report::disclosure::{MINIMUM, hidden};
+        let size = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut sizes: Vec<u64> = self
+            .channels
+            .iter()
+            .map(|(_, f)| size(f.answered))
+            .collect();
+        sizes.push(size(self.unmessaged().1));
+        let mut hide = hidden(&sizes);
+        let unmessaged = hide.pop().unwrap_or(true);
+        AnswersWithheld {
+            channels: hide,
+            unmessaged,
+            total: size(self.answered) < MINIMUM,
+        }
+    }
+}
+
 /// The reach of each agency the query selects, in agency id order, each agency as it was
 /// (messages are counted by the agency that issued the link, whatever the map).
 pub fn reach(
@@ -244,4 +285,45 @@ pub fn reach(
         r.channels = per_medium(&rows);
     }
     Ok(out.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reached(answered: [i64; 3], dossiers: i64, total: i64) -> Reached {
+        Reached {
+            channels: Medium::ALL
+                .iter()
+                .zip(answered)
+                .map(|(m, a)| {
+                    (
+                        *m,
+                        Funnel {
+                            invited: 10,
+                            answered: a,
+                            ..Funnel::default()
+                        },
+                    )
+                })
+                .collect(),
+            dossiers,
+            answered: total,
+        }
+    }
+
+    #[test]
+    fn answers_below_the_minimum_are_withheld_even_by_subtraction() {
+        // One answer in all: nothing shown, the total neither.
+        let w = reached([0, 0, 1], 40, 1).answers_withheld();
+        assert!(w.total && w.channels.iter().all(|h| *h) && w.unmessaged);
+        // 12 by email, 2 by SMS, none without a message: SMS hidden, and email with it (the
+        // total minus email would give SMS back); the zeros say nothing.
+        let w = reached([0, 2, 12], 40, 14).answers_withheld();
+        assert_eq!(w.channels, [false, true, true]);
+        assert!(!w.total && !w.unmessaged);
+        // Every group of five or more: all shown.
+        let w = reached([5, 6, 7], 40, 23).answers_withheld();
+        assert!(!w.any());
+    }
 }

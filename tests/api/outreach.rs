@@ -664,6 +664,58 @@ async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_
             .any(|l| l == "T-SO,Sở Tư pháp,no message,0,0,0,0,0,0,0,,0,0"),
         "{csv}"
     );
+
+    // The head of the agency sees its released month with one answer: withheld, with its rate,
+    // on the page and in the export.
+    {
+        let mut conn = app.conn()?;
+        sipas::accounts::users::create(
+            &mut conn,
+            "head@test.vn",
+            "agency_head",
+            Some("T-SO"),
+            "a-long-test-password",
+            t0,
+        )?;
+    }
+    let signed =
+        crate::signed::sign_in(&app, "head@test.vn", "a-long-test-password", "10.0.0.2").await?;
+    let head = crate::signed::session_of(&signed).ok_or("session")?;
+    let page = crate::signed::get(&app, "/admin/agencies/T-SO?month=2026-01", &head)
+        .await?
+        .text()
+        .await?;
+    let html = scraper::Html::parse_document(&page);
+    let row = |label: &str| -> Vec<String> {
+        crate::helpers::select(&html, "tr")
+            .into_iter()
+            .find(|tr| tr.text().collect::<String>().trim().starts_with(label))
+            .map(|tr| {
+                tr.select(&cells)
+                    .map(|td| td.text().collect::<String>().trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(row("Tin mời đã gửi được"), ["0", "0", "4", "0", "4"]);
+    assert_eq!(
+        row("Phiếu trả lời qua đường dẫn"),
+        ["ẩn"; 5],
+        "{}",
+        text(&html)
+    );
+    assert_eq!(row("Tỷ lệ phản hồi"), ["ẩn"; 5]);
+    assert!(text(&html).contains("nhóm dưới 5 phiếu"));
+    let csv = crate::signed::get(&app, "/admin/export/reach.csv?month=2026-01&lang=en", &head)
+        .await?
+        .text()
+        .await?;
+    assert!(
+        csv.lines()
+            .any(|l| l == "T-SO,Sở Tư pháp,Email,4,0,0,4,0,1,hidden,hidden,0,0"),
+        "{csv}"
+    );
+    assert!(!csv.contains("25.0"), "{csv}");
     sink.stop();
     Ok(())
 }

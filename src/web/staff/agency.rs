@@ -197,7 +197,7 @@ pub async fn show_agency(
     };
     let body = html! {
         (agency_body(&data, role, &shown, viewer.lang()))
-        (super::reach::funnel_section(&data.reach, &state.settings, viewer.lang()))
+        (super::reach::funnel_section(&data.reach, &state.settings, head, viewer.lang()))
     };
     Ok(ok(page(Some(&viewer), &title, body)))
 }

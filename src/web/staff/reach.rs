@@ -1,7 +1,9 @@
 //! Reach and response rate: the funnel of each outreach channel (dossiers with an address, not
 //! messaged because of the fatigue window or an opt-out, invitations delivered, failures,
 //! reminders, answers, response rate) beside the dossiers that got no message, with what SMS
-//! cost — on the agency page and as a CSV or XLSX export per agency and channel.
+//! cost — on the agency page and as a CSV or XLSX export per agency and channel. For an agency
+//! head (and in a publication) answer counts of small groups and their rates are withheld
+//! ([`crate::outreach::counts::AnswersWithheld`]).
 
 use actix_web::{HttpResponse, web};
 use maud::{Markup, html};
@@ -35,9 +37,29 @@ pub fn sms_cost(parts: i64, settings: &Settings) -> i64 {
     parts.saturating_mul(i64::try_from(settings.outreach.sms_cost).unwrap_or(i64::MAX))
 }
 
-/// The funnel table of `r` (the agency page's section).
-pub fn funnel_section(r: &Reached, settings: &Settings, lang: Lang) -> Markup {
+/// What a withheld cell shows.
+fn withheld_text(lang: Lang) -> &'static str {
+    lang.pick("ẩn", "hidden")
+}
+
+/// The funnel table of `r` (the agency page's section); `withhold` for an agency head.
+pub fn funnel_section(r: &Reached, settings: &Settings, withhold: bool, lang: Lang) -> Markup {
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en);
+    let hidden = withhold.then(|| r.answers_withheld());
+    let channel_hidden = |i: usize| {
+        hidden
+            .as_ref()
+            .is_some_and(|h| h.channels.get(i).copied().unwrap_or(true))
+    };
+    let unmessaged_hidden = hidden.as_ref().is_some_and(|h| h.unmessaged);
+    let total_hidden = hidden.as_ref().is_some_and(|h| h.total);
+    let shown = |hide: bool, text: String| {
+        if hide {
+            withheld_text(lang).to_owned()
+        } else {
+            text
+        }
+    };
     let total = r.total();
     let (unmessaged, unmessaged_answered) = r.unmessaged();
     let row = |label: String, get: fn(&Funnel) -> i64, none: Option<i64>, all: Option<i64>| {
@@ -67,15 +89,24 @@ pub fn funnel_section(r: &Reached, settings: &Settings, lang: Lang) -> Markup {
                 (row(t("Tin mời đã gửi được", "Invitations delivered").to_owned(), |f| f.invited, Some(unmessaged), Some(r.dossiers)))
                 (row(t("Gửi không được (chuyển kênh sau hoặc bỏ)", "Not delivered (next channel, or given up)").to_owned(), |f| f.failed, None, Some(total.failed)))
                 (row(t("Tin nhắc đã gửi được", "Reminders delivered").to_owned(), |f| f.reminded, None, Some(total.reminded)))
-                (row(t("Phiếu trả lời qua đường dẫn", "Links answered").to_owned(), |f| f.answered, Some(unmessaged_answered), Some(r.answered)))
+                tr {
+                    th scope="row" { (t("Phiếu trả lời qua đường dẫn", "Links answered")) }
+                    @for (i, (_, f)) in r.channels.iter().enumerate() { td.num { (shown(channel_hidden(i), n(f.answered, lang))) } }
+                    td.num { (shown(unmessaged_hidden, n(unmessaged_answered, lang))) }
+                    td.num { (shown(total_hidden, n(r.answered, lang))) }
+                }
                 tr {
                     th scope="row" { (t("Tỷ lệ phản hồi", "Response rate")) }
-                    @for (_, f) in &r.channels { td.num { (rate(f.answered, f.invited, lang)) } }
-                    td.num { (rate(unmessaged_answered, unmessaged, lang)) }
-                    td.num { (rate(r.answered, r.dossiers, lang)) }
+                    @for (i, (_, f)) in r.channels.iter().enumerate() { td.num { (shown(channel_hidden(i), rate(f.answered, f.invited, lang))) } }
+                    td.num { (shown(unmessaged_hidden, rate(unmessaged_answered, unmessaged, lang))) }
+                    td.num { (shown(total_hidden, rate(r.answered, r.dossiers, lang))) }
                 }
             }
         } }
+        @if hidden.as_ref().is_some_and(|h| h.any()) {
+            p.muted { (t("Số phiếu trả lời của nhóm dưới 5 phiếu (và khi cần một nhóm nhỏ khác, để không suy ra được bằng phép trừ) được ẩn cùng tỷ lệ phản hồi của nhóm đó, để bảo vệ người trả lời.",
+                         "Answer counts of groups of fewer than 5 responses (and, when needed, another small group, so that none can be worked out by subtraction) are hidden with their response rates, to protect respondents.")) }
+        }
         p { (t("SMS đã gửi: ", "SMS sent: ")) (n(parts, lang)) (t(" tin (phần 160 ký tự)", " parts (of 160 characters)"))
             @if settings.outreach.sms_cost > 0 {
                 " · " (t("chi phí: ", "cost: ")) (n(sms_cost(parts, settings), lang)) " đ"
@@ -84,9 +115,22 @@ pub fn funnel_section(r: &Reached, settings: &Settings, lang: Lang) -> Markup {
     }
 }
 
-/// One row's cells: an agency's funnel on one channel.
-fn cells(code: &str, name: &str, channel: &str, f: &Funnel, parts: i64, cost: i64) -> Vec<Cell> {
+/// One row's cells: an agency's funnel on one channel (its answers and rate withheld when
+/// `hide`).
+fn cells(
+    code: &str,
+    name: &str,
+    channel: &str,
+    f: &Funnel,
+    parts: i64,
+    cost: i64,
+    hide: Option<&str>,
+) -> Vec<Cell> {
     let n = |v: i64| Cell::Count(u64::try_from(v).unwrap_or(0));
+    let (answered, rate) = match hide {
+        Some(text) => (Cell::Text(text.to_owned()), Cell::Text(text.to_owned())),
+        None => (n(f.answered), Cell::Rate(f.response_rate())),
+    };
     vec![
         Cell::Text(code.to_owned()),
         Cell::Text(name.to_owned()),
@@ -97,15 +141,16 @@ fn cells(code: &str, name: &str, channel: &str, f: &Funnel, parts: i64, cost: i6
         n(f.invited),
         n(f.failed),
         n(f.reminded),
-        n(f.answered),
-        Cell::Rate(f.response_rate()),
+        answered,
+        rate,
         n(parts),
         n(cost),
     ]
 }
 
 /// The export: title, headings and one row per agency and channel (and one for the dossiers
-/// that got no message), over the period (for an agency head: their agencies' released month).
+/// that got no message), over the period (for an agency head, and in a publication: their
+/// agencies' released month, answers of small groups withheld).
 struct Sheet {
     title: Vec<String>,
     headings: Vec<String>,
@@ -120,7 +165,7 @@ async fn sheet(
     extension: &str,
 ) -> Result<Sheet, AppError> {
     let lang = q.lang();
-    let (query, _) = scope(viewer, state, q).await?;
+    let (query, publish) = scope(viewer, state, q).await?;
     let (from, to) = (query.from, query.to);
     let reached = state
         .read(move |conn| {
@@ -140,8 +185,16 @@ async fn sheet(
         .await?;
     let t = |vi: &'static str, en: &'static str| lang.pick(vi, en).to_owned();
     let mut rows = Vec::new();
+    let hidden_text = withheld_text(lang);
     for (code, name, r) in &reached {
-        for (m, f) in &r.channels {
+        let hidden = publish.then(|| r.answers_withheld());
+        let hide = |h: fn(&crate::outreach::counts::AnswersWithheld, usize) -> bool, i: usize| {
+            hidden
+                .as_ref()
+                .is_some_and(|w| h(w, i))
+                .then_some(hidden_text)
+        };
+        for (i, (m, f)) in r.channels.iter().enumerate() {
             rows.push(cells(
                 code,
                 name,
@@ -149,6 +202,7 @@ async fn sheet(
                 f,
                 f.sms_parts,
                 sms_cost(f.sms_parts, &state.settings),
+                hide(|w, i| w.channels.get(i).copied().unwrap_or(true), i),
             ));
         }
         let (none, answered) = r.unmessaged();
@@ -164,6 +218,7 @@ async fn sheet(
             &f,
             0,
             0,
+            hide(|w, _| w.unmessaged, 0),
         ));
     }
     Ok(Sheet {
