@@ -142,7 +142,7 @@ fn invited(conn: &mut DbConn, invitation_id: i64) -> QueryResult<Option<Invited>
 /// Settles outreach row `id` when nothing more will be sent: erases its addresses (and any
 /// reminder still planned) and deletes its outbox rows, sent or not (a sent time kept could be
 /// matched with the answer's).
-fn settle(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+pub(crate) fn settle(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(outreach::table.find(id))
         .set((
             outreach::email.eq(None::<String>),

@@ -1,15 +1,17 @@
 //! The opt-out link a citizen's message carries (`/u/{token}`): it works without signing in and
 //! names no one. The token holds the keyed hashes of the citizen's addresses (which cannot be
 //! turned back into addresses) and a tag computed with the installation's secret over them, so it
-//! cannot be forged or guessed for someone else's address; opting out marks those hashes, and no
-//! message goes to them again.
+//! cannot be forged or guessed for someone else's address; opting out marks those hashes, erases
+//! at once every stored address of a dossier whose citizen has one of them (with the messages
+//! still waiting), and no message goes to them again.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 
+use super::Contact;
 use crate::db::DbConn;
-use crate::db::schema::contact_hashes;
+use crate::db::schema::{contact_hashes, outreach};
 use crate::domain::TokenSecret;
 
 const SCOPE: &str = "outreach-unsubscribe";
@@ -70,17 +72,35 @@ pub fn verify(secret: &TokenSecret, token: &str) -> Option<Vec<String>> {
     same.then(|| payload.chunks(HASH).map(hex).collect())
 }
 
-/// Marks the hashes opted out (idempotent).
-pub fn opt_out(conn: &mut DbConn, hashes: &[String]) -> QueryResult<()> {
-    for hash in hashes {
-        crate::on_backend!(conn, c => diesel::insert_into(contact_hashes::table)
-            .values((contact_hashes::hash.eq(hash), contact_hashes::opted_out.eq(true)))
-            .on_conflict(contact_hashes::hash)
-            .do_update()
-            .set(contact_hashes::opted_out.eq(true))
-            .execute(c))?;
-    }
-    Ok(())
+/// Marks the hashes opted out and settles every outreach row whose addresses hash to one of
+/// them: addresses erased, reminder and waiting messages dropped (idempotent).
+pub fn opt_out(conn: &mut DbConn, secret: &TokenSecret, hashes: &[String]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        for hash in hashes {
+            crate::on_backend!(conn, c => diesel::insert_into(contact_hashes::table)
+                .values((contact_hashes::hash.eq(hash), contact_hashes::opted_out.eq(true)))
+                .on_conflict(contact_hashes::hash)
+                .do_update()
+                .set(contact_hashes::opted_out.eq(true))
+                .execute(c))?;
+        }
+        // Only the rows of links still open keep addresses: few enough to hash each.
+        let kept: Vec<(i64, Option<String>, Option<String>)> = outreach::table
+            .filter(
+                outreach::email
+                    .is_not_null()
+                    .or(outreach::phone.is_not_null()),
+            )
+            .select((outreach::id, outreach::email, outreach::phone))
+            .load(conn)?;
+        for (id, email, phone) in kept {
+            let contact = Contact { email, phone };
+            if contact.hashes(secret).iter().any(|h| hashes.contains(h)) {
+                super::deliver::settle(conn, id)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// True when any of the hashes opted out.

@@ -803,10 +803,19 @@ async fn one_invitation_per_fatigue_window_across_agencies_and_an_opt_out_that_h
         .post_form(&path, &[("List-Unsubscribe", "One-Click")])
         .await?;
     assert_eq!(done.status().as_u16(), 200);
-    // No reminder, and no invitation for a later dossier either.
+    // The address is erased at once, with the reminder planned.
+    assert_eq!(
+        occurrences(&app, "citizen@example.vn")?,
+        Vec::<String>::new()
+    );
+    // No reminder (the phone's is sent), and no invitation for a later dossier either.
     let mut conn = app.conn()?;
     let week = deliver::round(&mut conn, &sender, || at(8))?;
-    assert_eq!(week.dropped, 1, "{week:?}");
+    assert_eq!(
+        (week.reminders_queued, week.sent, week.dropped),
+        (1, 1, 0),
+        "{week:?}"
+    );
     drop(conn);
     assert!(
         sink.messages()

@@ -94,8 +94,9 @@ pub async fn submit_unsubscribe(
         Ok(hashes) => hashes,
         Err(page) => return Ok(page),
     };
+    let secret = state.secret.clone();
     state
-        .write(move |conn| Ok(unsubscribe::opt_out(conn, &hashes)?))
+        .write(move |conn| Ok(unsubscribe::opt_out(conn, &secret, &hashes)?))
         .await?;
     Ok(html(StatusCode::OK, done_page(lang)))
 }
