@@ -321,6 +321,9 @@ pub struct OutreachSettings {
     /// Days during which a citizen (by a keyed hash of their address) is invited at most once,
     /// whatever the agency; 0: no limit.
     pub fatigue_days: u32,
+    /// A dossier returned more than this many days before it is reported gets its link but no
+    /// message (a backfill of old dossiers must not message everyone); 0: no limit.
+    pub max_age_days: u32,
     /// Delivery attempts on one channel before the next one is tried (retries back off
     /// exponentially: 1, 2, 4… minutes).
     pub max_attempts: u32,
@@ -337,6 +340,7 @@ impl Default for OutreachSettings {
             channels: vec![Medium::Zalo, Medium::Sms, Medium::Email],
             reminder_days: 7,
             fatigue_days: 30,
+            max_age_days: 14,
             max_attempts: 6,
             sms_cost: 0,
             sms_unaccented: true,

@@ -1,5 +1,6 @@
 //! Enrolling a reported dossier's citizen, in the transaction that issues the invitation: an
-//! opted-out or recently invited citizen gets no message (their link is still printable);
+//! old dossier's (returned more than `max_age_days` ago: a backfill), an opted-out or a recently
+//! invited citizen gets no message (their link is still printable);
 //! otherwise the addresses the planned channels need are kept apart from the invitation and the
 //! invitation message is queued, so that it is sent exactly once whatever happens next.
 
@@ -35,6 +36,8 @@ pub enum Enrolled {
     OptedOut,
     /// No configured channel can use the addresses given (nothing kept).
     NoChannel,
+    /// No message: the dossier was returned more than `max_age_days` ago (nothing kept).
+    TooOld,
 }
 
 impl Enrolled {
@@ -45,6 +48,7 @@ impl Enrolled {
             Enrolled::RecentlyInvited => "recently_invited",
             Enrolled::OptedOut => "opted_out",
             Enrolled::NoChannel => "no_channel",
+            Enrolled::TooOld => "too_old",
         }
     }
 }
@@ -61,6 +65,11 @@ pub fn enroll(
     let Some(&first) = plan.first() else {
         return Ok(Enrolled::NoChannel);
     };
+    let today = crate::clock::day_of(now);
+    if reach.max_age_days > 0 && (today - d.day).num_days() > i64::from(reach.max_age_days) {
+        // Not counted with the addresses: the funnel shows it among the dossiers without message.
+        return Ok(Enrolled::TooOld);
+    }
     counts::add(conn, d.agency_id, d.day, first, Count::Contacts, 1)?;
     let hashes = d.contact.hashes(secret);
     let known: Vec<(Option<NaiveDate>, bool)> = contact_hashes::table
@@ -71,7 +80,6 @@ pub fn enroll(
         counts::add(conn, d.agency_id, d.day, first, Count::OptedOut, 1)?;
         return Ok(Enrolled::OptedOut);
     }
-    let today = crate::clock::day_of(now);
     if reach.fatigue_days > 0 {
         let window_start = today - Duration::days(i64::from(reach.fatigue_days) - 1);
         if known

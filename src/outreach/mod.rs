@@ -141,6 +141,8 @@ pub struct Reach {
     /// The configured channels, in the order messages try them.
     pub channels: Vec<Medium>,
     pub fatigue_days: u32,
+    /// Dossiers returned longer ago than this many days get no message; 0: no limit.
+    pub max_age_days: u32,
     /// The domain of Message-IDs (and of the per-message ids gateways see).
     pub domain: String,
 }
@@ -163,6 +165,7 @@ impl Reach {
         (!channels.is_empty()).then(|| Reach {
             channels,
             fatigue_days: settings.outreach.fatigue_days,
+            max_age_days: settings.outreach.max_age_days,
             domain: crate::mail::message_domain(settings),
         })
     }
@@ -224,6 +227,7 @@ mod tests {
         let reach = Reach {
             channels: vec![Medium::Zalo, Medium::Sms, Medium::Email],
             fatigue_days: 30,
+            max_age_days: 14,
             domain: "x.vn".into(),
         };
         let both = Contact {

@@ -178,7 +178,7 @@ pub struct IssuedJson {
     qr_png_url: String,
     expires_at: String,
     /// What became of the citizen's email or phone (`queued`, `recently_invited`, `opted_out`,
-    /// `no_channel`); absent when the dossier carried none or had been reported before.
+    /// `no_channel`, `too_old`); absent when the dossier carried none or had been reported before.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'static str>,
 }

@@ -108,6 +108,9 @@ pub fn test_settings(
     settings.mail.scheduled_digests = false;
     // Tests look at a page right after a change: reuse a report only while nothing changed.
     settings.dashboard.report_fresh_seconds = 0;
+    // Test dossiers are returned on fixed days of January 2026 while the clock runs on: no age
+    // limit on outreach, except where a test sets one (`outreach.rs`).
+    settings.outreach.max_age_days = 0;
     Ok(settings)
 }
 

@@ -44,6 +44,25 @@ fn report(
     now: NaiveDateTime,
     ttl: u32,
 ) -> Result<Vec<Issued>, Error> {
+    report_returned(
+        app,
+        settings,
+        dossiers,
+        "2026-01-15T10:00:00+07:00",
+        now,
+        ttl,
+    )
+}
+
+/// [`report`] with dossiers returned at `returned_at` (RFC 3339).
+fn report_returned(
+    app: &TestApp,
+    settings: &Settings,
+    dossiers: &[(&str, &str, Option<&str>, Option<&str>)],
+    returned_at: &str,
+    now: NaiveDateTime,
+    ttl: u32,
+) -> Result<Vec<Issued>, Error> {
     let secret = sipas::startup::load_secret(&app.settings)?;
     let reach = Reach::from_settings(settings);
     let parsed = dossiers
@@ -56,7 +75,7 @@ fn report(
                 channel: "counter".into(),
                 received_at: "2026-01-05T08:00:00+07:00".into(),
                 due_at: Some("2026-01-20".into()),
-                returned_at: "2026-01-15T10:00:00+07:00".into(),
+                returned_at: returned_at.into(),
                 citizen_email: email.map(str::to_owned),
                 citizen_phone: phone.map(str::to_owned),
             }
@@ -418,6 +437,58 @@ async fn a_refusing_mail_server_leaves_no_address_and_settled_messages_leave_no_
     assert_eq!(app.count("outbox")?, 0);
     assert_eq!(occurrences(&app, "here@example.vn")?, Vec::<String>::new());
     assert_eq!(funnel(&app, Medium::Email)?, [2, 0, 0, 1, 1, 1, 0, 0]);
+    sink.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_backfill_of_old_dossiers_gets_links_and_no_message() -> TestResult {
+    let app = spawn_app().await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let mut settings = with_mail(&app, sink.port);
+    settings.outreach.max_age_days = 14;
+    let sender = sender(&app, &settings)?;
+    let t0 = sipas::invitations::import::now();
+    let returned = |days: i64| {
+        (t0 - Duration::days(days))
+            .and_utc()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let mut outcomes = Vec::new();
+    for (code, email, days) in [
+        ("OLD-1", "old@example.vn", 200),
+        ("OLD-2", "older@example.vn", 16),
+        ("NEW-1", "recent@example.vn", 3),
+    ] {
+        let issued = report_returned(
+            &app,
+            &settings,
+            &[(code, "T-SO", Some(email), None)],
+            &returned(days),
+            t0,
+            30,
+        )?;
+        assert!(issued.iter().all(|i| i.token.as_str().len() > 10), "a link");
+        outcomes.extend(outcome(&issued));
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Some(Enrolled::TooOld),
+            Some(Enrolled::TooOld),
+            Some(Enrolled::Queued(Medium::Email))
+        ]
+    );
+    let mut conn = app.conn()?;
+    assert_eq!(deliver::round(&mut conn, &sender, || t0)?.sent, 1);
+    drop(conn);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].rcpt, ["recent@example.vn"]);
+    for old in ["old@example.vn", "older@example.vn"] {
+        assert_eq!(occurrences(&app, old)?, Vec::<String>::new());
+    }
     sink.stop();
     Ok(())
 }
