@@ -372,7 +372,7 @@ pub struct GatewaySettings {
     /// Values of `success_field` meaning "not now" (an expired access token, a rate limit, an
     /// empty balance): tried again later on the same channel, like an HTTP 5xx.
     pub transient_values: Vec<String>,
-    /// Seconds to wait for the provider's answer.
+    /// Seconds to wait for the provider's answer, at most [`MAX_GATEWAY_TIMEOUT_SECS`] (150).
     pub timeout_secs: u64,
 }
 
@@ -451,12 +451,21 @@ impl GatewaySettings {
                 }
             }
         }
-        if self.timeout_secs == 0 {
-            return fail("timeout_secs phải ít nhất là 1 (timeout_secs must be at least 1)".into());
+        if self.timeout_secs == 0 || self.timeout_secs > MAX_GATEWAY_TIMEOUT_SECS {
+            return fail(format!(
+                "timeout_secs phải từ 1 đến {MAX_GATEWAY_TIMEOUT_SECS} giây: mỗi tin được giữ {claim} phút khi gửi, \
+                 chờ lâu hơn thì tin có thể bị gửi hai lần (timeout_secs must be 1 to {MAX_GATEWAY_TIMEOUT_SECS} seconds: \
+                 a message is claimed for {claim} minutes while it is sent, and a longer wait could send it twice)",
+                claim = crate::mail::outbox::CLAIM,
+            ));
         }
         Ok(())
     }
 }
+
+/// The longest a gateway may wait for an answer: half the outbox claim, so that a message is
+/// recorded well before another worker may take it for abandoned and send it again.
+pub const MAX_GATEWAY_TIMEOUT_SECS: u64 = crate::mail::outbox::CLAIM as u64 * 60 / 2;
 
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
@@ -798,6 +807,10 @@ mod tests {
             "[sms] auth_header",
         );
         invalid(&[("SIPAS_ZALO_URL", "ftp://zalo")], "[zalo] url");
+        invalid(
+            &[url, ("SIPAS_SMS_TIMEOUT_SECS", "600")],
+            "timeout_secs must be 1 to 150 seconds",
+        );
         invalid(
             &[url, ("SIPAS_SMS_DUPLICATE_VALUES", "124")],
             "[sms] duplicate_values",

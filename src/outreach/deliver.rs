@@ -68,8 +68,15 @@ pub struct Round {
     pub failed: usize,
     /// Dropped unsent: the link was used or expired, or the citizen opted out.
     pub dropped: usize,
+    /// Left for the next round: their channel failed [`PAUSE_AFTER`] times in a row in this one.
+    pub deferred: usize,
     pub reminders_queued: usize,
 }
+
+/// Transient failures in a row after which a channel is not used for the rest of a round: one
+/// dead gateway (each attempt waiting `timeout_secs`) must not hold the other channels, and the
+/// scheduler, for hours.
+pub const PAUSE_AFTER: u32 = 3;
 
 /// One outreach round, as the scheduler runs it: queue due reminders, send due messages, purge.
 pub fn round(
@@ -316,7 +323,24 @@ pub fn deliver_due(
     now: impl Fn() -> NaiveDateTime,
 ) -> QueryResult<Round> {
     let mut round = Round::default();
+    // Transient failures in a row, by channel.
+    let mut streak: BTreeMap<Medium, u32> = BTreeMap::new();
     for id in due(conn, true, now())? {
+        if streak.values().any(|n| *n >= PAUSE_AFTER) {
+            let channel: Option<String> = outbox::table
+                .find(id)
+                .select(outbox::channel)
+                .first(conn)
+                .optional()?;
+            let paused = channel
+                .as_deref()
+                .and_then(Medium::parse)
+                .is_some_and(|m| streak.get(&m).is_some_and(|n| *n >= PAUSE_AFTER));
+            if paused {
+                round.deferred += 1;
+                continue;
+            }
+        }
         let Some(q) = claim(conn, id, now())? else {
             continue;
         };
@@ -336,6 +360,11 @@ pub fn deliver_due(
             Prepared::Send(ready) => ready,
         };
         let (outcome, parts) = send(sender, &ready, &q.message_id);
+        if matches!(outcome, Outcome::Transient(_)) {
+            *streak.entry(ready.medium).or_default() += 1;
+        } else {
+            streak.remove(&ready.medium);
+        }
         let at = now();
         conn.transaction::<_, diesel::result::Error, _>(|conn| match outcome {
             Outcome::Accepted => {

@@ -493,6 +493,52 @@ async fn a_backfill_of_old_dossiers_gets_links_and_no_message() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_dead_gateway_costs_a_round_three_attempts_and_holds_no_other_channel() -> TestResult {
+    let app = spawn_app().await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let gateway = Gateway::start()?;
+    let mut settings = with_mail(&app, sink.port);
+    settings.sms = with_gateways(&app, &gateway).sms;
+    let sender = sender(&app, &settings)?;
+    gateway
+        .behaviour
+        .unavailable
+        .store(100, std::sync::atomic::Ordering::SeqCst);
+    let t0 = sipas::invitations::import::now();
+    let mut dossiers: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("DEAD-{i}"), format!("091234560{i}")))
+        .collect();
+    dossiers.push(("DEAD-MAIL".into(), String::new()));
+    let rows: Vec<(&str, &str, Option<&str>, Option<&str>)> = dossiers
+        .iter()
+        .map(|(code, phone)| {
+            if phone.is_empty() {
+                (code.as_str(), "T-SO", Some("mail@example.vn"), None)
+            } else {
+                (code.as_str(), "T-SO", None, Some(phone.as_str()))
+            }
+        })
+        .collect();
+    report(&app, &settings, &rows, t0, 30)?;
+    let mut conn = app.conn()?;
+    let r = deliver::round(&mut conn, &sender, || t0)?;
+    // Three SMS attempts, then the channel waits for the next round; email goes on.
+    assert_eq!(
+        (r.retrying, r.deferred, r.sent),
+        (deliver::PAUSE_AFTER as usize, 2, 1),
+        "{r:?}"
+    );
+    assert_eq!(gateway.requests().len(), deliver::PAUSE_AFTER as usize);
+    // The deferred messages were not claimed: the next round tries them at once.
+    let next = deliver::round(&mut conn, &sender, || t0)?;
+    assert_eq!((next.retrying, next.deferred), (2, 0), "{next:?}");
+    drop(conn);
+    assert_eq!(sink.messages().len(), 1);
+    sink.stop();
+    Ok(())
+}
+
 /// One eSMS-style provider serving both Zalo and SMS: "100" accepted, "124" a request id it
 /// processed before, "103" (no balance) try again later.
 fn with_one_provider(app: &TestApp, gateway: &Gateway) -> Settings {
