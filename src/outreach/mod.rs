@@ -117,18 +117,29 @@ impl Contact {
 }
 
 /// A Vietnamese mobile number as `84` and nine digits, from the forms people write it in
-/// (`0912 345 678`, `+84 912.345.678`, `84912345678`); `None` for anything else (landlines
-/// cannot receive SMS or Zalo notifications).
+/// (`0912 345 678`, `+84 912.345.678`, `84912345678`, `0084 912 345 678`, and with the trunk
+/// zero kept after the country code: `+840912345678`, `+84 (0)912 345 678`); `None` for
+/// anything else (landlines cannot receive SMS or Zalo notifications).
 pub fn normalise_phone(raw: &str) -> Option<String> {
     let digits: String = raw
         .trim()
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
         .collect();
-    let national = digits
+    let international = digits
         .strip_prefix("+84")
-        .or_else(|| digits.strip_prefix("84").filter(|rest| rest.len() == 9))
-        .or_else(|| digits.strip_prefix('0'))?;
+        .or_else(|| digits.strip_prefix("0084"))
+        .or_else(|| {
+            digits
+                .strip_prefix("84")
+                .filter(|rest| rest.len() == 9 || (rest.len() == 10 && rest.starts_with('0')))
+        });
+    let national = match international {
+        // The trunk zero written after the country code (`+84 (0)912…`) is not dialled.
+        Some(rest) if rest.len() == 10 => rest.strip_prefix('0')?,
+        Some(rest) => rest,
+        None => digits.strip_prefix('0')?,
+    };
     let mobile = national.len() == 9
         && national.bytes().all(|b| b.is_ascii_digit())
         && matches!(national.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9');
@@ -199,6 +210,11 @@ mod tests {
             "+84 912.345.678",
             "84912345678",
             "(+84) 912-345-678",
+            "+840912345678",
+            "0084912345678",
+            "0084 912 345 678",
+            "+84 (0)912 345 678",
+            "840912345678",
         ] {
             assert_eq!(
                 normalise_phone(raw).as_deref(),
@@ -217,6 +233,11 @@ mod tests {
             "+1 415 555 0100",
             "",
             "0912a45678",
+            "00912345678",
+            "+8409123456789",
+            "+84 (1)912 345 678",
+            "008402083856789",
+            "+84 0208 3856 789",
         ] {
             assert_eq!(normalise_phone(bad), None, "{bad}");
         }
