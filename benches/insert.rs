@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     sipas::db::migrations::run(&pool)?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     let agency = sipas::catalog::queries::all_agencies(&mut conn)?
         .first()
         .map(|a| a.id)

@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     sipas::db::migrations::run(&pool)?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     let query = Query {
         from,
         to,
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         sums.join(", ")
     );
     let (scan_time, rows) = time(3, || {
-        Ok(diesel::sql_query(&scan).load::<Scanned>(&mut conn)?)
+        Ok(diesel::sql_query(&scan).load::<Scanned>(&mut *conn)?)
     })?;
     let scanned: i64 = rows.iter().map(|r| r.n_responses).sum();
     println!("database: {}", sipas::db::redact(&url));

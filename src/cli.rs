@@ -385,6 +385,7 @@ fn open_file(path: &Path) -> anyhow::Result<File> {
 
 fn conn(pool: &DbPool) -> anyhow::Result<crate::db::PooledConn> {
     pool.get()
+        .map(Into::into)
         .context("không kết nối được cơ sở dữ liệu (cannot connect to the database)")
 }
 

@@ -33,7 +33,13 @@ impl From<DieselError> for StoreError {
     fn from(e: DieselError) -> Self {
         match &e {
             DieselError::NotFound => StoreError::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            // A lost server connection ("no connection to the server" when a command cannot
+            // even be sent).
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => {
+                super::connection_lost();
                 StoreError::Unavailable(e.to_string())
             }
             // "database is locked" (SQLite), "canceling statement due to lock timeout" (PostgreSQL).
@@ -45,6 +51,7 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if info.message().contains("connection") =>
             {
+                super::connection_lost();
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Other(e.to_string()),

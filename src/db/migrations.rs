@@ -12,7 +12,10 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Applies every pending migration of the active backend; returns the names applied.
 pub fn run(pool: &DbPool) -> Result<Vec<String>, DbError> {
-    let mut conn = pool.get().map_err(|e| DbError::Migrate(e.to_string()))?;
+    let mut conn: super::PooledConn = pool
+        .get()
+        .map_err(|e| DbError::Migrate(e.to_string()))?
+        .into();
     let applied = match &mut *conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE),
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES),

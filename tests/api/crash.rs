@@ -205,7 +205,7 @@ async fn a_killed_server_loses_and_duplicates_nothing() -> TestResult {
         url: db.url.clone(),
         ..Default::default()
     })?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     use sipas::db::schema::{invitations, responses};
     let stored: i64 = responses::table.count().get_result(&mut *conn)?;
     let used: i64 = invitations::table

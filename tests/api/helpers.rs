@@ -201,7 +201,7 @@ pub async fn spawn_app_with(
     let (address, database, server) = RunningServer::start(settings.clone())?;
     let pool = database.pool().clone();
     let api_key = {
-        let mut conn = pool.get()?;
+        let mut conn: sipas::db::PooledConn = pool.get()?.into();
         sipas::catalog::import::import_agencies(&mut conn, AGENCIES.as_bytes())?;
         sipas::catalog::import::import_procedures(&mut conn, PROCEDURES.as_bytes())?;
         let key = sipas::apikeys::create(
@@ -311,7 +311,7 @@ impl TestApp {
     }
 
     pub fn conn(&self) -> Result<sipas::db::PooledConn, Box<dyn std::error::Error>> {
-        Ok(self.pool.get()?)
+        Ok(self.pool.get()?.into())
     }
 
     /// The first server's web state, while it runs.

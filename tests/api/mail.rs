@@ -529,7 +529,7 @@ async fn two_workers_deliver_each_message_once() -> TestResult {
         .map(|_| {
             let (pool, mailer) = (app.pool.clone(), mailer.clone());
             std::thread::spawn(move || -> Result<usize, String> {
-                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let mut conn: sipas::db::PooledConn = pool.get().map_err(|e| e.to_string())?.into();
                 outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())
                     .map(|r| r.sent)
                     .map_err(|e| e.to_string())

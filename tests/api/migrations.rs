@@ -35,7 +35,7 @@ fn schema(url: &str) -> Result<Schema, Box<dyn std::error::Error>> {
     };
     let pool = sipas::db::connect(&settings)?;
     sipas::db::migrations::run(&pool)?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     let postgres = url.starts_with("postgres");
     let sql = if postgres {
         "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type, \

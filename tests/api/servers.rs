@@ -221,7 +221,7 @@ async fn two_servers_share_one_database_through_a_load_and_a_kill() -> TestResul
         url: db.url.clone(),
         ..Default::default()
     })?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     use sipas::db::schema::{invitations, outbox, responses};
     // Every acknowledged link shows as answered; one response per used invitation.
     for token in &acknowledged {

@@ -127,7 +127,7 @@ async fn sigterm_finishes_requests_and_mail_in_flight() -> TestResult {
         url: db.url.clone(),
         ..Default::default()
     })?;
-    let mut conn = pool.get()?;
+    let mut conn: sipas::db::PooledConn = pool.get()?.into();
     use sipas::db::schema::{outbox, responses};
     assert_eq!(responses::table.count().get_result::<i64>(&mut *conn)?, 2);
     let statuses: Vec<String> = outbox::table.select(outbox::status).load(&mut *conn)?;
