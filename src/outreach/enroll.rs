@@ -71,11 +71,28 @@ pub fn enroll(
         return Ok(Enrolled::TooOld);
     }
     counts::add(conn, d.agency_id, d.day, first, Count::Contacts, 1)?;
-    let hashes = d.contact.hashes(secret);
-    let known: Vec<(Option<NaiveDate>, bool)> = contact_hashes::table
+    let mut hashes = d.contact.hashes(secret);
+    hashes.sort();
+    // The hashes are claimed before they are read: each one's row exists (inserted here if new)
+    // and, on PostgreSQL, is locked until this transaction ends, so two reports of one citizen
+    // at once (two API calls, two servers) cannot both find the window free — the second waits,
+    // then reads the first one's invitation day. (On SQLite this transaction already holds the
+    // database's write lock.) Always in hash order, so two claims cannot deadlock.
+    for hash in &hashes {
+        crate::on_backend!(conn, c => diesel::insert_into(contact_hashes::table)
+            .values(contact_hashes::hash.eq(hash))
+            .on_conflict(contact_hashes::hash)
+            .do_nothing()
+            .execute(c))?;
+    }
+    let read = contact_hashes::table
         .filter(contact_hashes::hash.eq_any(&hashes))
-        .select((contact_hashes::invited_on, contact_hashes::opted_out))
-        .load(conn)?;
+        .order(contact_hashes::hash)
+        .select((contact_hashes::invited_on, contact_hashes::opted_out));
+    let known: Vec<(Option<NaiveDate>, bool)> = match conn {
+        DbConn::Pg(c) => read.for_update().load(c)?,
+        DbConn::Sqlite(c) => read.load(c)?,
+    };
     if known.iter().any(|(_, opted_out)| *opted_out) {
         counts::add(conn, d.agency_id, d.day, first, Count::OptedOut, 1)?;
         return Ok(Enrolled::OptedOut);
@@ -90,17 +107,9 @@ pub fn enroll(
             return Ok(Enrolled::RecentlyInvited);
         }
     }
-    for hash in &hashes {
-        crate::on_backend!(conn, c => diesel::insert_into(contact_hashes::table)
-            .values((
-                contact_hashes::hash.eq(hash),
-                contact_hashes::invited_on.eq(Some(today)),
-            ))
-            .on_conflict(contact_hashes::hash)
-            .do_update()
-            .set(contact_hashes::invited_on.eq(Some(today)))
-            .execute(c))?;
-    }
+    diesel::update(contact_hashes::table.filter(contact_hashes::hash.eq_any(&hashes)))
+        .set(contact_hashes::invited_on.eq(Some(today)))
+        .execute(conn)?;
     // Only the addresses a planned channel needs are kept.
     let keep = |medium_needs: &[Medium], address: &Option<String>| {
         plan.iter()

@@ -539,6 +539,86 @@ async fn a_dead_gateway_costs_a_round_three_attempts_and_holds_no_other_channel(
     Ok(())
 }
 
+#[tokio::test]
+async fn two_reports_of_one_citizen_at_once_bring_one_invitation() -> TestResult {
+    let app = spawn_app().await?;
+    if !app.db.is_postgres() {
+        // SQLite has one writer at a time (the server's writer's turn): no two reports overlap.
+        return Ok(());
+    }
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let settings = with_mail(&app, sink.port);
+    let secret = sipas::startup::load_secret(&app.settings)?;
+    let reach = Reach::from_settings(&settings);
+    let t0 = sipas::invitations::import::now();
+    let issuer = Issuer {
+        secret: &secret,
+        ttl_days: 30,
+        now: t0,
+        reach: reach.as_ref(),
+    };
+    let parse = |code: &str, agency: &str| {
+        DossierReport {
+            dossier_code: code.into(),
+            agency_code: agency.into(),
+            procedure_code: "P-LLTP".into(),
+            channel: "counter".into(),
+            received_at: "2026-01-05T08:00:00+07:00".into(),
+            due_at: None,
+            returned_at: "2026-01-15T10:00:00+07:00".into(),
+            citizen_email: Some("race@example.vn".into()),
+            citizen_phone: None,
+        }
+        .parse(t0)
+        .map_err(|e| format!("{e:?}"))
+    };
+    // Invited before the window: the citizen's hash is known, its day too old to hold.
+    let before = report(
+        &app,
+        &settings,
+        &[("RACE-0", "T-HUYEN", Some("race@example.vn"), None)],
+        t0 - Duration::days(40),
+        30,
+    )?;
+    assert_eq!(outcome(&before), [Some(Enrolled::Queued(Medium::Email))]);
+    let (first, second) = (
+        vec![parse("RACE-1", "T-SO")?],
+        vec![parse("RACE-2", "T-XA")?],
+    );
+    let (mut a, mut b) = (app.conn()?, app.conn()?);
+    let (started, wait) = std::sync::mpsc::channel();
+    // The first report's transaction stays open a while after enrolling the citizen; the second
+    // report (another server, another API call) comes in meanwhile.
+    let (one, two) = std::thread::scope(|scope| {
+        let holder = scope.spawn(|| {
+            let a: &mut DbConn = &mut a;
+            a.transaction::<_, sipas::invitations::issue::IssueError, _>(|c| {
+                let issued = issuer.issue(c, &first, Scope::All)?;
+                let _ = started.send(());
+                std::thread::sleep(std::time::Duration::from_millis(800));
+                Ok(issued)
+            })
+        });
+        let _ = wait.recv();
+        let two = issuer.issue(&mut b, &second, Scope::All);
+        (holder.join(), two)
+    });
+    let one = one.map_err(|_| "the first report panicked")??;
+    assert_eq!(outcome(&one), [Some(Enrolled::Queued(Medium::Email))]);
+    assert_eq!(outcome(&two?), [Some(Enrolled::RecentlyInvited)]);
+    drop((a, b));
+    // RACE-1's invitation only (RACE-0's link expired unsent).
+    let mut conn = app.conn()?;
+    assert_eq!(
+        deliver::round(&mut conn, &sender(&app, &settings)?, || t0)?.sent,
+        1
+    );
+    drop(conn);
+    assert_eq!(sink.messages().len(), 1);
+    sink.stop();
+    Ok(())
+}
+
 /// One eSMS-style provider serving both Zalo and SMS: "100" accepted, "124" a request id it
 /// processed before, "103" (no balance) try again later.
 fn with_one_provider(app: &TestApp, gateway: &Gateway) -> Settings {
