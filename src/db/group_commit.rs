@@ -49,7 +49,7 @@ pub struct Committer<I, O> {
     /// connection's transaction state is then unknown).
     pub connect: Box<dyn Fn() -> Result<DbConn, StoreError> + Send + Sync>,
     /// The lock every other SQLite writer holds for its transaction; held for each batch.
-    pub turn: Option<Arc<Mutex<()>>>,
+    pub turn: Option<Arc<super::Turn>>,
     pub batch: Box<BatchFn<I, O>>,
     pub observe: Box<BatchObserver>,
     /// Committer threads (1 on SQLite, which has one writer at a time).
@@ -121,10 +121,7 @@ fn run<I: 'static, O: 'static>(
             renew(&mut conn, committer);
         }
         let outcome = {
-            let _turn = committer
-                .turn
-                .as_ref()
-                .map(|t| t.lock().unwrap_or_else(|p| p.into_inner()));
+            let _turn = committer.turn.as_ref().map(|t| t.take());
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 commit_batch(&mut conn, &committer.batch, &items)
             }))
@@ -283,7 +280,7 @@ mod tests {
                     .map(DbConn::Sqlite)
                     .map_err(|e| StoreError::Unavailable(e.to_string()))
             }),
-            turn: Some(Arc::new(Mutex::new(()))),
+            turn: Some(Arc::new(crate::db::Turn::default())),
             batch: Box::new(insert),
             observe: Box::new(move |_| {
                 counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -9,7 +9,7 @@ pub mod group_commit;
 pub mod migrations;
 pub mod schema;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,14 @@ pub const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
 /// The page cache of an SQLite connection during a bulk import, in KiB (allocated as it fills).
 pub const SQLITE_IMPORT_CACHE_KIB: u32 = 1024 * 1024;
+
+/// WAL pages after which an SQLite import's commit copies the log into the database while it
+/// stages rows (1,000, the default, made a 1,000,000-row import checkpoint every few batches,
+/// writing the same index pages to the database again each time).
+pub const SQLITE_IMPORT_CHECKPOINT_PAGES: u32 = 65_536;
+
+/// How often the background checkpoint of a bulk write runs.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Runs `f` with a larger SQLite page cache (a no-op on PostgreSQL). A bulk import writes into
 /// indexes all over the file; with the everyday cache the same pages were written out and read
@@ -257,14 +265,107 @@ impl ManageConnection for Manager {
     }
 }
 
+/// The SQLite writers' turn: one write transaction at a time (taken here instead of in SQLite's
+/// busy handler, which sleeps and retries; profiled, it set the p99 of submissions under load),
+/// and a way for a long job (an import) to see that a writer waits, in this process or in
+/// another one (the server, while `sipas import` runs beside it), so that it keeps the database
+/// only while nobody else needs it.
+///
+/// Across processes a writer says it waits with a shared lock on a file beside the database
+/// (`<database>-writers`), held from before it asks for the database until its transaction
+/// ends; the long job tries an exclusive lock on the same file: refused means someone waits.
+#[derive(Debug, Default)]
+pub struct Turn {
+    lock: Mutex<()>,
+    waiting: AtomicUsize,
+    /// `<database>-writers` (none for an in-memory database).
+    marker: Option<std::path::PathBuf>,
+}
+
+/// The turn, held until dropped (with the caller's mark as a waiting writer, if any).
+pub struct TurnGuard<'a> {
+    _lock: MutexGuard<'a, ()>,
+    _waiting: Option<std::fs::File>,
+}
+
+impl Turn {
+    /// The turn of the SQLite database at `path`.
+    pub fn for_database(path: &str) -> Turn {
+        let memory = path == ":memory:" || path.contains("mode=memory");
+        Turn {
+            marker: (!memory).then(|| std::path::PathBuf::from(format!("{path}-writers"))),
+            ..Turn::default()
+        }
+    }
+
+    /// Waits for the turn, marked as a waiting writer for long jobs of other processes; the
+    /// turn is held until the guard is dropped.
+    pub fn take(&self) -> TurnGuard<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Without the file (a read-only folder) other processes' long jobs just do not see us.
+        let waiting = self.marker.as_ref().and_then(|path| {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)
+                .ok()?;
+            file.lock_shared().ok()?;
+            Some(file)
+        });
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        TurnGuard {
+            _lock: lock,
+            _waiting: waiting,
+        }
+    }
+
+    /// Waits for the turn without marking the caller as waiting: for the long job that asks
+    /// [`Turn::wanted`].
+    pub fn take_unmarked(&self) -> TurnGuard<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        TurnGuard {
+            _lock: lock,
+            _waiting: None,
+        }
+    }
+
+    /// Whether another writer waits for the turn, in this process or (marked) in another.
+    pub fn wanted(&self) -> bool {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        let Some(path) = &self.marker else {
+            return false;
+        };
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+        else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(_) => true,
+        }
+    }
+}
+
 /// The database as the rest of the program uses it: the pool and, on SQLite, the turn every
 /// write transaction takes. Cheap to clone.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
-    /// SQLite only: write transactions take turns here instead of in SQLite's busy handler,
-    /// which sleeps and retries (profiled: it set the p99 of submissions under load).
-    turn: Option<Arc<Mutex<()>>>,
+    /// SQLite only: write transactions take turns here.
+    turn: Option<Arc<Turn>>,
     settings: DatabaseSettings,
 }
 
@@ -284,9 +385,10 @@ impl Database {
         if !applied.is_empty() {
             tracing::info!(?applied, "database migrations applied");
         }
-        let turn = Backend::from_url(&settings.url)
-            .is_sqlite()
-            .then(|| Arc::new(Mutex::new(())));
+        let turn = match Backend::from_url(&settings.url) {
+            Backend::Sqlite(path) => Some(Arc::new(Turn::for_database(&path))),
+            Backend::Postgres(_) => None,
+        };
         Ok(Database {
             pool,
             turn,
@@ -335,15 +437,71 @@ impl Database {
         conn.transaction(f)
     }
 
-    /// Waits for the writer's turn (SQLite); `None` on PostgreSQL, where writers do not queue here.
-    pub fn take_turn(&self) -> Option<MutexGuard<'_, ()>> {
-        self.turn
-            .as_ref()
-            .map(|t| t.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Runs `f` (a bulk write on `conn`) while a thread of its own copies SQLite's log into the
+    /// database every [`CHECKPOINT_EVERY`] (a no-op on PostgreSQL). The writer's own automatic
+    /// checkpoints are deferred to [`SQLITE_IMPORT_CHECKPOINT_PAGES`]: done on the writing thread
+    /// every 1,000 pages, they took 16% of a 1,000,000-row import and left the second core idle;
+    /// a log left to grow slowed it down more. A checkpoint copies only what is committed and
+    /// never blocks the writer.
+    pub fn with_background_checkpoints<T, E: From<diesel::result::Error>>(
+        &self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !matches!(conn, DbConn::Sqlite(_)) {
+            return f(conn);
+        }
+        conn.batch_execute(&format!(
+            "PRAGMA wal_autocheckpoint = {SQLITE_IMPORT_CHECKPOINT_PAGES}"
+        ))?;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let result = std::thread::scope(|scope| {
+            let checkpointer = self.open_connection().ok();
+            if let Some(mut checkpointer) = checkpointer {
+                let done = &done;
+                scope.spawn(move || {
+                    while !done.load(Ordering::SeqCst) {
+                        std::thread::sleep(CHECKPOINT_EVERY);
+                        if let Err(e) = checkpointer.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        {
+                            tracing::debug!(error = %e, "a background checkpoint failed");
+                        }
+                    }
+                });
+            }
+            let result = f(conn);
+            done.store(true, Ordering::SeqCst);
+            result
+        });
+        if let Err(e) = conn.batch_execute("PRAGMA wal_autocheckpoint = 1000") {
+            tracing::warn!(error = %e, "could not restore the checkpoint threshold after an import");
+        }
+        result
     }
 
-    /// The shared turn lock (SQLite), for a writer thread of its own such as the group committer.
-    pub fn turn(&self) -> Option<Arc<Mutex<()>>> {
+    /// [`Database::transaction_on`] for a long job that asks [`Database::turn_wanted`] and hands
+    /// the turn over: it does not count itself as a waiting writer.
+    pub fn long_transaction_on<T, E: From<diesel::result::Error>>(
+        &self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _turn = self.turn.as_ref().map(|t| t.take_unmarked());
+        conn.transaction(f)
+    }
+
+    /// Waits for the writer's turn (SQLite); `None` on PostgreSQL, where writers do not queue here.
+    pub fn take_turn(&self) -> Option<TurnGuard<'_>> {
+        self.turn.as_ref().map(|t| t.take())
+    }
+
+    /// Whether another writer waits for the turn; `None` on PostgreSQL (no turn).
+    pub fn turn_wanted(&self) -> Option<bool> {
+        self.turn.as_ref().map(|t| t.wanted())
+    }
+
+    /// The shared turn (SQLite), for a writer thread of its own such as the group committer.
+    pub fn turn(&self) -> Option<Arc<Turn>> {
         self.turn.clone()
     }
 

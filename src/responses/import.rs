@@ -71,10 +71,16 @@ pub fn import_responses(
     let rules = Rules::load(conn, questionnaire, earliest)?;
     crate::db::with_import_cache(conn, |conn| {
         let import = staging::begin(db, conn)?;
-        let staged = stage_file(db, conn, import, &rules, &mut rows, &mut progress).and_then(|n| {
-            staging::commit(db, conn, import)?;
-            Ok(n)
-        });
+        // Staging writes many runs; publishing (below) checkpoints as usual, or a citizen's
+        // commit would find the whole log to copy.
+        let staged = db
+            .with_background_checkpoints(conn, |conn| {
+                stage_file(db, conn, import, &rules, &mut rows, &mut progress)
+            })
+            .and_then(|n| {
+                staging::commit(db, conn, import)?;
+                Ok(n)
+            });
         let count = match staged {
             Ok(count) => count,
             Err(e) => {
@@ -133,11 +139,21 @@ fn stage_file(
         // Owned here: when staging stops early, the checker's next send fails and it ends too.
         let checked = checked;
         let mut count = 0u64;
-        for message in &checked {
+        // A message taken while staging that is not a batch, for the loop to handle.
+        let mut pending: Option<Checked> = None;
+        while let Some(message) = pending.take().or_else(|| checked.recv().ok()) {
             match message {
                 Checked::Batch(batch) => {
-                    staging::stage(db, conn, import, &batch)?;
-                    count += batch.len() as u64;
+                    // With the batches already checked, while nobody else needs the turn.
+                    let more = || match checked.try_recv() {
+                        Ok(Checked::Batch(next)) => Some(next),
+                        Ok(done) => {
+                            pending = Some(done);
+                            None
+                        }
+                        Err(_) => None,
+                    };
+                    count += staging::stage_run(db, conn, import, batch, more)?;
                     progress(Progress::Staged(count));
                 }
                 Checked::Done(problems) => problems.into_result()?,

@@ -175,8 +175,7 @@ fn claim_invitations(conn: &mut DbConn, entries: &[Entry]) -> QueryResult<Vec<bo
 /// (`super::staging::publish`). Paper responses have no invitation, contact or alert.
 pub fn stage(conn: &mut DbConn, submissions: &[Submission]) -> QueryResult<()> {
     let rows: Vec<&Submission> = submissions.iter().collect();
-    store::insert_uncounted(conn, &rows)?;
-    Ok(())
+    store::insert_staged(conn, &rows)
 }
 
 /// Committer threads on PostgreSQL: while one waits for its COMMIT to be flushed, another

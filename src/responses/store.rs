@@ -87,6 +87,18 @@ pub(super) fn insert_batch(conn: &mut DbConn, submissions: &[&Submission]) -> Qu
     aggregates::record(conn, &ids)
 }
 
+/// Inserts submissions without counting them and without returning their ids (an import's
+/// staging), inside the caller's transaction.
+pub(super) fn insert_staged(conn: &mut DbConn, submissions: &[&Submission]) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn
+        && submissions.len() >= COPY_FROM
+        && submissions.iter().all(|s| s.extra.is_empty())
+    {
+        return super::copy::insert_unnumbered(c, submissions);
+    }
+    insert_uncounted(conn, submissions).map(drop)
+}
+
 /// Rows from which PostgreSQL gets them by `COPY` rather than multi-row INSERTs.
 const COPY_FROM: usize = 100;
 
