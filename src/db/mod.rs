@@ -260,8 +260,11 @@ impl ManageConnection for Manager {
         }
     }
 
-    fn has_broken(&self, _conn: &mut Pooled) -> bool {
-        false
+    /// A connection given back by a panicking thread may still be inside its transaction, and
+    /// one whose transaction manager is broken cannot be trusted: both are closed, not reused.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || pooled.conn.is_broken()
     }
 }
 
@@ -354,7 +357,10 @@ impl Turn {
                 let _ = file.unlock();
                 false
             }
-            Err(_) => true,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            // A filesystem without file locks: other processes cannot be seen (as without the
+            // file), rather than seen waiting forever.
+            Err(std::fs::TryLockError::Error(_)) => false,
         }
     }
 }
@@ -456,7 +462,12 @@ impl Database {
         ))?;
         let done = std::sync::atomic::AtomicBool::new(false);
         let result = std::thread::scope(|scope| {
-            let checkpointer = self.open_connection().ok();
+            let checkpointer = self
+                .open_connection()
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "no checkpoint thread: the import checkpoints itself");
+                })
+                .ok();
             if let Some(mut checkpointer) = checkpointer {
                 let done = &done;
                 scope.spawn(move || {
@@ -469,9 +480,15 @@ impl Database {
                     }
                 });
             }
-            let result = f(conn);
-            done.store(true, Ordering::SeqCst);
-            result
+            // The checkpoint thread stops even if `f` panics (the scope waits for it).
+            struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let _stop = Stop(&done);
+            f(conn)
         });
         if let Err(e) = conn.batch_execute("PRAGMA wal_autocheckpoint = 1000") {
             tracing::warn!(error = %e, "could not restore the checkpoint threshold after an import");

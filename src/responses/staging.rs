@@ -42,7 +42,7 @@ pub const STAGE_RUN_TIME: std::time::Duration = std::time::Duration::from_secs(1
 
 /// How long an import waits, after a run, for the writers that wanted the turn to be served (a
 /// steady stream of them slows the import down, never stops it).
-pub const HAND_OVER_MAX: std::time::Duration = std::time::Duration::from_millis(500);
+pub const HAND_OVER_MAX: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Count rows (sums of an import per agency, procedure, channel and day or month) added per
 /// transaction while publishing.
