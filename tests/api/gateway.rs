@@ -98,12 +98,21 @@ fn answer(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<(
 }
 
 /// The message id and phone of a request, whichever template field carries them.
-pub fn id_of(r: &Request) -> String {
+fn id_of(r: &Request) -> String {
     ["id", "tracking_id"]
         .iter()
         .find_map(|k| r.body.get(*k).and_then(|v| v.as_str()))
         .unwrap_or("")
         .to_owned()
+}
+
+/// The message ids of the requests to `path` for `phone`, in the order they came.
+pub fn ids_to(requests: &[Request], path: &str, phone: &str) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.path == path && phone_of(r) == phone)
+        .map(id_of)
+        .collect()
 }
 
 fn phone_of(r: &Request) -> String {

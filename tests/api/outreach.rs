@@ -17,7 +17,7 @@ use sipas::outreach::deliver::{self, Sender};
 use sipas::outreach::enroll::Enrolled;
 use sipas::outreach::{Medium, Reach};
 
-use crate::gateway::{Gateway, id_of};
+use crate::gateway::{Gateway, ids_to};
 use crate::helpers::{SHORT_FORM, TestApp, TestResult, dossier, spawn_app, spawn_app_with, text};
 use crate::mail::{Sink, decoded, mail_settings, message_id};
 
@@ -354,18 +354,7 @@ async fn a_gateway_outage_a_refusing_channel_and_a_lost_answer_send_each_message
     drop(conn);
 
     let requests = gateway.requests();
-    let ids = |path: &str, phone: &str| -> Vec<String> {
-        requests
-            .iter()
-            .filter(|r| {
-                r.path == path
-                    && [&r.body["phone"], &r.body["to"]]
-                        .iter()
-                        .any(|v| v.as_str() == Some(phone))
-            })
-            .map(id_of)
-            .collect()
-    };
+    let ids = |path: &str, phone: &str| ids_to(&requests, path, phone);
     // A: invitation (503, then accepted) and reminder (accepted, answer lost, retried), by Zalo.
     let a = ids("/zalo", "84912345678");
     assert_eq!(a.len(), 4, "{a:?}");
@@ -699,18 +688,7 @@ async fn a_duplicate_answer_is_a_delivery_a_try_later_code_waits_and_each_channe
     drop(conn);
 
     let requests = gateway.requests();
-    let ids = |path: &str, phone: &str| -> Vec<String> {
-        requests
-            .iter()
-            .filter(|r| {
-                r.path == path
-                    && [&r.body["phone"], &r.body["to"]]
-                        .iter()
-                        .any(|v| v.as_str() == Some(phone))
-            })
-            .map(id_of)
-            .collect()
-    };
+    let ids = |path: &str, phone: &str| ids_to(&requests, path, phone);
     let a = ids("/esms/zalo", "84912345678");
     // The invitation (answer lost, then "124") and the reminder ("103", then accepted).
     assert_eq!(a.len(), 4, "{a:?}");
