@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 
 use super::staging::{self, Import, STAGE_BATCH, StageError};
 use super::{Context, Submission};
+use crate::aggregates::Tally;
 use crate::catalog::queries as catalog;
 use crate::csvfile::{CsvRows, ImportError, Problems, Row};
 use crate::db::{Database, DbConn};
@@ -81,8 +82,8 @@ pub fn import_responses(
                 staging::commit(db, conn, import)?;
                 Ok(n)
             });
-        let count = match staged {
-            Ok(count) => count,
+        let (count, tally) = match staged {
+            Ok(staged) => staged,
             Err(e) => {
                 if let Err(cleanup) = staging::discard(db, conn, import) {
                     tracing::warn!(
@@ -94,7 +95,7 @@ pub fn import_responses(
                 return Err(e);
             }
         };
-        staging::publish(db, conn, import.id, |added, of| {
+        staging::publish(db, conn, import.id, Some(tally), |added, of| {
             progress(Progress::Publishing { added, of })
         })
         .map_err(|e| ImportError::Unpublished {
@@ -118,12 +119,12 @@ impl From<StageError> for ImportError {
 /// (rows after the first problem are checked, never sent).
 enum Checked {
     Batch(Vec<Submission>),
-    Done(Problems),
+    Done(Problems, Tally),
 }
 
 /// Reads, checks and stages every row: a second thread reads and checks the file while this one
-/// stages the batch before. Stops writing at the first bad row but goes on checking, to report
-/// every bad line.
+/// stages the batch before, and sums the rows up as it goes. Stops writing at the first bad row
+/// but goes on checking, to report every bad line. Returns the rows staged and their sums.
 fn stage_file(
     db: &Database,
     conn: &mut DbConn,
@@ -131,7 +132,7 @@ fn stage_file(
     rules: &Rules<'_>,
     rows: &mut CsvRows<impl Read + Send>,
     progress: &mut impl FnMut(Progress),
-) -> Result<u64, ImportError> {
+) -> Result<(u64, Tally), ImportError> {
     // Two batches in flight at most.
     let (send, checked) = mpsc::sync_channel::<Checked>(2);
     std::thread::scope(|scope| {
@@ -156,10 +157,16 @@ fn stage_file(
                     count += staging::stage_run(db, conn, import, batch, more)?;
                     progress(Progress::Staged(count));
                 }
-                Checked::Done(problems) => problems.into_result()?,
+                Checked::Done(problems, tally) => {
+                    problems.into_result()?;
+                    return Ok((count, tally));
+                }
             }
         }
-        Ok(count)
+        // The checker ends with `Done` unless it panicked.
+        Err(ImportError::Read(
+            "luồng kiểm tra tệp đã dừng (the thread checking the file stopped)".into(),
+        ))
     })
 }
 
@@ -172,6 +179,7 @@ fn check_rows(
 ) {
     let mut problems = Problems::default();
     let mut batch: Vec<Submission> = Vec::with_capacity(STAGE_BATCH);
+    let mut tally = Tally::new();
     while let Some(row) = rows.next_row() {
         let row = match row {
             Ok(r) => r,
@@ -188,6 +196,7 @@ fn check_rows(
             continue;
         }
         submission.response.import_id = Some(import_id);
+        tally.add(&submission.response);
         batch.push(submission);
         if batch.len() == STAGE_BATCH
             && send
@@ -201,7 +210,7 @@ fn check_rows(
         return;
     }
     // The receiver gone means staging already stopped with its own error.
-    let _ = send.send(Checked::Done(problems));
+    let _ = send.send(Checked::Done(problems, tally));
 }
 
 /// What a row is checked against.

@@ -11,6 +11,9 @@ use crate::db::schema::{contact_requests, response_answers, responses};
 /// Rows per INSERT statement: 26 columns × 1,000 rows stays under SQLite's 32,766 parameters.
 pub const BATCH: usize = 1000;
 
+/// Rows of the one multi-row INSERT statement SQLite keeps prepared (26 columns each).
+const CACHED_ROWS: usize = 100;
+
 /// What happened to a submission made through an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -67,9 +70,23 @@ fn insert_rows(conn: &mut DbConn, rows: Vec<&NewResponse>) -> QueryResult<Vec<i6
             .returning(responses::id)
             .get_results(c),
         DbConn::Sqlite(c) => {
-            diesel::insert_into(responses::table)
-                .values(rows)
-                .execute(c)?;
+            // Whole chunks of CACHED_ROWS rows are one fixed-size statement that diesel
+            // prepares once per connection; a statement of any other length is prepared anew
+            // (profiled: preparing the 1,000-row INSERT was 9% of a 1,000,000-row import).
+            let mut chunks = rows.chunks_exact(CACHED_ROWS);
+            for chunk in &mut chunks {
+                // Owned rows: a cached statement's type may not borrow.
+                let fixed: [NewResponse; CACHED_ROWS] = std::array::from_fn(|i| chunk[i].clone());
+                diesel::insert_into(responses::table)
+                    .values(fixed)
+                    .execute(c)?;
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                diesel::insert_into(responses::table)
+                    .values(rest.to_vec())
+                    .execute(c)?;
+            }
             let last: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "last_insert_rowid()",
             ))

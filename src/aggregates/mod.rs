@@ -16,6 +16,9 @@ use diesel::sql_types::BigInt;
 
 use crate::db::DbConn;
 
+mod tally;
+pub use tally::Tally;
+
 /// Each counted measure: the `daily_counts` column and its SQL expression over one response.
 ///
 /// Answers are option positions (0 = "not applicable"): satisfaction items 1–5, top-2 box = 4–5.
@@ -285,13 +288,22 @@ fn sums_table(conn: &DbConn, grain: usize) -> String {
     format!("{schema}.sipas_import_sums_{grain}")
 }
 
-/// An import summed up: how many count rows each grain's temporary table holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An import summed up: how many count rows each grain has, and where they are: in this
+/// connection's temporary tables ([`sum_import`]) or in memory ([`Tally`]).
+#[derive(Debug, Clone)]
 pub struct ImportSums {
     rows: [i64; GRAINS.len()],
+    memory: Option<[Vec<tally::SumRow>; GRAINS.len()]>,
 }
 
 impl ImportSums {
+    fn in_memory(rows: [Vec<tally::SumRow>; GRAINS.len()]) -> ImportSums {
+        ImportSums {
+            rows: [rows[0].len() as i64, rows[1].len() as i64],
+            memory: Some(rows),
+        }
+    }
+
     /// The count rows to add, over every grain.
     pub fn total(&self) -> i64 {
         self.rows.iter().sum()
@@ -305,6 +317,7 @@ pub fn sum_import(conn: &mut DbConn, import_id: i64) -> QueryResult<ImportSums> 
     drop_import_sums(conn)?;
     let mut sums = ImportSums {
         rows: [0; GRAINS.len()],
+        memory: None,
     };
     for (grain, (_, _, time_key)) in GRAINS.iter().enumerate() {
         // Days from the rows; months from the days (every measure is a sum).
@@ -376,7 +389,12 @@ pub fn add_import_sums(
     for (grain, (table, time_column, _)) in GRAINS.iter().enumerate() {
         let rows = sums.rows[grain];
         let (from, to) = ((first - offset).max(1), (last - offset).min(rows));
-        if from <= to {
+        if let (Some(memory), true) = (&sums.memory, from <= to) {
+            let rows = memory[grain]
+                .get((from - 1) as usize..to as usize)
+                .unwrap_or_default();
+            tally::upsert(conn, (table, time_column), rows)?;
+        } else if from <= to {
             let updates: Vec<String> = columns
                 .iter()
                 .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))

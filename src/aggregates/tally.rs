@@ -1,0 +1,350 @@
+//! An import's sums kept in memory while its rows are read: the same numbers as
+//! [`super::sum_import`] computes in SQL afterwards, without the database sorting every row
+//! again (9 of the 25 seconds of a 1,000,000-row SQLite import).
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+use diesel::backend::Backend;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Date, Text};
+
+use super::{ImportSums, MEASURES};
+use crate::db::DbConn;
+use crate::responses::NewResponse;
+
+/// Day keys past which a tally gives up (about 400 MB) and the import is summed in SQL.
+pub const MAX_KEYS: usize = 1_000_000;
+
+/// Count rows per upsert statement (45 parameters each).
+const UPSERT_ROWS: usize = 100;
+
+/// (agency, procedure or 0, channel, day): the key of a `daily_counts` row, ordered as
+/// [`super::sum_import`] numbers them (channels are lowercase ASCII words with distinct first
+/// letters, so every collation orders them as bytes).
+type DayKey = (i64, i64, &'static str, NaiveDate);
+
+/// The measures of one count row, in [`MEASURES`] order (u32: half the memory of i64; a sum
+/// that would overflow makes the tally give up).
+type Values = [u32; MEASURES.len()];
+
+/// Sums per day key of the rows added so far, or nothing once there were too many keys.
+#[derive(Debug, Default)]
+pub struct Tally {
+    days: Option<HashMap<DayKey, Values>>,
+}
+
+impl Tally {
+    pub fn new() -> Tally {
+        Tally {
+            days: Some(HashMap::new()),
+        }
+    }
+
+    /// Adds one response (a no-op once the tally has given up).
+    pub fn add(&mut self, r: &NewResponse) {
+        let Some(days) = &mut self.days else {
+            return;
+        };
+        let key = (
+            r.agency_id,
+            r.procedure_id.unwrap_or(0),
+            r.channel.as_str(),
+            r.submitted_on,
+        );
+        if days.len() >= MAX_KEYS && !days.contains_key(&key) {
+            self.days = None;
+            return;
+        }
+        let sums = days.entry(key).or_insert([0; MEASURES.len()]);
+        for (sum, value) in sums.iter_mut().zip(measures(r)) {
+            match sum.checked_add(value) {
+                Some(total) => *sum = total,
+                None => {
+                    self.days = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The count rows to add, in the order (and so with the numbers) [`super::sum_import`]
+    /// gives them; `None` if the tally gave up or a month's sum would overflow (sum in SQL
+    /// instead).
+    pub fn into_sums(self) -> Option<ImportSums> {
+        let mut days: Vec<SumRow> = self
+            .days?
+            .into_iter()
+            .map(|((agency, procedure, channel, day), values)| SumRow {
+                agency,
+                procedure,
+                channel,
+                period: Period::Day(day),
+                values,
+            })
+            .collect();
+        days.sort_unstable_by(|x, y| x.key().cmp(&y.key()));
+        let mut months: Vec<SumRow> = Vec::new();
+        for day in &days {
+            let Period::Day(date) = day.period else {
+                continue;
+            };
+            let month = Period::Month((date.year(), date.month()));
+            match months.last_mut() {
+                Some(row)
+                    if (row.agency, row.procedure, row.channel, &row.period)
+                        == (day.agency, day.procedure, day.channel, &month) =>
+                {
+                    for (sum, value) in row.values.iter_mut().zip(&day.values) {
+                        *sum = sum.checked_add(*value)?;
+                    }
+                }
+                _ => months.push(SumRow {
+                    period: month,
+                    ..day.clone()
+                }),
+            }
+        }
+        Some(ImportSums::in_memory([days, months]))
+    }
+}
+
+/// The day or month of a count row (a day's month is the days' order: months follow it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Period {
+    Day(NaiveDate),
+    Month((i32, u32)),
+}
+
+/// One count row to add.
+#[derive(Debug, Clone)]
+pub(super) struct SumRow {
+    agency: i64,
+    procedure: i64,
+    channel: &'static str,
+    period: Period,
+    values: Values,
+}
+
+impl SumRow {
+    /// The day key, in the order of [`super::sum_import`]'s numbers.
+    fn key(&self) -> (i64, i64, &'static str, Option<NaiveDate>) {
+        let day = match self.period {
+            Period::Day(day) => Some(day),
+            Period::Month(_) => None,
+        };
+        (self.agency, self.procedure, self.channel, day)
+    }
+}
+
+/// `{head}` followed by the rows' values as bind parameters and `{tail}`: the same text for
+/// every chunk of the same length, so the database keeps it prepared (a literal VALUES list took
+/// 10 µs a row to parse).
+struct UpsertRows<'a> {
+    head: &'a str,
+    tail: &'a str,
+    rows: &'a [SumRow],
+    months: Vec<String>,
+    /// The rows' values as the database's integers, row after row.
+    values: Vec<i64>,
+}
+
+impl QueryId for UpsertRows<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: Backend> QueryFragment<DB> for UpsertRows<'_>
+where
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    String: ToSql<Text, DB>,
+    NaiveDate: ToSql<Date, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.head);
+        let mut months = self.months.iter();
+        let mut values = self.values.chunks(MEASURES.len());
+        for (i, row) in self.rows.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<BigInt, _>(&row.agency)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.procedure)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(row.channel)?;
+            out.push_sql(", ");
+            match &row.period {
+                Period::Day(day) => out.push_bind_param::<Date, _>(day)?,
+                Period::Month(_) => {
+                    let month = months.next().ok_or_else(|| {
+                        diesel::result::Error::QueryBuilderError("a month without its text".into())
+                    })?;
+                    out.push_bind_param::<Text, _>(month)?
+                }
+            }
+            for value in values.next().unwrap_or_default() {
+                out.push_sql(", ");
+                out.push_bind_param::<BigInt, _>(value)?;
+            }
+            out.push_sql(")");
+        }
+        out.push_sql(self.tail);
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for UpsertRows<'_> {}
+
+/// Adds `rows` to the counts of grain `table` (`daily_counts` or `monthly_counts`, keyed by
+/// `time_column`), [`UPSERT_ROWS`] per statement.
+pub(super) fn upsert(
+    conn: &mut DbConn,
+    (table, time_column): (&str, &str),
+    rows: &[SumRow],
+) -> QueryResult<()> {
+    let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    let head = format!(
+        "INSERT INTO {table} (agency_id, procedure_id, channel, {time_column}, {}) VALUES ",
+        columns.join(", ")
+    );
+    let tail = format!(
+        " ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {}",
+        updates.join(", ")
+    );
+    for chunk in rows.chunks(UPSERT_ROWS) {
+        let months = chunk
+            .iter()
+            .filter_map(|row| match row.period {
+                Period::Month((year, month)) => Some(format!("{year:04}-{month:02}")),
+                Period::Day(_) => None,
+            })
+            .collect();
+        let upsert = UpsertRows {
+            head: &head,
+            tail: &tail,
+            rows: chunk,
+            months,
+            values: chunk
+                .iter()
+                .flat_map(|row| row.values.map(i64::from))
+                .collect(),
+        };
+        crate::on_backend!(conn, c => upsert.execute(c))?;
+    }
+    Ok(())
+}
+
+/// The 0/1 of a condition, as SQL's `CASE WHEN … THEN 1 ELSE 0 END` (NULL counts as false).
+fn one(condition: bool) -> u32 {
+    u32::from(condition)
+}
+
+/// Whether an answer is one of `values` (an unanswered item is none of them).
+fn is(answer: Option<i32>, values: &[i32]) -> bool {
+    answer.is_some_and(|a| values.contains(&a))
+}
+
+/// A 1–5 item's four measures: valid, top-2 box, sum, sum of squares.
+fn scale(answer: Option<i32>) -> [u32; 4] {
+    match answer {
+        Some(a @ 1..=5) => [1, one(a >= 4), a.unsigned_abs(), (a * a).unsigned_abs()],
+        _ => [0; 4],
+    }
+}
+
+/// One response's measures, in [`MEASURES`] order: the SQL expressions there, in Rust (the
+/// tests compare every import's counts with a recount by those expressions).
+fn measures(r: &NewResponse) -> Values {
+    let late = r.late == Some(true);
+    let harassment = r.e6 == Some(2) || is(r.e7, &[2, 3]);
+    let mut out = [0u32; MEASURES.len()];
+    out[0] = 1;
+    for (i, item) in [r.tc0, r.tt0, r.cc0, r.kq0, r.pa0, r.hl0]
+        .into_iter()
+        .enumerate()
+    {
+        out[1 + 4 * i..5 + 4 * i].copy_from_slice(&scale(item));
+    }
+    let rest = [
+        one(harassment),
+        one(is(r.e6, &[1, 2]) || is(r.e7, &[1, 2, 3])),
+        one(r.e7 == Some(2)),
+        one(r.e7 == Some(3)),
+        one(is(r.e1, &[3, 4]) || r.e2 == Some(3)),
+        one(is(r.e1, &[1, 2, 3, 4]) || is(r.e2, &[1, 2, 3])),
+        one(late),
+        one(r.late.is_some()),
+        one(late && r.e4 == Some(1)),
+        one(late && is(r.e4, &[1, 2])),
+        one(late && r.e5 == Some(1)),
+        one(late && is(r.e5, &[1, 2])),
+        one(late && r.e5 == Some(2)),
+        one(is(r.hl0, &[1, 2]) || harassment || late),
+        one(r.comment_flag),
+    ];
+    out[25..].copy_from_slice(&rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Rust measures are laid out in the order of the SQL ones.
+    #[test]
+    fn measures_follow_the_sql_order() {
+        let names: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
+        assert_eq!(
+            &names[..5],
+            [
+                "n_responses",
+                "tc0_valid",
+                "tc0_top2",
+                "tc0_sum",
+                "tc0_sumsq"
+            ]
+        );
+        assert_eq!(
+            names[21..25],
+            ["hl0_valid", "hl0_top2", "hl0_sum", "hl0_sumsq"]
+        );
+        assert_eq!(
+            names[25..],
+            [
+                "harassment_k",
+                "harassment_n",
+                "money_hinted",
+                "money_asked",
+                "repeat_k",
+                "repeat_n",
+                "late_k",
+                "late_n",
+                "notified_k",
+                "notified_n",
+                "apology_k",
+                "apology_n",
+                "late_no_apology",
+                "unsatisfied_766",
+                "comment_flags",
+            ]
+        );
+        let answered = NewResponse {
+            tc0: Some(4),
+            hl0: Some(2),
+            e7: Some(3),
+            late: Some(true),
+            e5: Some(2),
+            ..Default::default()
+        };
+        let m = measures(&answered);
+        assert_eq!(&m[..5], [1, 1, 1, 4, 16]);
+        assert_eq!(&m[21..25], [1, 0, 2, 4]);
+        assert_eq!(&m[25..], [1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0]);
+    }
+}
