@@ -74,7 +74,7 @@ pub struct ProvinceFlags {
 
 /// Flags the agencies of one province (inputs in a fixed order for reproducible results).
 pub fn flag_province(inputs: &[FlagInput], groups: usize, policy: &FlagPolicy) -> ProvinceFlags {
-    let fits: [Option<MixtureFit>; INDICATORS] = std::array::from_fn(|ind| {
+    let fit = |ind: usize| {
         let observations: Vec<Observation> = inputs
             .iter()
             .map(|a| Observation {
@@ -84,6 +84,26 @@ pub fn flag_province(inputs: &[FlagInput], groups: usize, policy: &FlagPolicy) -
             })
             .collect();
         mixture::fit(&observations, groups, policy.min_elevation)
+    };
+    // The indicators' fits are independent: each on a thread of its own (the same numbers as
+    // one after the other; most of a large province's report time).
+    let fits: [Option<MixtureFit>; INDICATORS] = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..INDICATORS)
+            .map(|ind| scope.spawn(move || fit(ind)))
+            .collect();
+        let mut first = Some(fit(0));
+        let mut rest = others.into_iter().map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        std::array::from_fn(|ind| {
+            if ind == 0 {
+                first.take().flatten()
+            } else {
+                rest.next().flatten()
+            }
+        })
     });
     let mut decisions: Vec<FlagDecision> = inputs
         .iter()

@@ -267,7 +267,7 @@ fn refit_normal_spread(model: &mut MixtureFit, data: &[Observation], groups: usi
                 .map(|(o, w)| w * priors[o.group].ln_likelihood(o.k, o.n))
                 .sum()
         };
-        model.concentration = golden_max(fit, CONCENTRATION_RANGE, true);
+        model.concentration = brent_max(fit, CONCENTRATION_RANGE, true);
     }
 }
 
@@ -290,7 +290,7 @@ fn maximise(
             .map(|(o, w)| w * priors[o.group].ln_likelihood(o.k, o.n))
             .sum()
     };
-    model.concentration = golden_max(normal_fit, CONCENTRATION_RANGE, true);
+    model.concentration = brent_max(normal_fit, CONCENTRATION_RANGE, true);
     maximise_elevated(model, data, normal_weight, min_elevation);
 }
 
@@ -316,7 +316,7 @@ fn maximise_elevated(
             .sum()
     };
     let lowest = min_elevation.clamp(1.0, MAX_ELEVATION);
-    model.elevation = golden_max(elevated_fit, (lowest, MAX_ELEVATION), true);
+    model.elevation = brent_max(elevated_fit, (lowest, MAX_ELEVATION), true);
     let elevated: f64 = normal_weight.iter().map(|w| 1.0 - w).sum();
     model.elevated_share = (elevated / data.len() as f64).clamp(SHARE_RANGE.0, SHARE_RANGE.1);
 }
@@ -396,37 +396,97 @@ fn pooled_peer_means(
     (means, province.clamp(1e-6, 1.0 - 1e-6))
 }
 
-/// The argument in `range` maximising the unimodal `f` (golden-section search, on the log
-/// scale when `log_scale`).
-fn golden_max(f: impl Fn(f64) -> f64, range: (f64, f64), log_scale: bool) -> f64 {
+/// The argument in `range` maximising the unimodal `f`, on the log scale when `log_scale`:
+/// Brent's method (golden-section steps, parabolic ones where the function allows; scipy's
+/// `fminbound`), to within [`SEARCH_TOLERANCE`] of the scale. About 15–25 evaluations where a
+/// plain golden-section search to the same precision takes 50: each is a pass over every agency.
+fn brent_max(f: impl Fn(f64) -> f64, range: (f64, f64), log_scale: bool) -> f64 {
     type Map = fn(f64) -> f64;
     let (to, from): (Map, Map) = if log_scale {
         (f64::ln, f64::exp)
     } else {
         (|x| x, |x| x)
     };
-    let (mut lo, mut hi) = (to(range.0), to(range.1));
-    let ratio = (5.0_f64.sqrt() - 1.0) / 2.0;
-    let mut x1 = hi - ratio * (hi - lo);
-    let mut x2 = lo + ratio * (hi - lo);
-    let (mut f1, mut f2) = (f(from(x1)), f(from(x2)));
-    for _ in 0..48 {
-        if f1 < f2 {
-            lo = x1;
-            x1 = x2;
-            f1 = f2;
-            x2 = lo + ratio * (hi - lo);
-            f2 = f(from(x2));
-        } else {
-            hi = x2;
-            x2 = x1;
-            f2 = f1;
-            x1 = hi - ratio * (hi - lo);
-            f1 = f(from(x1));
+    // Minimise the negative.
+    let g = |x: f64| -f(from(x));
+    let (mut a, mut b) = (to(range.0), to(range.1));
+    let golden = 0.5 * (3.0 - 5.0_f64.sqrt());
+    let mut fulc = a + golden * (b - a);
+    let (mut nfc, mut xf) = (fulc, fulc);
+    let (mut rat, mut e) = (0.0_f64, 0.0_f64);
+    let mut fx = g(xf);
+    let (mut ffulc, mut fnfc) = (fx, fx);
+    let tolerance = |x: f64| RELATIVE_TOLERANCE * x.abs() + SEARCH_TOLERANCE / 3.0;
+    let mut xm = 0.5 * (a + b);
+    let mut tol1 = tolerance(xf);
+    let mut tol2 = 2.0 * tol1;
+    for _ in 0..MAX_EVALUATIONS {
+        if (xf - xm).abs() <= tol2 - 0.5 * (b - a) {
+            break;
         }
+        let mut golden_step = true;
+        if e.abs() > tol1 {
+            // A parabola through the three best points.
+            let r = (xf - nfc) * (fx - ffulc);
+            let q = (xf - fulc) * (fx - fnfc);
+            let mut p = (xf - fulc) * q - (xf - nfc) * r;
+            let mut q = 2.0 * (q - r);
+            if q > 0.0 {
+                p = -p;
+            }
+            q = q.abs();
+            let previous = e;
+            e = rat;
+            if p.abs() < (0.5 * q * previous).abs() && p > q * (a - xf) && p < q * (b - xf) {
+                rat = p / q;
+                let x = xf + rat;
+                if (x - a) < tol2 || (b - x) < tol2 {
+                    rat = if xm >= xf { tol1 } else { -tol1 };
+                }
+                golden_step = false;
+            }
+        }
+        if golden_step {
+            e = if xf >= xm { a - xf } else { b - xf };
+            rat = golden * e;
+        }
+        let step = if rat >= 0.0 { 1.0 } else { -1.0 };
+        let x = xf + step * rat.abs().max(tol1);
+        let fu = g(x);
+        if fu <= fx {
+            if x >= xf {
+                a = xf;
+            } else {
+                b = xf;
+            }
+            (fulc, ffulc) = (nfc, fnfc);
+            (nfc, fnfc) = (xf, fx);
+            (xf, fx) = (x, fu);
+        } else {
+            if x < xf {
+                a = x;
+            } else {
+                b = x;
+            }
+            if fu <= fnfc || nfc == xf {
+                (fulc, ffulc) = (nfc, fnfc);
+                (nfc, fnfc) = (x, fu);
+            } else if fu <= ffulc || fulc == xf || fulc == nfc {
+                (fulc, ffulc) = (x, fu);
+            }
+        }
+        xm = 0.5 * (a + b);
+        tol1 = tolerance(xf);
+        tol2 = 2.0 * tol1;
     }
-    from((lo + hi) / 2.0)
+    from(xf)
 }
+
+/// Absolute precision of [`brent_max`] on its (log) scale, and the relative part added to it.
+const SEARCH_TOLERANCE: f64 = 1e-9;
+const RELATIVE_TOLERANCE: f64 = 1e-10;
+/// A bound on [`brent_max`]'s evaluations (it needs far fewer).
+const MAX_EVALUATIONS: usize = 200;
 
 /// Bayesian FDR selection (Newton et al. 2004): the indices of the largest set, taken in
 /// increasing lfdr, whose mean lfdr is at most `budget`. Ties keep input order.
@@ -473,9 +533,24 @@ mod tests {
     }
 
     #[test]
-    fn golden_section_finds_a_maximum() {
-        let at = golden_max(|x| -(x.ln() - 3.0).powi(2), (1.0, 1000.0), true);
+    fn brent_search_finds_a_maximum() {
+        let calls = std::cell::Cell::new(0);
+        let at = brent_max(
+            |x| {
+                calls.set(calls.get() + 1);
+                -(x.ln() - 3.0).powi(2)
+            },
+            (1.0, 1000.0),
+            true,
+        );
         assert_close(at, 3.0_f64.exp(), 1e-6);
+        assert!(calls.get() < 30, "{} evaluations", calls.get());
+        // A maximum at either end of the range.
+        assert!((brent_max(|x| x, (2.0, 5.0), false) - 5.0).abs() < 1e-6);
+        assert!((brent_max(|x| -x, (2.0, 5.0), false) - 2.0).abs() < 1e-6);
+        // A skewed function: ln-likelihood-like, maximum at 7.
+        let at = brent_max(|x| 7.0 * x.ln() - x, (0.5, 200.0), true);
+        assert_close(at, 7.0, 1e-7);
     }
 
     #[test]
