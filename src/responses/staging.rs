@@ -264,9 +264,6 @@ pub fn publish(
     mut progress: impl FnMut(u64, u64),
 ) -> QueryResult<()> {
     progress(0, 0);
-    // PostgreSQL sums faster in SQL (in parallel, beside the import's process) than it takes
-    // the same rows as parameters: the tally serves SQLite.
-    let tally = tally.filter(|_| matches!(conn, DbConn::Sqlite(_)));
     let sums = match tally.and_then(aggregates::Tally::into_sums) {
         Some(sums) => sums,
         None => aggregates::sum_import(conn, id)?,
