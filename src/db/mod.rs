@@ -490,6 +490,11 @@ impl Database {
             let _stop = Stop(&done);
             f(conn)
         });
+        // Copy the rest of the log now, on the import's own time: left to the next writer's
+        // automatic checkpoint, it fell on a citizen's commit.
+        if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::debug!(error = %e, "the checkpoint after an import failed");
+        }
         if let Err(e) = conn.batch_execute("PRAGMA wal_autocheckpoint = 1000") {
             tracing::warn!(error = %e, "could not restore the checkpoint threshold after an import");
         }
