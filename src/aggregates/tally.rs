@@ -34,12 +34,19 @@ type Values = [u32; MEASURES.len()];
 #[derive(Debug, Default)]
 pub struct Tally {
     days: Option<HashMap<DayKey, Values>>,
+    max_keys: usize,
 }
 
 impl Tally {
     pub fn new() -> Tally {
+        Tally::with_limit(MAX_KEYS)
+    }
+
+    /// A tally that gives up past `max_keys` day keys.
+    fn with_limit(max_keys: usize) -> Tally {
         Tally {
             days: Some(HashMap::new()),
+            max_keys,
         }
     }
 
@@ -54,7 +61,7 @@ impl Tally {
             r.channel.as_str(),
             r.submitted_on,
         );
-        if days.len() >= MAX_KEYS && !days.contains_key(&key) {
+        if days.len() >= self.max_keys && !days.contains_key(&key) {
             self.days = None;
             return;
         }
@@ -295,6 +302,78 @@ fn measures(r: &NewResponse) -> Values {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Channel;
+
+    fn response(agency: i64, channel: Channel, day: &str, hl0: i32) -> NewResponse {
+        NewResponse {
+            agency_id: agency,
+            channel,
+            submitted_on: day.parse().unwrap_or_default(),
+            hl0: Some(hl0),
+            ..Default::default()
+        }
+    }
+
+    /// Days come out in the order `sum_import` numbers them (agency, procedure, channel, day),
+    /// then the months summed from them; past its limit a tally gives up.
+    #[test]
+    fn sums_come_in_key_order_and_a_full_tally_gives_up() {
+        let mut tally = Tally::with_limit(4);
+        tally.add(&response(2, Channel::Counter, "2026-02-01", 5));
+        tally.add(&response(1, Channel::WalkIn, "2026-01-31", 4));
+        tally.add(&response(1, Channel::Online, "2026-02-03", 1));
+        tally.add(&response(1, Channel::WalkIn, "2026-01-02", 2));
+        tally.add(&response(1, Channel::WalkIn, "2026-01-31", 5));
+        let Some(sums) = tally.into_sums() else {
+            panic!("within the limit");
+        };
+        assert_eq!(sums.total(), 4 + 3);
+        let Some([days, months]) = &sums.memory else {
+            panic!("in memory");
+        };
+        let keys: Vec<(i64, &str, String, u32)> = days
+            .iter()
+            .map(|r| match r.period {
+                Period::Day(d) => (r.agency, r.channel, d.to_string(), r.values[0]),
+                Period::Month(_) => (0, "", String::new(), 0),
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (1, "online", "2026-02-03".to_owned(), 1),
+                (1, "walk_in", "2026-01-02".to_owned(), 1),
+                (1, "walk_in", "2026-01-31".to_owned(), 2),
+                (2, "counter", "2026-02-01".to_owned(), 1),
+            ]
+        );
+        // n_responses and hl0_sumsq of each month.
+        let month_rows: Vec<(i64, &str, Period, u32, u32)> = months
+            .iter()
+            .map(|r| {
+                (
+                    r.agency,
+                    r.channel,
+                    r.period.clone(),
+                    r.values[0],
+                    r.values[24],
+                )
+            })
+            .collect();
+        assert_eq!(
+            month_rows,
+            [
+                (1, "online", Period::Month((2026, 2)), 1, 1),
+                (1, "walk_in", Period::Month((2026, 1)), 3, 16 + 4 + 25),
+                (2, "counter", Period::Month((2026, 2)), 1, 25),
+            ]
+        );
+        let mut full = Tally::with_limit(2);
+        for day in ["2026-01-01", "2026-01-02", "2026-01-01", "2026-01-03"] {
+            full.add(&response(1, Channel::Paper, day, 3));
+        }
+        assert!(full.into_sums().is_none(), "a third key is past the limit");
+    }
 
     /// The Rust measures are laid out in the order of the SQL ones.
     #[test]
