@@ -22,8 +22,8 @@ pub const MAX_KEYS: usize = 1_000_000;
 const UPSERT_ROWS: usize = 100;
 
 /// (agency, procedure or 0, channel, day): the key of a `daily_counts` row, ordered as
-/// [`super::sum_import`] numbers them (channels are lowercase ASCII words with distinct first
-/// letters, so every collation orders them as bytes).
+/// [`super::sum_import`] numbers them on SQLite (the only backend that uses a tally): `&str`
+/// orders by bytes, as SQLite's BINARY collation; days are stored as `YYYY-MM-DD` text.
 type DayKey = (i64, i64, &'static str, NaiveDate);
 
 /// The measures of one count row, in [`MEASURES`] order (u32: half the memory of i64; a sum

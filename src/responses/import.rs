@@ -138,7 +138,7 @@ fn stage_file(
     let (send, checked) = mpsc::sync_channel::<Checked>(2);
     let sqlite = matches!(conn, DbConn::Sqlite(_));
     std::thread::scope(|scope| {
-        scope.spawn(move || check_rows(rows, rules, import.id, sqlite, &send));
+        let checker = scope.spawn(move || check_rows(rows, rules, import.id, sqlite, &send));
         // Owned here: when staging stops early, the checker's next send fails and it ends too.
         let checked = checked;
         let mut count = 0u64;
@@ -165,7 +165,14 @@ fn stage_file(
                 }
             }
         }
-        // The checker ends with `Done` unless it panicked.
+        // The checker ends with `Done` unless it panicked: joined here, its panic is this error
+        // (and the import is discarded) instead of a panic of the whole import.
+        if checker.join().is_err() {
+            tracing::error!(
+                import = import.id,
+                "the thread checking the import file panicked"
+            );
+        }
         Err(ImportError::Read(
             "luồng kiểm tra tệp đã dừng (the thread checking the file stopped)".into(),
         ))

@@ -316,8 +316,15 @@ fn maximise_elevated(
             .sum()
     };
     let lowest = min_elevation.clamp(1.0, MAX_ELEVATION);
-    model.elevation = brent_max(elevated_fit, (lowest, MAX_ELEVATION), true);
     let elevated: f64 = normal_weight.iter().map(|w| 1.0 - w).sum();
+    // With every agency wholly normal the likelihood does not depend on m: the elevated
+    // component starts at its lowest multiple (a search would take either end of a flat range,
+    // and at 20 times the peers' rate EM could never move an agency into it).
+    model.elevation = if elevated > 0.0 {
+        brent_max(elevated_fit, (lowest, MAX_ELEVATION), true)
+    } else {
+        lowest
+    };
     model.elevated_share = (elevated / data.len() as f64).clamp(SHARE_RANGE.0, SHARE_RANGE.1);
 }
 
@@ -551,6 +558,31 @@ mod tests {
         // A skewed function: ln-likelihood-like, maximum at 7.
         let at = brent_max(|x| 7.0 * x.ln() - x, (0.5, 200.0), true);
         assert_close(at, 7.0, 1e-7);
+    }
+
+    /// With every agency wholly normal the elevated component's likelihood is flat in m: it
+    /// stays at the lowest multiple (a search over a flat range could end at 20×, from where EM
+    /// never moves an agency into it).
+    #[test]
+    fn a_flat_elevated_likelihood_keeps_the_lowest_elevation() {
+        let data: Vec<Observation> = (0..40)
+            .map(|i| Observation {
+                k: 5 + i % 4,
+                n: 300,
+                group: 0,
+            })
+            .collect();
+        let mut model = MixtureFit {
+            peer_means: vec![0.02],
+            province_mean: 0.02,
+            concentration: 200.0,
+            elevation: 7.0,
+            elevated_share: 0.05,
+            rounds: 0,
+        };
+        maximise_elevated(&mut model, &data, &[1.0; 40], 3.0);
+        assert_eq!(model.elevation, 3.0);
+        assert_eq!(model.elevated_share, SHARE_RANGE.0);
     }
 
     #[test]
