@@ -5,18 +5,19 @@
 # concurrency (scripts/pgbench/submit-*.sql). Needs wrk (apt-get install wrk), pgbench
 # (postgresql-contrib) for PostgreSQL, and builds the release binary.
 #   scripts/bench-submit.sh /tmp/bench/submit.db [SECONDS] [CONNECTIONS]
+# SIPAS_BIN=path/to/sipas runs that binary instead of building this checkout's (A/B runs).
 set -euo pipefail
 db=${1:?database path or postgres URL}
 secs=${2:-10}
 conns=${3:-32}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/target/release/sipas
+bin=${SIPAS_BIN:-$root/target/release/sipas}
 work=$(mktemp -d)
 server=
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 export SIPAS_DATABASE_URL=$db SIPAS_SECURITY_SECRET_KEY=bench-secret-bench-secret-bench-secret
 export SIPAS_SERVER_BIND=127.0.0.1:18090 SIPAS_SERVER_PUBLIC_URL=http://127.0.0.1:18090 RUST_LOG=warn
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+[[ -n ${SIPAS_BIN:-} ]] || cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 "$bin" import agencies "$root/assets/demo/agencies.csv" >/dev/null
 "$bin" import procedures "$root/assets/demo/procedures.csv" >/dev/null
 # Enough single-use links for the whole run.

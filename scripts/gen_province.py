@@ -2,7 +2,7 @@
 """Generate a synthetic province for benchmarks: agencies.csv and responses.csv.
 
 Usage: scripts/gen_province.py OUT_DIR [--agencies 3000] [--responses 1000000] [--dossiers 0]
-       [--year 2026] [--seed 1]
+       [--procedures 0] [--year 2026] [--seed 1]
 
 Agencies: 1 province (BP) with ~3% departments, ~5% districts and communes for the rest.
 Responses follow `sipas import responses` (columns agency_code, submitted_at, channel, late,
@@ -10,9 +10,14 @@ TC0, TT0, CC0, KQ0, PA0, HL0, E1, E2, E6, E7, C1), spread over January to Novemb
 year (the import refuses future days), a few agencies with planted harassment and repeat-visit
 problems. With --dossiers N, also procedures.csv (one procedure per level) and dossiers.csv for
 `sipas import dossiers` (N dossiers returned January to November, agencies weighted as above).
+With --procedures K, procedures.csv holds K procedures per level and every response names one
+(a few common ones, a long tail: weight 1/rank) and a channel (counter 55%, online 40%, postal
+5%), as responses that come through dossiers do; without it, every response is a counter one
+with no procedure.
 Deterministic for a given seed.
 """
 import argparse
+import itertools
 import os
 import random
 
@@ -23,6 +28,7 @@ def main():
     p.add_argument("--agencies", type=int, default=3000)
     p.add_argument("--responses", type=int, default=1_000_000)
     p.add_argument("--dossiers", type=int, default=0)
+    p.add_argument("--procedures", type=int, default=0)
     p.add_argument("--year", type=int, default=2026)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
@@ -51,11 +57,22 @@ def main():
     planted_h = set(codes[n_tinh : n_tinh + 3])
     planted_v = set(codes[n_tinh + 3 : n_tinh + 6])
     rows = rng.choices(range(len(codes)), weights=weights, k=a.responses)
+    level = {"T": "tinh", "H": "huyen", "X": "xa"}
+    if a.procedures:
+        write_procedures(a.out, [f"BP-{lv}-{i:03d}" for lv in level.values() for i in range(a.procedures)])
+    rank = list(itertools.accumulate(1.0 / (i + 1) for i in range(a.procedures)))
     with open(os.path.join(a.out, "responses.csv"), "w", encoding="utf-8") as f:
-        f.write("agency_code,submitted_at,channel,late,TC0,TT0,CC0,KQ0,PA0,HL0,E1,E2,E6,E7,C1\n")
+        f.write("agency_code,submitted_at,channel,late,TC0,TT0,CC0,KQ0,PA0,HL0,E1,E2,E6,E7,C1")
+        f.write(",procedure_code\n" if a.procedures else "\n")
         r = rng.random
         for idx in rows:
             code = codes[idx]
+            channel, procedure = "counter", ""
+            if a.procedures:
+                x = r()
+                channel = "counter" if x < 0.55 else "online" if x < 0.95 else "postal"
+                i = rng.choices(range(a.procedures), cum_weights=rank)[0]
+                procedure = f",BP-{level[code[2]]}-{i:03d}"
             h = 0.25 if code in planted_h else 0.04
             v = 0.35 if code in planted_v else 0.07
             # January to November: `sipas import responses` refuses days after today.
@@ -69,18 +86,28 @@ def main():
             e1 = str(3 + int(r() * 2)) if r() < v else str(1 + int(r() * 2))
             late = "1" if r() < 0.08 else "0"
             comment = "phải bồi dưỡng mới xong" if harassed and r() < 0.1 else ""
-            f.write(f"{code},{a.year}-{month:02d}-{day:02d},counter,{late},{sat[0]},{sat[1]},{sat[2]},{sat[3]},{pa0},{sat[5]},{e1},1,{e6},{e7},{comment}\n")
+            f.write(f"{code},{a.year}-{month:02d}-{day:02d},{channel},{late},{sat[0]},{sat[1]},{sat[2]},{sat[3]},{pa0},{sat[5]},{e1},1,{e6},{e7},{comment}{procedure}\n")
 
     if a.dossiers:
         write_dossiers(a, rng, codes, weights)
 
 
-def write_dossiers(a, rng, codes, weights):
-    with open(os.path.join(a.out, "procedures.csv"), "w", encoding="utf-8") as f:
+FIELDS = ["Hộ tịch", "Đất đai", "Xây dựng", "Đăng ký kinh doanh", "Tư pháp", "Lao động"]
+
+
+def write_procedures(out, codes):
+    """procedures.csv for `sipas import procedures`: code BP-{level}[-{i}], fields in turn."""
+    with open(os.path.join(out, "procedures.csv"), "w", encoding="utf-8") as f:
         f.write("code,name,field,level\n")
-        for level in ("tinh", "huyen", "xa"):
-            f.write(f"BP-{level},Thủ tục cấp {level},Hộ tịch,{level}\n")
+        for i, code in enumerate(codes):
+            level = code.split("-")[1]
+            f.write(f"{code},Thủ tục {code},{FIELDS[i % len(FIELDS)]},{level}\n")
+
+
+def write_dossiers(a, rng, codes, weights):
     level = {"T": "tinh", "H": "huyen", "X": "xa"}
+    if not a.procedures:
+        write_procedures(a.out, [f"BP-{lv}" for lv in level.values()])
     rows = rng.choices(range(len(codes)), weights=weights, k=a.dossiers)
     with open(os.path.join(a.out, "dossiers.csv"), "w", encoding="utf-8") as f:
         f.write("dossier_code,agency_code,procedure_code,channel,received_at,due_at,returned_at\n")

@@ -1,5 +1,6 @@
-//! Per-day (and per-month) counts per (agency, procedure, channel): written in the same
-//! transaction as every response insert, so reports sum a few rows instead of scanning responses.
+//! Per-day and per-month counts per (agency, procedure, channel), and per month per (agency,
+//! channel): written in the same transaction as every response insert, so reports sum a few rows
+//! instead of scanning responses.
 //!
 //! The indicator definitions live once, as SQL expressions over `responses` ([`MEASURES`]): the
 //! same statement updates the counts for newly inserted rows and recounts everything from
@@ -166,36 +167,144 @@ pub const MEASURES: [(&str, &str); 40] = [
     ("comment_flags", "CASE WHEN comment_flag THEN 1 ELSE 0 END"),
 ];
 
-/// The two granularities counts are kept at: the table and its time key over `responses`.
-const GRAINS: [(&str, &str, &str); 2] = [
-    ("daily_counts", "day", "submitted_on"),
-    (
-        "monthly_counts",
-        "month",
-        "SUBSTR(CAST(submitted_on AS TEXT), 1, 7)",
-    ),
+/// One table of counts: its name, its time column and that column's expression over
+/// `responses`, and whether it keeps procedures and channels apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grain {
+    pub table: &'static str,
+    pub time_column: &'static str,
+    time_key: &'static str,
+    /// This grain's time key over the next finer grain's (an import sums the finer grain's
+    /// rows up instead of its responses again).
+    rollup_key: &'static str,
+    /// Keyed by (agency, procedure, channel); otherwise by agency alone, with the responses that
+    /// came through a dossier counted in [`DOSSIER_RESPONSES`].
+    pub detailed: bool,
+}
+
+/// The count of a grain that sums channels up: responses that came through a reported dossier
+/// (counter, online or postal). Its column, its expression over `responses`, and over the rows
+/// of a grain that keeps channels apart.
+pub const DOSSIER_RESPONSES: [&str; 3] = [
+    "dossier_responses",
+    "CASE WHEN channel IN ('counter', 'online', 'postal') THEN 1 ELSE 0 END",
+    "CASE WHEN channel IN ('counter', 'online', 'postal') THEN n_responses ELSE 0 END",
+];
+
+impl Grain {
+    /// The key columns before the time column.
+    pub fn keys(&self) -> &'static str {
+        if self.detailed {
+            "agency_id, procedure_id, channel"
+        } else {
+            "agency_id"
+        }
+    }
+
+    /// The key columns over `responses` (`procedure_id` 0 stands for "no procedure given").
+    fn key_expressions(&self) -> &'static str {
+        if self.detailed {
+            "agency_id, COALESCE(procedure_id, 0), channel"
+        } else {
+            "agency_id"
+        }
+    }
+
+    /// The counted columns: every measure, and the dossier responses where channels are
+    /// summed up.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
+        if !self.detailed {
+            columns.push(DOSSIER_RESPONSES[0]);
+        }
+        columns
+    }
+
+    /// `SUM(…)` of each column over `responses`.
+    fn sums_over_responses(&self) -> Vec<String> {
+        let mut sums: Vec<String> = MEASURES.iter().map(|(_, e)| format!("SUM({e})")).collect();
+        if !self.detailed {
+            sums.push(format!("SUM({})", DOSSIER_RESPONSES[1]));
+        }
+        sums
+    }
+
+    /// `SUM(…)` of each column over the rows of the grain `finer`.
+    fn sums_over(&self, finer: &Grain) -> Vec<String> {
+        let mut sums: Vec<String> = MEASURES.iter().map(|(c, _)| format!("SUM({c})")).collect();
+        if !self.detailed {
+            sums.push(format!(
+                "SUM({})",
+                if finer.detailed {
+                    DOSSIER_RESPONSES[2]
+                } else {
+                    DOSSIER_RESPONSES[0]
+                }
+            ));
+        }
+        sums
+    }
+}
+
+/// The three tables counts are kept in: per (agency, procedure, channel) and day or month, and
+/// per agency and month for the reports that do not look at procedures or channels (a row per
+/// agency and month, however many procedures it handles). Each is summed from the one before
+/// it by an import, and numbered in this order.
+pub(crate) const GRAINS: [Grain; 3] = [
+    Grain {
+        table: "daily_counts",
+        time_column: "day",
+        time_key: "submitted_on",
+        rollup_key: "",
+        detailed: true,
+    },
+    Grain {
+        table: "monthly_counts",
+        time_column: "month",
+        time_key: "SUBSTR(CAST(submitted_on AS TEXT), 1, 7)",
+        rollup_key: "SUBSTR(CAST(k AS TEXT), 1, 7)",
+        detailed: true,
+    },
+    Grain {
+        table: "agency_monthly_counts",
+        time_column: "month",
+        time_key: "SUBSTR(CAST(submitted_on AS TEXT), 1, 7)",
+        rollup_key: "k",
+        detailed: false,
+    },
 ];
 
 /// `INSERT INTO {table} … SELECT … FROM responses WHERE {filter} … ON CONFLICT` adding to the
 /// existing counts.
-fn upsert_sql((table, time_column, time_key): (&str, &str, &str), filter: &str) -> String {
-    let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
-    let sums: Vec<String> = MEASURES.iter().map(|(_, e)| format!("SUM({e})")).collect();
-    let updates: Vec<String> = columns
+fn upsert_sql(grain: &Grain, filter: &str) -> String {
+    let Grain {
+        table,
+        time_column,
+        time_key,
+        ..
+    } = grain;
+    let (keys, key_expressions) = (grain.keys(), grain.key_expressions());
+    let columns = grain.columns();
+    format!(
+        "INSERT INTO {table} ({keys}, {time_column}, {}) \
+         SELECT {key_expressions}, {time_key}, {} \
+         FROM responses WHERE {filter} \
+         GROUP BY {key_expressions}, {time_key} \
+         ORDER BY {key_expressions}, {time_key} \
+         ON CONFLICT ({keys}, {time_column}) DO UPDATE SET {}",
+        columns.join(", "),
+        grain.sums_over_responses().join(", "),
+        adding(table, &columns),
+    )
+}
+
+/// `c = {table}.c + excluded.c` for each column: an upsert's update that adds.
+pub(crate) fn adding(table: &str, columns: &[&str]) -> String {
+    columns
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO {table} (agency_id, procedure_id, channel, {time_column}, {columns}) \
-         SELECT agency_id, COALESCE(procedure_id, 0), channel, {time_key}, {sums} \
-         FROM responses WHERE {filter} \
-         GROUP BY agency_id, COALESCE(procedure_id, 0), channel, {time_key} \
-         ORDER BY agency_id, COALESCE(procedure_id, 0), channel, {time_key} \
-         ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {updates}",
-        columns = columns.join(", "),
-        sums = sums.join(", "),
-        updates = updates.join(", "),
-    )
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Where the id filter goes in an upsert statement.
@@ -208,7 +317,7 @@ static UPSERTS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     GRAINS
         .iter()
         .map(|grain| {
-            let sql = upsert_sql(*grain, FILTER);
+            let sql = upsert_sql(grain, FILTER);
             let (before, after) = sql.split_once(FILTER).unwrap_or((&sql, ""));
             (before.to_owned(), after.to_owned())
         })
@@ -270,7 +379,7 @@ pub fn record(conn: &mut DbConn, ids: &[i64]) -> QueryResult<()> {
             let take = rest.len().min(1000);
             let list: Vec<String> = rest[..take].iter().map(i64::to_string).collect();
             let filter = format!("id IN ({})", list.join(","));
-            for grain in GRAINS {
+            for grain in &GRAINS {
                 diesel::sql_query(upsert_sql(grain, &filter)).execute(conn)?;
             }
             rest = &rest[take..];
@@ -299,7 +408,7 @@ pub struct ImportSums {
 impl ImportSums {
     fn in_memory(rows: [Vec<tally::SumRow>; GRAINS.len()]) -> ImportSums {
         ImportSums {
-            rows: [rows[0].len() as i64, rows[1].len() as i64],
+            rows: rows.each_ref().map(|r| r.len() as i64),
             memory: Some(rows),
         }
     }
@@ -319,35 +428,35 @@ pub fn sum_import(conn: &mut DbConn, import_id: i64) -> QueryResult<ImportSums> 
         rows: [0; GRAINS.len()],
         memory: None,
     };
-    for (grain, (_, _, time_key)) in GRAINS.iter().enumerate() {
-        // Days from the rows; months from the days (every measure is a sum).
-        let (measures, source, procedure, key): (Vec<String>, String, &str, &str) = if grain == 0 {
-            (
-                MEASURES
-                    .iter()
-                    .map(|(c, e)| format!("SUM({e}) AS {c}"))
-                    .collect(),
+    for (grain, spec) in GRAINS.iter().enumerate() {
+        // Days from the rows; each coarser grain from the one before (every count is a sum).
+        let (totals, source, grouped, selected, key) = match grain.checked_sub(1) {
+            None => (
+                spec.sums_over_responses(),
                 format!("responses WHERE import_id = {import_id}"),
-                "COALESCE(procedure_id, 0)",
-                time_key,
-            )
-        } else {
-            (
-                MEASURES
-                    .iter()
-                    .map(|(c, _)| format!("SUM({c}) AS {c}"))
-                    .collect(),
-                format!("{} WHERE 1 = 1", sums_table(conn, 0)),
-                "procedure_id",
-                "SUBSTR(CAST(k AS TEXT), 1, 7)",
-            )
+                spec.key_expressions(),
+                "agency_id, COALESCE(procedure_id, 0) AS procedure_id, channel",
+                spec.time_key,
+            ),
+            Some(finer) => (
+                spec.sums_over(&GRAINS[finer]),
+                format!("{} WHERE 1 = 1", sums_table(conn, finer)),
+                spec.keys(),
+                spec.keys(),
+                spec.rollup_key,
+            ),
         };
+        let measures: Vec<String> = totals
+            .iter()
+            .zip(spec.columns())
+            .map(|(sum, column)| format!("{sum} AS {column}"))
+            .collect();
         let table = sums_table(conn, grain);
         diesel::sql_query(format!(
             "CREATE TEMPORARY TABLE {table} AS \
-             SELECT ROW_NUMBER() OVER (ORDER BY agency_id, {procedure}, channel, {key}) AS n, \
-             agency_id, {procedure} AS procedure_id, channel, {key} AS k, {measures} \
-             FROM {source} GROUP BY agency_id, {procedure}, channel, {key}",
+             SELECT ROW_NUMBER() OVER (ORDER BY {grouped}, {key}) AS n, \
+             {selected}, {key} AS k, {measures} \
+             FROM {source} GROUP BY {grouped}, {key}",
             measures = measures.join(", "),
         ))
         .execute(conn)?;
@@ -384,29 +493,29 @@ pub fn add_import_sums(
     first: i64,
     last: i64,
 ) -> QueryResult<()> {
-    let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
     let mut offset = 0;
-    for (grain, (table, time_column, _)) in GRAINS.iter().enumerate() {
+    for (grain, spec) in GRAINS.iter().enumerate() {
         let rows = sums.rows[grain];
         let (from, to) = ((first - offset).max(1), (last - offset).min(rows));
         if let (Some(memory), true) = (&sums.memory, from <= to) {
             let rows = memory[grain]
                 .get((from - 1) as usize..to as usize)
                 .unwrap_or_default();
-            tally::upsert(conn, (table, time_column), rows)?;
+            tally::upsert(conn, spec, rows)?;
         } else if from <= to {
-            let updates: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-                .collect();
+            let Grain {
+                table, time_column, ..
+            } = spec;
+            let columns = spec.columns();
             diesel::sql_query(format!(
-                "INSERT INTO {table} (agency_id, procedure_id, channel, {time_column}, {columns}) \
-                 SELECT agency_id, procedure_id, channel, k, {columns} FROM {sums} \
+                "INSERT INTO {table} ({keys}, {time_column}, {columns}) \
+                 SELECT {keys}, k, {columns} FROM {sums} \
                  WHERE n BETWEEN {from} AND {to} ORDER BY n \
-                 ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {updates}",
+                 ON CONFLICT ({keys}, {time_column}) DO UPDATE SET {updates}",
+                keys = spec.keys(),
                 sums = sums_table(conn, grain),
                 columns = columns.join(", "),
-                updates = updates.join(", "),
+                updates = adding(table, &columns),
             ))
             .execute(conn)?;
         }
@@ -431,8 +540,8 @@ pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     conn.transaction(|conn| {
         diesel::sql_query("UPDATE imports SET published_through = 0 WHERE status = 'publishing'")
             .execute(conn)?;
-        for grain in GRAINS {
-            diesel::sql_query(format!("DELETE FROM {}", grain.0)).execute(conn)?;
+        for grain in &GRAINS {
+            diesel::sql_query(format!("DELETE FROM {}", grain.table)).execute(conn)?;
             diesel::sql_query(upsert_sql(grain, crate::responses::VISIBLE)).execute(conn)?;
         }
         // The Vietnam calendar day of a UTC timestamp: the one backend-specific expression.

@@ -11,7 +11,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Date, Text};
 
-use super::{ImportSums, MEASURES};
+use super::{Grain, ImportSums, MEASURES, adding};
 use crate::db::DbConn;
 use crate::responses::NewResponse;
 
@@ -26,9 +26,10 @@ const UPSERT_ROWS: usize = 100;
 /// orders by bytes, as SQLite's BINARY collation; days are stored as `YYYY-MM-DD` text.
 type DayKey = (i64, i64, &'static str, NaiveDate);
 
-/// The measures of one count row, in [`MEASURES`] order (u32: half the memory of i64; a sum
-/// that would overflow makes the tally give up).
-type Values = [u32; MEASURES.len()];
+/// The measures of one count row, in [`MEASURES`] order, then its dossier responses (a column
+/// only where channels are summed up; u32: half the memory of i64; a sum that would overflow
+/// makes the tally give up).
+type Values = [u32; MEASURES.len() + 1];
 
 /// Sums per day key of the rows added so far, or nothing once there were too many keys.
 #[derive(Debug, Default)]
@@ -65,7 +66,7 @@ impl Tally {
             self.days = None;
             return;
         }
-        let sums = days.entry(key).or_insert([0; MEASURES.len()]);
+        let sums = days.entry(key).or_insert([0; MEASURES.len() + 1]);
         for (sum, value) in sums.iter_mut().zip(measures(r)) {
             match sum.checked_add(value) {
                 Some(total) => *sum = total,
@@ -114,7 +115,31 @@ impl Tally {
                 }),
             }
         }
-        Some(ImportSums::in_memory([days, months]))
+        // Over procedures and channels: the months again, keyed (agency, month).
+        let mut agency_months: HashMap<(i64, (i32, u32)), Values> = HashMap::new();
+        for row in &months {
+            let Period::Month(month) = row.period else {
+                continue;
+            };
+            let sums = agency_months
+                .entry((row.agency, month))
+                .or_insert([0; MEASURES.len() + 1]);
+            for (sum, value) in sums.iter_mut().zip(&row.values) {
+                *sum = sum.checked_add(*value)?;
+            }
+        }
+        let mut agency_months: Vec<SumRow> = agency_months
+            .into_iter()
+            .map(|((agency, month), values)| SumRow {
+                agency,
+                procedure: 0,
+                channel: "",
+                period: Period::Month(month),
+                values,
+            })
+            .collect();
+        agency_months.sort_unstable_by_key(SumRow::month_key);
+        Some(ImportSums::in_memory([days, months, agency_months]))
     }
 }
 
@@ -144,6 +169,15 @@ impl SumRow {
         };
         (self.agency, self.procedure, self.channel, day)
     }
+
+    /// The key of an agency's month, in the order of [`super::sum_import`]'s numbers.
+    fn month_key(&self) -> (i64, Option<(i32, u32)>) {
+        let month = match self.period {
+            Period::Month(month) => Some(month),
+            Period::Day(_) => None,
+        };
+        (self.agency, month)
+    }
 }
 
 /// `{head}` followed by the rows' values as bind parameters and `{tail}`: the same text for
@@ -151,11 +185,14 @@ impl SumRow {
 /// 10 µs a row to parse).
 struct UpsertRows<'a> {
     head: &'a str,
+    /// Whether the table keeps procedures and channels apart (has those key columns).
+    detailed: bool,
     tail: &'a str,
     rows: &'a [SumRow],
     months: Vec<String>,
-    /// The rows' values as the database's integers, row after row.
+    /// The rows' values as the database's integers, row after row, `width` each.
     values: Vec<i64>,
+    width: usize,
 }
 
 impl QueryId for UpsertRows<'_> {
@@ -173,15 +210,17 @@ where
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(self.head);
         let mut months = self.months.iter();
-        let mut values = self.values.chunks(MEASURES.len());
+        let mut values = self.values.chunks(self.width);
         for (i, row) in self.rows.iter().enumerate() {
             out.push_sql(if i == 0 { "(" } else { ", (" });
             out.push_bind_param::<BigInt, _>(&row.agency)?;
             out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.procedure)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(row.channel)?;
-            out.push_sql(", ");
+            if self.detailed {
+                out.push_bind_param::<BigInt, _>(&row.procedure)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(row.channel)?;
+                out.push_sql(", ");
+            }
             match &row.period {
                 Period::Day(day) => out.push_bind_param::<Date, _>(day)?,
                 Period::Month(_) => {
@@ -204,25 +243,20 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for UpsertRows<'_> {}
 
-/// Adds `rows` to the counts of grain `table` (`daily_counts` or `monthly_counts`, keyed by
-/// `time_column`), [`UPSERT_ROWS`] per statement.
-pub(super) fn upsert(
-    conn: &mut DbConn,
-    (table, time_column): (&str, &str),
-    rows: &[SumRow],
-) -> QueryResult<()> {
-    let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
-    let updates: Vec<String> = columns
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
+/// Adds `rows` to the counts of `grain`, [`UPSERT_ROWS`] per statement.
+pub(super) fn upsert(conn: &mut DbConn, grain: &Grain, rows: &[SumRow]) -> QueryResult<()> {
+    let columns = grain.columns();
+    let Grain {
+        table, time_column, ..
+    } = grain;
+    let keys = grain.keys();
     let head = format!(
-        "INSERT INTO {table} (agency_id, procedure_id, channel, {time_column}, {}) VALUES ",
+        "INSERT INTO {table} ({keys}, {time_column}, {}) VALUES ",
         columns.join(", ")
     );
     let tail = format!(
-        " ON CONFLICT (agency_id, procedure_id, channel, {time_column}) DO UPDATE SET {}",
-        updates.join(", ")
+        " ON CONFLICT ({keys}, {time_column}) DO UPDATE SET {}",
+        adding(table, &columns)
     );
     for chunk in rows.chunks(UPSERT_ROWS) {
         let months = chunk
@@ -234,13 +268,15 @@ pub(super) fn upsert(
             .collect();
         let upsert = UpsertRows {
             head: &head,
+            detailed: grain.detailed,
             tail: &tail,
             rows: chunk,
             months,
             values: chunk
                 .iter()
-                .flat_map(|row| row.values.map(i64::from))
+                .flat_map(|row| row.values[..columns.len()].iter().map(|v| i64::from(*v)))
                 .collect(),
+            width: columns.len(),
         };
         crate::on_backend!(conn, c => upsert.execute(c))?;
     }
@@ -270,7 +306,7 @@ fn scale(answer: Option<i32>) -> [u32; 4] {
 fn measures(r: &NewResponse) -> Values {
     let late = r.late == Some(true);
     let harassment = r.e6 == Some(2) || is(r.e7, &[2, 3]);
-    let mut out = [0u32; MEASURES.len()];
+    let mut out = [0u32; MEASURES.len() + 1];
     out[0] = 1;
     for (i, item) in [r.tc0, r.tt0, r.cc0, r.kq0, r.pa0, r.hl0]
         .into_iter()
@@ -295,7 +331,9 @@ fn measures(r: &NewResponse) -> Values {
         one(is(r.hl0, &[1, 2]) || harassment || late),
         one(r.comment_flag),
     ];
-    out[25..].copy_from_slice(&rest);
+    out[25..MEASURES.len()].copy_from_slice(&rest);
+    // super::DOSSIER_RESPONSES.
+    out[MEASURES.len()] = one(r.channel.is_dossier_channel());
     out
 }
 
@@ -304,9 +342,10 @@ mod tests {
     use super::*;
     use crate::domain::Channel;
 
-    fn response(agency: i64, channel: Channel, day: &str, hl0: i32) -> NewResponse {
+    fn response(agency: i64, procedure: i64, channel: Channel, day: &str, hl0: i32) -> NewResponse {
         NewResponse {
             agency_id: agency,
+            procedure_id: (procedure > 0).then_some(procedure),
             channel,
             submitted_on: day.parse().unwrap_or_default(),
             hl0: Some(hl0),
@@ -314,63 +353,89 @@ mod tests {
         }
     }
 
-    /// Days come out in the order `sum_import` numbers them (agency, procedure, channel, day),
-    /// then the months summed from them; past its limit a tally gives up.
-    #[test]
-    fn sums_come_in_key_order_and_a_full_tally_gives_up() {
-        let mut tally = Tally::with_limit(4);
-        tally.add(&response(2, Channel::Counter, "2026-02-01", 5));
-        tally.add(&response(1, Channel::WalkIn, "2026-01-31", 4));
-        tally.add(&response(1, Channel::Online, "2026-02-03", 1));
-        tally.add(&response(1, Channel::WalkIn, "2026-01-02", 2));
-        tally.add(&response(1, Channel::WalkIn, "2026-01-31", 5));
-        let Some(sums) = tally.into_sums() else {
-            panic!("within the limit");
-        };
-        assert_eq!(sums.total(), 4 + 3);
-        let Some([days, months]) = &sums.memory else {
-            panic!("in memory");
-        };
-        let keys: Vec<(i64, &str, String, u32)> = days
-            .iter()
-            .map(|r| match r.period {
-                Period::Day(d) => (r.agency, r.channel, d.to_string(), r.values[0]),
-                Period::Month(_) => (0, "", String::new(), 0),
-            })
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                (1, "online", "2026-02-03".to_owned(), 1),
-                (1, "walk_in", "2026-01-02".to_owned(), 1),
-                (1, "walk_in", "2026-01-31".to_owned(), 2),
-                (2, "counter", "2026-02-01".to_owned(), 1),
-            ]
-        );
-        // n_responses and hl0_sumsq of each month.
-        let month_rows: Vec<(i64, &str, Period, u32, u32)> = months
-            .iter()
+    /// n_responses and hl0_sumsq of each count row, with its key.
+    fn month_rows(rows: &[SumRow]) -> Vec<(i64, i64, &str, Period, u32, u32)> {
+        rows.iter()
             .map(|r| {
                 (
                     r.agency,
+                    r.procedure,
                     r.channel,
                     r.period.clone(),
                     r.values[0],
                     r.values[24],
                 )
             })
+            .collect()
+    }
+
+    /// Days come out in the order `sum_import` numbers them (agency, procedure, channel, day),
+    /// then the months summed from them, then the agencies' months over procedures and channels
+    /// (agency, month); past its limit a tally gives up.
+    #[test]
+    fn sums_come_in_key_order_and_a_full_tally_gives_up() {
+        let mut tally = Tally::with_limit(4);
+        tally.add(&response(2, 0, Channel::Counter, "2026-02-01", 5));
+        tally.add(&response(1, 7, Channel::WalkIn, "2026-01-31", 4));
+        tally.add(&response(1, 0, Channel::Online, "2026-02-03", 1));
+        tally.add(&response(1, 0, Channel::WalkIn, "2026-01-02", 2));
+        tally.add(&response(1, 7, Channel::WalkIn, "2026-01-31", 5));
+        let Some(sums) = tally.into_sums() else {
+            panic!("within the limit");
+        };
+        assert_eq!(sums.total(), 4 + 4 + 3);
+        let Some([days, months, agency_months]) = &sums.memory else {
+            panic!("in memory");
+        };
+        let keys: Vec<(i64, i64, &str, String, u32)> = days
+            .iter()
+            .map(|r| match r.period {
+                Period::Day(d) => (r.agency, r.procedure, r.channel, d.to_string(), r.values[0]),
+                Period::Month(_) => (0, 0, "", String::new(), 0),
+            })
             .collect();
         assert_eq!(
-            month_rows,
+            keys,
             [
-                (1, "online", Period::Month((2026, 2)), 1, 1),
-                (1, "walk_in", Period::Month((2026, 1)), 3, 16 + 4 + 25),
-                (2, "counter", Period::Month((2026, 2)), 1, 25),
+                (1, 0, "online", "2026-02-03".to_owned(), 1),
+                (1, 0, "walk_in", "2026-01-02".to_owned(), 1),
+                (1, 7, "walk_in", "2026-01-31".to_owned(), 2),
+                (2, 0, "counter", "2026-02-01".to_owned(), 1),
+            ]
+        );
+        assert_eq!(
+            month_rows(months),
+            [
+                (1, 0, "online", Period::Month((2026, 2)), 1, 1),
+                (1, 0, "walk_in", Period::Month((2026, 1)), 1, 4),
+                (1, 7, "walk_in", Period::Month((2026, 1)), 2, 16 + 25),
+                (2, 0, "counter", Period::Month((2026, 2)), 1, 25),
+            ]
+        );
+        // Agency months: n_responses, hl0_sumsq and the dossier responses (online, counter).
+        let agency_rows: Vec<(i64, Period, u32, u32, u32)> = agency_months
+            .iter()
+            .map(|r| {
+                (
+                    r.agency,
+                    r.period.clone(),
+                    r.values[0],
+                    r.values[24],
+                    r.values[MEASURES.len()],
+                )
+            })
+            .collect();
+        assert_eq!(
+            agency_rows,
+            [
+                (1, Period::Month((2026, 1)), 3, 4 + 16 + 25, 0),
+                (1, Period::Month((2026, 2)), 1, 1, 1),
+                (2, Period::Month((2026, 2)), 1, 25, 1),
             ]
         );
         let mut full = Tally::with_limit(2);
         for day in ["2026-01-01", "2026-01-02", "2026-01-01", "2026-01-03"] {
-            full.add(&response(1, Channel::Paper, day, 3));
+            full.add(&response(1, 0, Channel::Paper, day, 3));
         }
         assert!(full.into_sums().is_none(), "a third key is past the limit");
     }
@@ -424,6 +489,16 @@ mod tests {
         let m = measures(&answered);
         assert_eq!(&m[..5], [1, 1, 1, 4, 16]);
         assert_eq!(&m[21..25], [1, 0, 2, 4]);
-        assert_eq!(&m[25..], [1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0]);
+        assert_eq!(
+            &m[25..MEASURES.len()],
+            [1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0]
+        );
+        // Then whether it came through a dossier: not on paper, yes at the counter.
+        assert_eq!(m[MEASURES.len()], 0);
+        let counter = NewResponse {
+            channel: Channel::Counter,
+            ..answered
+        };
+        assert_eq!(measures(&counter)[MEASURES.len()], 1);
     }
 }

@@ -10,18 +10,51 @@ use super::{DbConn, DbError, DbPool};
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The migration that fills `agency_monthly_counts` from `monthly_counts`.
+const AGENCY_MONTHS: &str = "20261201000015";
+
 /// Applies every pending migration of the active backend; returns the names applied.
 pub fn run(pool: &DbPool) -> Result<Vec<String>, DbError> {
     let mut conn: super::PooledConn = pool
         .get()
         .map_err(|e| DbError::Migrate(e.to_string()))?
         .into();
-    let applied = match &mut *conn {
+    let applied: Vec<String> = match &mut *conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE),
         DbConn::Pg(c) => c.run_pending_migrations(POSTGRES),
     }
-    .map_err(|e| DbError::Migrate(e.to_string()))?;
-    Ok(applied.iter().map(ToString::to_string).collect())
+    .map_err(|e| DbError::Migrate(e.to_string()))?
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    if applied.iter().any(|v| v.replace('-', "") == AGENCY_MONTHS) {
+        recount_interrupted_publishing(&mut conn)?;
+    }
+    Ok(applied)
+}
+
+/// An import interrupted while adding its counts resumes by number across the count tables;
+/// the months over procedures were numbered after the others only from the migration that
+/// added them, which filled them from months that may already hold part of that import. Such a
+/// database is recounted once (rare: an upgrade right after an interrupted import).
+fn recount_interrupted_publishing(conn: &mut DbConn) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    let publishing: i64 = crate::db::schema::imports::table
+        .filter(
+            crate::db::schema::imports::status
+                .eq(crate::responses::staging::ImportStatus::Publishing),
+        )
+        .count()
+        .get_result(conn)
+        .map_err(|e| DbError::Migrate(e.to_string()))?;
+    if publishing > 0 {
+        tracing::warn!(
+            imports = publishing,
+            "an interrupted import is still adding its counts: recounting every count once"
+        );
+        crate::aggregates::recount(conn).map_err(|e| DbError::Migrate(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The migration names of one backend's embedded set, in order.

@@ -141,10 +141,13 @@ pub fn by_agency(
          WHERE {conditions} GROUP BY dc.agency_id, dc.medium ORDER BY dc.agency_id, dc.medium",
         sums = sums.join(", "),
         source = crate::report::counts::source(
-            "daily_outreach",
-            "monthly_outreach",
-            "agency_id, medium",
-            COLUMNS,
+            &crate::report::counts::Source {
+                daily: "daily_outreach",
+                monthly: "monthly_outreach",
+                keys: "agency_id, medium",
+                columns: &crate::report::counts::Source::plain(COLUMNS),
+                complement: false,
+            },
             query.from,
             query.to
         ),

@@ -1,8 +1,8 @@
 //! Loading summed counts for a period, grouped by agency, procedure, field, level or month.
 //!
-//! Whole months come from `monthly_counts`, the partial months at either end of the period from
-//! `daily_counts`; a province-year is then a few tens of thousands of rows, not a scan of every
-//! response.
+//! Whole months come from `agency_monthly_counts` (or `monthly_counts` where procedures are
+//! grouped), the partial months at either end of the period from `daily_counts`; a
+//! province-year is then a few rows per agency and month, not a scan of every response.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use super::map::UnitMap;
 use super::{GroupBy, Query};
-use crate::aggregates::MEASURES;
+use crate::aggregates::{DOSSIER_RESPONSES, MEASURES};
 use crate::db::DbConn;
 
 /// Declares [`Counts`] with one `i64` per measure and the addition of two groups.
@@ -90,11 +90,16 @@ fn date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// The period as whole months (`'YYYY-MM'` bounds) and the leftover day ranges at its ends.
+/// The period as months read whole (`'YYYY-MM'` bounds), day ranges added to them and day
+/// ranges taken off them. A partial month at either end is read as its days in the period or
+/// as the whole month less its other days, whichever reads fewer days of the daily table (the
+/// ninety days of an early warning that ends on a month's last day start two days into a
+/// month: two days taken off instead of twenty-nine added).
 #[derive(Debug, PartialEq)]
 struct Split {
     months: Option<(String, String)>,
     days: Vec<(NaiveDate, NaiveDate)>,
+    minus: Vec<(NaiveDate, NaiveDate)>,
 }
 
 fn month_start(d: NaiveDate) -> NaiveDate {
@@ -106,72 +111,132 @@ fn next_month_start(d: NaiveDate) -> NaiveDate {
     (start + Duration::days(32)).with_day(1).unwrap_or(start)
 }
 
-fn split(from: NaiveDate, to: NaiveDate) -> Split {
-    let first = if from.day() == 1 {
-        from
-    } else {
-        next_month_start(from)
-    };
-    // The month after the last whole month.
-    let end = month_start(to + Duration::days(1));
-    if first >= end {
-        return Split {
-            months: None,
-            days: vec![(from, to)],
-        };
-    }
-    let last = end - Duration::days(1);
-    let mut days = Vec::new();
-    if from < first {
-        days.push((from, first - Duration::days(1)));
-    }
-    if end <= to {
-        days.push((end, to));
-    }
+fn month_end(d: NaiveDate) -> NaiveDate {
+    next_month_start(d) - Duration::days(1)
+}
+
+/// Days in an inclusive range (0 if empty).
+fn days_in((a, b): (NaiveDate, NaiveDate)) -> i64 {
+    ((b - a).num_days() + 1).max(0)
+}
+
+/// `complement`: whether a partial month may be read whole less its other days (the caller
+/// then drops groups that sum to nothing).
+fn split(from: NaiveDate, to: NaiveDate, complement: bool) -> Split {
     let month = |d: NaiveDate| d.format("%Y-%m").to_string();
-    Split {
-        months: Some((month(first), month(last))),
-        days,
+    let mut out = Split {
+        months: None,
+        days: Vec::new(),
+        minus: Vec::new(),
+    };
+    // The months the period touches, each read whole (less the days outside the period) or
+    // as its days: only the first and the last can be partial.
+    let (first, last) = (month_start(from), month_start(to));
+    let mut whole = (first, last);
+    let mut take = |covered: (NaiveDate, NaiveDate), outside: Vec<(NaiveDate, NaiveDate)>| {
+        let outside: Vec<_> = outside.into_iter().filter(|r| days_in(*r) > 0).collect();
+        let off: i64 = outside.iter().copied().map(days_in).sum();
+        if off == 0 {
+            return true;
+        }
+        if complement && off < days_in(covered) {
+            out.minus.extend(outside);
+            true
+        } else {
+            out.days.push(covered);
+            false
+        }
+    };
+    if first == last {
+        let outside = vec![
+            (first, from - Duration::days(1)),
+            (to + Duration::days(1), month_end(to)),
+        ];
+        if !take((from, to), outside) {
+            return out;
+        }
+    } else {
+        if !take(
+            (from, month_end(from)),
+            vec![(first, from - Duration::days(1))],
+        ) {
+            whole.0 = next_month_start(from);
+        }
+        if !take((last, to), vec![(to + Duration::days(1), month_end(to))]) {
+            whole.1 = month_start(last - Duration::days(1));
+        }
+    }
+    if whole.0 <= whole.1 {
+        out.months = Some((month(whole.0), month(whole.1)));
+    }
+    out
+}
+
+/// Where counts are read from: a daily and a monthly table with the same key columns, and the
+/// counted columns of each (`expression AS name`, the same names in the same order).
+pub(crate) struct Source<'a> {
+    pub daily: &'a str,
+    pub monthly: &'a str,
+    pub keys: &'a str,
+    /// (expression over a daily row, expression over a monthly row, name).
+    pub columns: &'a [(String, String, &'a str)],
+    /// Whether a partial month may be read whole less its other days (see [`Split`]): the
+    /// caller drops the groups that then sum to nothing.
+    pub complement: bool,
+}
+
+impl Source<'_> {
+    /// The columns as a list of plain names, the same over both tables.
+    pub fn plain(names: &str) -> Vec<(String, String, &str)> {
+        names
+            .split(", ")
+            .map(|c| (c.to_owned(), c.to_owned(), c))
+            .collect()
     }
 }
 
-/// A subquery with one row per stored (keys…, month) over the period: whole months from the
-/// monthly table, the ends from the daily one. Only dates we formatted are inlined.
-pub(crate) fn source(
-    daily: &str,
-    monthly: &str,
-    keys: &str,
-    columns: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> String {
-    let split = split(from, to);
+/// A subquery with one row per stored (keys…, month) over the period: months from the monthly
+/// table, days added or taken off from the daily one. Only dates we formatted are inlined.
+pub(crate) fn source(src: &Source, from: NaiveDate, to: NaiveDate) -> String {
+    let Source {
+        daily,
+        monthly,
+        keys,
+        columns,
+        ..
+    } = src;
+    let split = split(from, to, src.complement);
+    let ranges = |days: &[(NaiveDate, NaiveDate)]| {
+        days.iter()
+            .map(|(a, b)| format!("day BETWEEN '{}' AND '{}'", date(*a), date(*b)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let list = |f: &dyn Fn(&(String, String, &str)) -> String| {
+        columns.iter().map(f).collect::<Vec<_>>().join(", ")
+    };
     let mut parts = Vec::new();
     if !split.days.is_empty() {
-        let ranges: Vec<String> = split
-            .days
-            .iter()
-            .map(|(a, b)| format!("day BETWEEN '{}' AND '{}'", date(*a), date(*b)))
-            .collect();
         parts.push(format!(
-            "SELECT {keys}, SUBSTR(CAST(day AS TEXT), 1, 7) AS month, {columns} FROM {daily} WHERE {}",
-            ranges.join(" OR ")
+            "SELECT {keys}, SUBSTR(CAST(day AS TEXT), 1, 7) AS month, {} FROM {daily} WHERE {}",
+            list(&|(e, _, n)| format!("{e} AS {n}")),
+            ranges(&split.days)
+        ));
+    }
+    if !split.minus.is_empty() {
+        parts.push(format!(
+            "SELECT {keys}, SUBSTR(CAST(day AS TEXT), 1, 7) AS month, {} FROM {daily} WHERE {}",
+            list(&|(e, _, n)| format!("-({e}) AS {n}")),
+            ranges(&split.minus)
         ));
     }
     if let Some((a, b)) = split.months {
         parts.push(format!(
-            "SELECT {keys}, month, {columns} FROM {monthly} WHERE month BETWEEN '{a}' AND '{b}'"
+            "SELECT {keys}, month, {} FROM {monthly} WHERE month BETWEEN '{a}' AND '{b}'",
+            list(&|(_, e, n)| format!("{e} AS {n}")),
         ));
     }
     format!("({})", parts.join(" UNION ALL "))
-}
-
-fn measure_columns() -> String {
-    MEASURES
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What a grouping keys on: the expression grouped by, and the key as text. Ids are grouped as
@@ -233,23 +298,54 @@ pub fn grouped(
         .iter()
         .map(|(c, _)| format!("CAST(SUM(dc.{c}) AS BIGINT) AS {c}"))
         .collect();
+    // Months per procedure and channel only where those are grouped: otherwise one row per
+    // agency and month, however many procedures it handles.
+    let detailed = matches!(
+        query.group_by,
+        GroupBy::Procedure | GroupBy::Field | GroupBy::Channel
+    );
+    let (monthly, keys) = if detailed {
+        ("monthly_counts", "agency_id, procedure_id, channel")
+    } else {
+        ("agency_monthly_counts", "agency_id")
+    };
+    let procedures = if query.group_by == GroupBy::Field {
+        "LEFT JOIN procedures pr ON pr.id = dc.procedure_id"
+    } else {
+        ""
+    };
+    let [dossier, _, dossier_by_channel] = DOSSIER_RESPONSES;
+    let mut columns: Vec<(String, String, &str)> = MEASURES
+        .iter()
+        .map(|(c, _)| (c.to_string(), c.to_string(), *c))
+        .collect();
+    columns.push((
+        dossier_by_channel.to_owned(),
+        if detailed {
+            dossier_by_channel
+        } else {
+            dossier
+        }
+        .to_owned(),
+        dossier,
+    ));
     let sql = format!(
-        "{with}SELECT {text} AS key, {sums}, \
-         CAST(SUM(CASE WHEN dc.channel IN ('counter', 'online', 'postal') THEN dc.n_responses ELSE 0 END) AS BIGINT) \
-         AS dossier_responses \
-         FROM {source} dc {join} \
-         LEFT JOIN procedures pr ON pr.id = dc.procedure_id \
-         WHERE {conditions} GROUP BY {group} ORDER BY {text}",
+        "{with}SELECT {text} AS key, {sums}, CAST(SUM(dc.{dossier}) AS BIGINT) AS {dossier} \
+         FROM {source} dc {join} {procedures} \
+         WHERE {conditions} GROUP BY {group} HAVING SUM(dc.n_responses) <> 0 ORDER BY {text}",
         text = key.text,
         group = key.group,
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         sums = sums.join(", "),
         source = source(
-            "daily_counts",
-            "monthly_counts",
-            "agency_id, procedure_id, channel",
-            &measure_columns(),
+            &Source {
+                daily: "daily_counts",
+                monthly,
+                keys,
+                columns: &columns,
+                complement: true,
+            },
             query.from,
             query.to
         ),
@@ -311,16 +407,20 @@ pub fn dossiers(
         "{with}SELECT {text} AS key, CAST(SUM(dc.dossiers) AS BIGINT) AS dossiers, \
          CAST(SUM(dc.answered) AS BIGINT) AS answered \
          FROM {source} dc {join} \
-         WHERE {conditions} GROUP BY {group}",
+         WHERE {conditions} GROUP BY {group} \
+         HAVING SUM(dc.dossiers) <> 0 OR SUM(dc.answered) <> 0",
         text = key.text,
         group = key.group,
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         source = source(
-            "daily_dossiers",
-            "monthly_dossiers",
-            "agency_id",
-            "dossiers, answered",
+            &Source {
+                daily: "daily_dossiers",
+                monthly: "monthly_dossiers",
+                keys: "agency_id",
+                columns: &Source::plain("dossiers, answered"),
+                complement: true,
+            },
             query.from,
             query.to
         ),
@@ -368,14 +468,20 @@ pub fn recent_events(
          CAST(SUM(dc.harassment_k) AS BIGINT) AS harassment_k, CAST(SUM(dc.harassment_n) AS BIGINT) AS harassment_n, \
          CAST(SUM(dc.repeat_k) AS BIGINT) AS repeat_k, CAST(SUM(dc.repeat_n) AS BIGINT) AS repeat_n \
          FROM {source} dc {join} \
-         WHERE {conditions} GROUP BY a.id, dc.month ORDER BY a.id, dc.month",
+         WHERE {conditions} GROUP BY a.id, dc.month HAVING SUM(dc.n_responses) <> 0 \
+         ORDER BY a.id, dc.month",
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         source = source(
-            "daily_counts",
-            "monthly_counts",
-            "agency_id",
-            "harassment_k, harassment_n, repeat_k, repeat_n",
+            &Source {
+                daily: "daily_counts",
+                monthly: "agency_monthly_counts",
+                keys: "agency_id",
+                columns: &Source::plain(
+                    "n_responses, harassment_k, harassment_n, repeat_k, repeat_n"
+                ),
+                complement: true,
+            },
             from.max(query.from),
             query.to
         ),
@@ -392,18 +498,28 @@ mod tests {
         s.parse().unwrap_or_default()
     }
 
+    fn months(a: &str, b: &str) -> Option<(String, String)> {
+        Some((a.into(), b.into()))
+    }
+
     #[test]
     fn periods_split_into_whole_months_and_ends() {
-        let year = split(d("2026-01-01"), d("2026-12-31"));
-        assert_eq!(
-            year,
-            Split {
-                months: Some(("2026-01".into(), "2026-12".into())),
-                days: vec![]
-            }
-        );
-        let ragged = split(d("2025-11-25"), d("2026-11-24"));
-        assert_eq!(ragged.months, Some(("2025-12".into(), "2026-10".into())));
+        for complement in [false, true] {
+            let year = split(d("2026-01-01"), d("2026-12-31"), complement);
+            assert_eq!(
+                year,
+                Split {
+                    months: months("2026-01", "2026-12"),
+                    days: vec![],
+                    minus: vec![],
+                }
+            );
+            let february = split(d("2026-02-01"), d("2026-02-28"), complement);
+            assert_eq!(february.months, months("2026-02", "2026-02"));
+            assert!(february.days.is_empty() && february.minus.is_empty());
+        }
+        let ragged = split(d("2025-11-25"), d("2026-11-24"), false);
+        assert_eq!(ragged.months, months("2025-12", "2026-10"));
         assert_eq!(
             ragged.days,
             vec![
@@ -411,18 +527,60 @@ mod tests {
                 (d("2026-11-01"), d("2026-11-24"))
             ]
         );
-        let inside = split(d("2026-02-03"), d("2026-02-20"));
+        let inside = split(d("2026-02-03"), d("2026-02-20"), false);
         assert_eq!(
             inside,
             Split {
                 months: None,
-                days: vec![(d("2026-02-03"), d("2026-02-20"))]
+                days: vec![(d("2026-02-03"), d("2026-02-20"))],
+                minus: vec![],
             }
         );
-        let february = split(d("2026-02-01"), d("2026-02-28"));
-        assert_eq!(february.months, Some(("2026-02".into(), "2026-02".into())));
-        let to_end = split(d("2026-02-15"), d("2026-03-31"));
-        assert_eq!(to_end.months, Some(("2026-03".into(), "2026-03".into())));
+        let to_end = split(d("2026-02-15"), d("2026-03-31"), false);
+        assert_eq!(to_end.months, months("2026-03", "2026-03"));
         assert_eq!(to_end.days, vec![(d("2026-02-15"), d("2026-02-28"))]);
+    }
+
+    /// With `complement`, a partial month is read whole less its other days when those are
+    /// fewer than its days in the period; ties and short ends are read as days.
+    #[test]
+    fn partial_months_are_read_by_the_fewer_days() {
+        // The early warning of a year: 3 October to 31 December.
+        let warning = split(d("2026-10-03"), d("2026-12-31"), true);
+        assert_eq!(
+            warning,
+            Split {
+                months: months("2026-10", "2026-12"),
+                days: vec![],
+                minus: vec![(d("2026-10-01"), d("2026-10-02"))],
+            }
+        );
+        // Six days at the start (read as days), twenty-four at the end (the month less six).
+        let ragged = split(d("2025-11-25"), d("2026-11-24"), true);
+        assert_eq!(ragged.months, months("2025-12", "2026-11"));
+        assert_eq!(ragged.days, vec![(d("2025-11-25"), d("2025-11-30"))]);
+        assert_eq!(ragged.minus, vec![(d("2026-11-25"), d("2026-11-30"))]);
+        // Inside one month: 18 of February's 28 days, less the 2 before and 8 after.
+        let inside = split(d("2026-02-03"), d("2026-02-20"), true);
+        assert_eq!(inside.months, months("2026-02", "2026-02"));
+        assert!(inside.days.is_empty());
+        assert_eq!(
+            inside.minus,
+            vec![
+                (d("2026-02-01"), d("2026-02-02")),
+                (d("2026-02-21"), d("2026-02-28"))
+            ]
+        );
+        // A short stretch inside a month stays days; a tie too (15 of 30 days).
+        let short = split(d("2026-04-10"), d("2026-04-12"), true);
+        assert_eq!((short.months, short.days.len()), (None, 1));
+        let tie = split(d("2026-04-16"), d("2026-05-31"), true);
+        assert_eq!(tie.days, vec![(d("2026-04-16"), d("2026-04-30"))]);
+        assert_eq!(tie.months, months("2026-05", "2026-05"));
+        assert!(tie.minus.is_empty());
+        // One day at the end of a month: read as that day.
+        let last = split(d("2026-01-31"), d("2026-02-28"), true);
+        assert_eq!(last.days, vec![(d("2026-01-31"), d("2026-01-31"))]);
+        assert_eq!(last.months, months("2026-02", "2026-02"));
     }
 }

@@ -48,7 +48,7 @@ fn paper_file(n: usize) -> String {
     csv
 }
 
-/// Every row of both count tables, as text, for comparisons.
+/// Every row of the count tables, as text, for comparisons.
 fn dump(app: &TestApp) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     #[derive(QueryableByName)]
     struct Line {
@@ -57,16 +57,31 @@ fn dump(app: &TestApp) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     }
     let mut conn = app.conn()?;
     let mut out = Vec::new();
-    for (table, key) in [("daily_counts", "day"), ("monthly_counts", "month")] {
-        let measures: Vec<String> = sipas::aggregates::MEASURES
-            .iter()
-            .map(|(c, _)| format!("CAST({c} AS TEXT)"))
-            .collect();
+    let measures: Vec<String> = sipas::aggregates::MEASURES
+        .iter()
+        .map(|(c, _)| format!("CAST({c} AS TEXT)"))
+        .collect();
+    let measures = measures.join(" || '|' || ");
+    for (table, keys, extra) in [
+        (
+            "daily_counts",
+            "CAST(procedure_id AS TEXT) || '|' || channel || '|' || CAST(day AS TEXT)",
+            "''",
+        ),
+        (
+            "monthly_counts",
+            "CAST(procedure_id AS TEXT) || '|' || channel || '|' || month",
+            "''",
+        ),
+        (
+            "agency_monthly_counts",
+            "month",
+            "CAST(dossier_responses AS TEXT)",
+        ),
+    ] {
         let sql = format!(
-            "SELECT '{table}|' || CAST(agency_id AS TEXT) || '|' || CAST(procedure_id AS TEXT) || '|' \
-             || channel || '|' || CAST({key} AS TEXT) || '|' || {} AS line FROM {table} \
-             ORDER BY agency_id, procedure_id, channel, {key}",
-            measures.join(" || '|' || ")
+            "SELECT '{table}|' || CAST(agency_id AS TEXT) || '|' || {keys} || '|' || {measures} \
+             || '|' || {extra} AS line FROM {table} ORDER BY line"
         );
         let lines: Vec<Line> = diesel::sql_query(sql).load(&mut *conn)?;
         out.extend(lines.into_iter().map(|l| l.line));
@@ -642,4 +657,49 @@ async fn an_import_counts_every_answer_as_a_recount_does() -> TestResult {
             > 0
     );
     assert_counts_equal_a_recount(&app)
+}
+
+/// Rolls back migration 000015 (the months over procedures) and applies it again through the
+/// production path, as an upgrade from the version before it does.
+fn upgrade_to_agency_months(app: &TestApp) -> TestResult {
+    let mut conn = app.conn()?;
+    diesel::sql_query("DROP TABLE agency_monthly_counts").execute(&mut *conn)?;
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000015%'")
+        .execute(&mut *conn)?;
+    drop(conn);
+    let applied = sipas::db::migrations::run(&app.pool)?;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    Ok(())
+}
+
+/// The upgrade that adds `agency_monthly_counts` fills it from the monthly counts; an import
+/// interrupted after adding part of its months (numbered before the new table's rows) would be
+/// counted twice there, so that upgrade recounts once, and the import then completes once.
+#[tokio::test]
+async fn the_agency_months_upgrade_counts_an_interrupted_import_once() -> TestResult {
+    let app = spawn_app().await?;
+    submit_one(&app, "UPG-1").await?;
+    // About 4,000 day rows, then months: the first chunk of 5,000 goes into the months.
+    let rows = 4_000;
+    let id = interrupted_while_publishing(&app, rows, "UPG-A").await?;
+    let days = app.count(&format!(
+        "(SELECT DISTINCT agency_id, channel, submitted_on FROM responses WHERE import_id = {id}) d"
+    ))?;
+    assert!(
+        days < PUBLISH_CHUNK,
+        "part of the months added: {days} days"
+    );
+    let web = visible(&app)?;
+    upgrade_to_agency_months(&app)?;
+    let recovered = staging::recover(&app.database)?;
+    assert_eq!(recovered.rolled_forward, [id]);
+    assert_eq!(counted(&app)?, web + rows as i64, "each row counted once");
+    assert_counts_equal_a_recount(&app)?;
+
+    // With nothing interrupted, the table is filled from the months, as a recount fills it.
+    submit_one(&app, "UPG-2").await?;
+    let before = dump(&app)?;
+    upgrade_to_agency_months(&app)?;
+    assert_eq!(dump(&app)?, before);
+    Ok(())
 }

@@ -1,0 +1,1 @@
+ALTER TABLE agency_monthly_counts RESET (fillfactor, autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor);
