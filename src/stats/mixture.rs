@@ -16,7 +16,7 @@
 //! differs keeps its own mean), then φ, m and π by maximum likelihood. Everything is
 //! deterministic: the same inputs in the same order give the same numbers to the bit.
 
-use statrs::function::gamma::ln_gamma;
+use super::special::ln_gamma;
 
 /// Smallest and largest concentration φ the fit considers.
 const CONCENTRATION_RANGE: (f64, f64) = (2.0, 20_000.0);

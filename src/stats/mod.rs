@@ -27,6 +27,7 @@ pub mod monitor;
 pub mod scale;
 pub mod severity;
 pub mod simulation;
+pub mod special;
 pub mod testing;
 
 pub use intervals::Interval;
