@@ -10,10 +10,8 @@ use super::{DbConn, DbError, DbPool};
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// The migration that fills `agency_monthly_counts` from `monthly_counts`.
-const AGENCY_MONTHS: &str = "20261201000015";
-
-/// Applies every pending migration of the active backend; returns the names applied.
+/// Applies every pending migration of the active backend, then any recount a migration asked
+/// for; returns the names applied.
 pub fn run(pool: &DbPool) -> Result<Vec<String>, DbError> {
     let mut conn: super::PooledConn = pool
         .get()
@@ -27,34 +25,33 @@ pub fn run(pool: &DbPool) -> Result<Vec<String>, DbError> {
     .iter()
     .map(ToString::to_string)
     .collect();
-    if applied.iter().any(|v| v.replace('-', "") == AGENCY_MONTHS) {
-        recount_interrupted_publishing(&mut conn)?;
-    }
+    recount_if_requested(&mut conn).map_err(|e| DbError::Migrate(e.to_string()))?;
     Ok(applied)
 }
 
-/// An import interrupted while adding its counts resumes by number across the count tables;
-/// the months over procedures were numbered after the others only from the migration that
-/// added them, which filled them from months that may already hold part of that import. Such a
-/// database is recounted once (rare: an upgrade right after an interrupted import).
-fn recount_interrupted_publishing(conn: &mut DbConn) -> Result<(), DbError> {
+/// Recounts every count once if a migration asked for it in `pending_recounts` (migration
+/// 000015, when an import was interrupted while adding its counts), clearing the request in the
+/// same transaction: a crash in between recounts again at the next start.
+fn recount_if_requested(conn: &mut DbConn) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
-    let publishing: i64 = crate::db::schema::imports::table
-        .filter(
-            crate::db::schema::imports::status
-                .eq(crate::responses::staging::ImportStatus::Publishing),
-        )
-        .count()
-        .get_result(conn)
-        .map_err(|e| DbError::Migrate(e.to_string()))?;
-    if publishing > 0 {
-        tracing::warn!(
-            imports = publishing,
-            "an interrupted import is still adding its counts: recounting every count once"
-        );
-        crate::aggregates::recount(conn).map_err(|e| DbError::Migrate(e.to_string()))?;
+    #[derive(QueryableByName)]
+    struct Pending {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
-    Ok(())
+    let pending: Pending =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM pending_recounts").get_result(conn)?;
+    if pending.n == 0 {
+        return Ok(());
+    }
+    tracing::warn!(
+        "an import was interrupted while adding its counts across an upgrade: recounting every count once"
+    );
+    conn.transaction(|conn| {
+        crate::aggregates::recount(conn)?;
+        diesel::sql_query("DELETE FROM pending_recounts").execute(conn)?;
+        Ok(())
+    })
 }
 
 /// The migration names of one backend's embedded set, in order.

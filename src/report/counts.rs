@@ -12,6 +12,8 @@ use super::map::UnitMap;
 use super::{GroupBy, Query};
 use crate::aggregates::{DOSSIER_RESPONSES, MEASURES};
 use crate::db::DbConn;
+use crate::db::schema::imports;
+use crate::responses::staging::ImportStatus;
 
 /// Declares [`Counts`] with one `i64` per measure and the addition of two groups.
 macro_rules! counts {
@@ -129,6 +131,9 @@ fn split(from: NaiveDate, to: NaiveDate, complement: bool) -> Split {
         days: Vec::new(),
         minus: Vec::new(),
     };
+    if to < from {
+        return out;
+    }
     // The months the period touches, each read whole (less the days outside the period) or
     // as its days: only the first and the last can be partial.
     let (first, last) = (month_start(from), month_start(to));
@@ -193,6 +198,17 @@ impl Source<'_> {
             .map(|c| (c.to_owned(), c.to_owned(), c))
             .collect()
     }
+}
+
+/// Whether a partial month may be read as its whole month less its other days: not while a
+/// response import is adding its counts, table after table (its days can then be in before its
+/// months, and a month less its days would go below zero for a moment).
+fn complement_safe(conn: &mut DbConn) -> QueryResult<bool> {
+    let publishing: i64 = imports::table
+        .filter(imports::status.eq(ImportStatus::Publishing))
+        .count()
+        .get_result(conn)?;
+    Ok(publishing == 0)
 }
 
 /// A subquery with one row per stored (keys…, month) over the period: months from the monthly
@@ -344,7 +360,7 @@ pub fn grouped(
                 monthly,
                 keys,
                 columns: &columns,
-                complement: true,
+                complement: complement_safe(conn)?,
             },
             query.from,
             query.to
@@ -480,7 +496,7 @@ pub fn recent_events(
                 columns: &Source::plain(
                     "n_responses, harassment_k, harassment_n, repeat_k, repeat_n"
                 ),
-                complement: true,
+                complement: complement_safe(conn)?,
             },
             from.max(query.from),
             query.to
@@ -582,5 +598,13 @@ mod tests {
         let last = split(d("2026-01-31"), d("2026-02-28"), true);
         assert_eq!(last.days, vec![(d("2026-01-31"), d("2026-01-31"))]);
         assert_eq!(last.months, months("2026-02", "2026-02"));
+        // An empty period reads nothing.
+        for complement in [false, true] {
+            let empty = split(d("2026-04-10"), d("2026-03-05"), complement);
+            assert_eq!(
+                (empty.months, empty.days, empty.minus),
+                (None, vec![], vec![])
+            );
+        }
     }
 }

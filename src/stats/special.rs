@@ -24,7 +24,7 @@ const SERIES: [f64; 7] = [
 
 /// ln Γ(x) for x > 0.
 pub fn ln_gamma(x: f64) -> f64 {
-    if x < STIRLING_FROM {
+    if x < STIRLING_FROM || !x.is_finite() {
         return statrs::function::gamma::ln_gamma(x);
     }
     let r = 1.0 / x;
@@ -70,6 +70,7 @@ mod tests {
         for x in [0.3, 1.0, 2.5, 9.75] {
             assert_eq!(ln_gamma(x), statrs::function::gamma::ln_gamma(x));
         }
+        assert_eq!(ln_gamma(f64::INFINITY), f64::INFINITY);
         let below = statrs::function::gamma::ln_gamma(STIRLING_FROM);
         assert!((ln_gamma(STIRLING_FROM) - below).abs() < 1e-13);
     }

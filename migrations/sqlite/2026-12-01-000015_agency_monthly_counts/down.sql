@@ -1,1 +1,2 @@
+DROP TABLE pending_recounts;
 DROP TABLE agency_monthly_counts;
