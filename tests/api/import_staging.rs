@@ -731,7 +731,10 @@ async fn a_report_during_publishing_counts_nothing_below_zero() -> TestResult {
     )?;
     // 3 January – 27 February 2015: both ends are partial months that the whole month less two
     // and one days would read, and the import's first days (1–2 January, 28 February) are in.
-    for group_by in [sipas::report::GroupBy::Agency, sipas::report::GroupBy::Month] {
+    for group_by in [
+        sipas::report::GroupBy::Agency,
+        sipas::report::GroupBy::Month,
+    ] {
         let query = sipas::report::Query {
             from: chrono::NaiveDate::from_ymd_opt(2015, 1, 3).ok_or("date")?,
             to: chrono::NaiveDate::from_ymd_opt(2015, 2, 27).ok_or("date")?,
