@@ -539,8 +539,8 @@ fn add_user(
 
 fn digest(settings: &Settings, action: DigestAction) -> anyhow::Result<()> {
     use crate::mail::{Mailer, digest, outbox};
-    let pool = open_database(settings)?;
-    let mut conn = conn(&pool)?;
+    let db = Database::open(&settings.database)?;
+    let mut conn = db.conn()?;
     let today = crate::clock::today();
     match action {
         DigestAction::Preview { period, agency }
@@ -576,11 +576,10 @@ Period: {key}
                 );
             }
             let now = crate::clock::now();
-            let queued = digest::queue(&mut conn, settings, period, agency.as_deref(), today, now)?;
-            let round =
-                outbox::deliver_due(&mut conn, &mailer, settings.mail.max_attempts, || {
-                    crate::clock::now()
-                })?;
+            let queued = digest::queue(&db, settings, period, agency.as_deref(), today, now)?;
+            let round = outbox::deliver_due(&db, &mailer, settings.mail.max_attempts, || {
+                crate::clock::now()
+            })?;
             println!(
                 "xếp {queued} bản tin chờ gửi; đã gửi {s}, sẽ thử lại {r}, thất bại {f} \
                  ({queued} digest(s) queued; sent {s}, retrying later {r}, failed {f})",

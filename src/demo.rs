@@ -254,7 +254,7 @@ pub fn seed_if_empty(state: &Installation<'_>) -> anyhow::Result<bool> {
     println!(
         "Đang tạo tỉnh mẫu (Thái Nguyên) với một năm phiếu khảo sát… (creating the demo province)"
     );
-    conn.transaction(|conn| seed(conn, state))?;
+    crate::db::write_transaction(&mut conn, |conn| seed(conn, state))?;
     let password = crate::accounts::password::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = crate::clock::now();
     let accounts = [

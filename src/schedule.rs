@@ -151,8 +151,7 @@ impl Tasks {
     }
 
     fn reach(&self, sender: &outreach::Sender) -> anyhow::Result<()> {
-        let mut conn = self.db.conn()?;
-        let round = outreach::round(&mut conn, sender, clock::now)?;
+        let round = outreach::round(&self.db, sender, clock::now)?;
         if round != outreach::Round::default() {
             tracing::info!(?round, "citizen messages");
         }
@@ -187,7 +186,6 @@ impl Tasks {
     }
 
     fn mail(&mut self) -> anyhow::Result<()> {
-        let mut conn = self.db.conn()?;
         let local = clock::local_now();
         let today = local.date_naive();
         let due =
@@ -198,14 +196,13 @@ impl Tasks {
         ] {
             let key = period.window(today).key;
             if due && on_day && !self.queued.contains(&key) {
-                let n =
-                    digest::queue(&mut conn, &self.settings, period, None, today, clock::now())?;
+                let n = digest::queue(&self.db, &self.settings, period, None, today, clock::now())?;
                 tracing::info!(%key, queued = n, "digests queued");
                 self.queued.push(key);
             }
         }
         let round = outbox::deliver_due(
-            &mut conn,
+            &self.db,
             &self.mailer,
             self.settings.mail.max_attempts,
             clock::now,

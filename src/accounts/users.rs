@@ -117,7 +117,7 @@ pub fn insert(
         (Role::AgencyHead, None) | (_, Some(_)) => return Err(UserError::AgencyNeeded),
         (_, None) => None,
     };
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         if find_by_email(conn, &email)?.is_some() {
             return Err(UserError::Exists(email.clone()));
         }
@@ -154,7 +154,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
 
 /// Disables or re-enables an account; disabling ends its sessions at once.
 pub fn set_disabled(conn: &mut DbConn, user_id: i64, disabled: bool) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let n = diesel::update(users::table.find(user_id))
             .set(users::disabled.eq(disabled))
             .execute(conn)?;
@@ -173,7 +173,7 @@ pub fn set_password(
     password_hash: &str,
     must_change: bool,
 ) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let n = diesel::update(users::table.find(user_id))
             .set((
                 users::password_hash.eq(password_hash),

@@ -537,7 +537,7 @@ pub fn drop_import_sums(conn: &mut DbConn) -> QueryResult<()> {
 /// that are done. An import still adding its counts starts over (its sums are added again from
 /// the first).
 pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::sql_query("UPDATE imports SET published_through = 0 WHERE status = 'publishing'")
             .execute(conn)?;
         for grain in &GRAINS {

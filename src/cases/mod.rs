@@ -504,7 +504,7 @@ pub fn apply(
     user: i64,
     now: NaiveDateTime,
 ) -> Result<(), CaseError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let case = get(conn, case_id)?.ok_or(CaseError::NotFound)?;
         let target = cases::table.find(case_id);
         match action {

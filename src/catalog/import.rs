@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use chrono::NaiveDate;
-use diesel::Connection;
 
 use super::queries;
 use super::{NewAgency, NewProcedure};
@@ -184,7 +183,7 @@ pub fn import_agencies(conn: &mut DbConn, input: impl Read) -> Result<usize, Imp
     if !problems.is_empty() {
         return problems.into_result().map(|_| 0);
     }
-    conn.transaction(|conn| -> Result<usize, ImportError> {
+    crate::db::write_transaction(conn, |conn| -> Result<usize, ImportError> {
         // Parents may be in the file (before or after the child) or already in the database.
         let existing = queries::all_agencies(conn)?;
         let mut parent_of: HashMap<String, Option<String>> = HashMap::new();
@@ -426,7 +425,7 @@ pub fn import_procedures(conn: &mut DbConn, input: impl Read) -> Result<usize, I
         });
     }
     problems.into_result()?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         for p in &parsed {
             queries::upsert_procedure(conn, p)?;
         }
@@ -469,7 +468,7 @@ pub fn import_links(conn: &mut DbConn, input: impl Read) -> Result<usize, Import
         }
     }
     problems.into_result()?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         for (a, p) in &pairs {
             queries::link(conn, *a, *p)?;
         }

@@ -219,7 +219,7 @@ pub fn import_successions(conn: &mut DbConn, input: impl Read) -> Result<usize, 
         });
     }
     problems.into_result()?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         // Two imports at once on PostgreSQL would each check the graph without the other's
         // rows (and could close a cycle together): the second waits for the first.
         if let DbConn::Pg(pg) = conn {

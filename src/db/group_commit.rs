@@ -19,7 +19,6 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
 use diesel::result::QueryResult;
 
 use super::DbConn;
@@ -176,7 +175,7 @@ fn commit_batch<I, O>(
     batch: &BatchFn<I, O>,
     items: &[I],
 ) -> Vec<Result<O, StoreError>> {
-    let together = conn.transaction(|c| {
+    let together = super::write_transaction(conn, |c| {
         let outcomes = batch(c, items)?;
         if outcomes.len() == items.len() {
             Ok(outcomes)
@@ -201,13 +200,15 @@ fn commit_batch<I, O>(
             for item in items {
                 let result = match &unavailable {
                     Some(e) => Err(e.clone()),
-                    None => conn
-                        .transaction(|c| batch(c, std::slice::from_ref(item)))
-                        .map_err(StoreError::from)
-                        .and_then(|mut one| {
-                            one.pop()
-                                .ok_or_else(|| StoreError::Other("a write returned nothing".into()))
-                        }),
+                    None => {
+                        super::write_transaction(conn, |c| batch(c, std::slice::from_ref(item)))
+                            .map_err(StoreError::from)
+                            .and_then(|mut one| {
+                                one.pop().ok_or_else(|| {
+                                    StoreError::Other("a write returned nothing".into())
+                                })
+                            })
+                    }
                 };
                 if let Err(e) = &result
                     && e.is_transient()
@@ -224,8 +225,8 @@ fn commit_batch<I, O>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::RunQueryDsl;
     use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
 
     fn memory() -> Result<DbConn, Box<dyn std::error::Error>> {
         let mut conn = DbConn::Sqlite(diesel::SqliteConnection::establish(":memory:")?);

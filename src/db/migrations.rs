@@ -47,7 +47,7 @@ fn recount_if_requested(conn: &mut DbConn) -> diesel::QueryResult<()> {
     tracing::warn!(
         "an import was interrupted while adding its counts across an upgrade: recounting every count once"
     );
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         crate::aggregates::recount(conn)?;
         diesel::sql_query("DELETE FROM pending_recounts").execute(conn)?;
         Ok(())

@@ -440,7 +440,7 @@ impl Database {
         f: impl FnOnce(&mut DbConn) -> Result<T, E>,
     ) -> Result<T, E> {
         let _turn = self.take_turn();
-        conn.transaction(f)
+        write_transaction(conn, f)
     }
 
     /// Runs `f` (a bulk write on `conn`) while a thread of its own copies SQLite's log into the
@@ -509,7 +509,7 @@ impl Database {
         f: impl FnOnce(&mut DbConn) -> Result<T, E>,
     ) -> Result<T, E> {
         let _turn = self.turn.as_ref().map(|t| t.take_unmarked());
-        conn.transaction(f)
+        write_transaction(conn, f)
     }
 
     /// Waits for the writer's turn (SQLite); `None` on PostgreSQL, where writers do not queue here.
@@ -614,6 +614,39 @@ fn manager(settings: &DatabaseSettings) -> Manager {
     }
 }
 
+/// Runs `f` in a transaction that writes (a savepoint when one is open). On SQLite it begins
+/// `IMMEDIATE`: the write lock is taken first, waiting for it up to the busy timeout. A deferred
+/// transaction that read and then wrote failed at once ("database is locked", no wait) whenever
+/// another connection, of this process or another, held the write lock at that moment.
+pub fn write_transaction<T, E: From<diesel::result::Error>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConn as Connection>::TransactionManager;
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    // Ended as diesel's own `transaction` ends one.
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
 /// Takes the named lock for the rest of the caller's transaction: another process (or server)
 /// taking the same lock waits until this transaction ends (a row lock on PostgreSQL, the write
 /// lock on SQLite). Call it first thing in the transaction.
@@ -672,5 +705,61 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sipas.db"), "sipas.db");
+    }
+
+    /// A transaction that reads, then writes while another connection holds the write lock:
+    /// SQLite fails a deferred one at once, whatever the busy timeout; `write_transaction` waits.
+    #[test]
+    fn a_write_transaction_waits_for_another_connections_write() -> anyhow::Result<()> {
+        use diesel::sql_types::BigInt;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let dir = tempfile::tempdir()?;
+        let settings = DatabaseSettings {
+            url: dir.path().join("t.db").display().to_string(),
+            ..Default::default()
+        };
+        let pool = connect(&settings)?;
+        let mut reader: PooledConn = pool.get()?.into();
+        reader.batch_execute("CREATE TABLE t (x INTEGER)")?;
+        let attempt = |conn: &mut DbConn, immediate: bool| -> Result<i64, diesel::result::Error> {
+            let (holding, held) = std::sync::mpsc::channel();
+            let pool = pool.clone();
+            let writer = std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut other: PooledConn = pool.get()?.into();
+                other.batch_execute("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")?;
+                holding.send(())?;
+                std::thread::sleep(Duration::from_millis(300));
+                other.batch_execute("COMMIT")?;
+                Ok(())
+            });
+            held.recv()
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+            let body = |c: &mut DbConn| {
+                let before =
+                    diesel::sql_query("SELECT COUNT(*) AS n FROM t").get_result::<Count>(c)?;
+                diesel::sql_query("INSERT INTO t VALUES (2)").execute(c)?;
+                Ok(before.n)
+            };
+            let outcome = if immediate {
+                write_transaction(conn, body)
+            } else {
+                conn.transaction(body)
+            };
+            let joined = writer.join();
+            assert!(matches!(joined, Ok(Ok(()))), "the other writer failed");
+            outcome
+        };
+        let deferred = attempt(&mut reader, false);
+        assert!(
+            matches!(&deferred, Err(e) if e.to_string().contains("locked")),
+            "{deferred:?}"
+        );
+        // It waited for the other write, and saw it.
+        assert_eq!(attempt(&mut reader, true)?, 2);
+        Ok(())
     }
 }

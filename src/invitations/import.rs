@@ -4,7 +4,6 @@ use std::io::Read;
 use std::sync::mpsc;
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use super::dossier::{Dossier, DossierReport};
 use super::issue::{Fresh, Issued, Issuer, Scope, StoreError};
@@ -116,7 +115,7 @@ fn store(
     mut emit: impl FnMut(&Issued) -> std::io::Result<()>,
 ) -> Result<u64, ImportError> {
     crate::db::with_import_cache(conn, |conn| {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             let mut batch = issuer.batch(Scope::All);
             let mut problems = Problems::default();
             let mut imported = 0;

@@ -94,7 +94,7 @@ impl<'a> Issuer<'a> {
         dossiers: &[Dossier],
         scope: Scope,
     ) -> Result<Vec<Issued>, IssueError> {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             let mut batch = self.batch(scope);
             let resolved = batch
                 .resolve(conn, dossiers)?

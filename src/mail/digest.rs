@@ -31,8 +31,8 @@ use super::outbox::enqueue;
 use crate::accounts::Role;
 use crate::cases::{self, Case};
 use crate::config::Settings;
-use crate::db::DbConn;
 use crate::db::schema::{agencies, mail_recipients, provinces, users};
+use crate::db::{Database, DbConn, StoreError};
 use crate::domain::Lang;
 use crate::monitoring::WINDOW_DAYS;
 use crate::report::disclosure::MINIMUM;
@@ -1344,16 +1344,17 @@ pub fn compose(
 /// Queues the digests of `period` (each recipient and period at most once); returns how many
 /// were newly queued.
 pub fn queue(
-    conn: &mut DbConn,
+    db: &Database,
     settings: &Settings,
     period: Period,
     agency: Option<&str>,
     today: NaiveDate,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> Result<usize, StoreError> {
+    let conn = &mut *db.conn()?;
     let emails = compose(conn, settings, period, agency, today)?;
     let domain = super::message_domain(settings);
-    conn.transaction(|conn| {
+    db.transaction_on(conn, |conn| {
         let mut queued = 0;
         for (email, kind, key) in &emails {
             if enqueue(conn, email, kind, key, now, &domain)? {

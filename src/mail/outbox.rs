@@ -17,8 +17,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{Email, Mailer};
-use crate::db::DbConn;
 use crate::db::schema::outbox;
+use crate::db::{Database, DbConn, StoreError};
 use crate::outreach::Medium;
 
 /// How long a claim lasts before another worker may retry the row.
@@ -202,18 +202,23 @@ pub struct Round {
     pub failed: usize,
 }
 
-/// Delivers every due message once (`conn` is used between sends; SMTP runs outside any
-/// transaction).
+/// Delivers every due message once (SMTP runs outside any transaction; each write takes the
+/// writer's turn on SQLite, as the web's do).
 pub fn deliver_due(
-    conn: &mut DbConn,
+    db: &Database,
     mailer: &Mailer,
     max_attempts: u32,
     now: impl Fn() -> NaiveDateTime,
-) -> QueryResult<Round> {
+) -> Result<Round, StoreError> {
+    let conn = &mut *db.conn()?;
     let due = due(conn, false, now())?;
     let mut round = Round::default();
     for id in due {
-        let Some(row) = claim(conn, id, now())? else {
+        let claimed = {
+            let _turn = db.take_turn();
+            claim(conn, id, now())?
+        };
+        let Some(row) = claimed else {
             continue;
         };
         let email = Email {
@@ -222,7 +227,9 @@ pub fn deliver_due(
             text: row.text_body.clone(),
             html: row.html_body.clone(),
         };
-        match mailer.send(&email, &row.message_id) {
+        let sent = mailer.send(&email, &row.message_id);
+        let _turn = db.take_turn();
+        match sent {
             Ok(()) => {
                 diesel::update(outbox::table.find(id))
                     .set((

@@ -7,7 +7,6 @@
 pub mod history;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
-use diesel::Connection;
 
 use crate::cases::{self, Opened};
 use crate::config::Settings;
@@ -63,7 +62,7 @@ pub fn sweep(
     if flagged.is_empty() && !history::has_changes(conn, &rows)? {
         return Ok(Swept::default());
     }
-    Ok(conn.transaction(|conn| {
+    Ok(crate::db::write_transaction(conn, |conn| {
         crate::db::claim(conn, LOCK, now)?;
         let changes = history::record(conn, &rows, now)?;
         let opened = cases::open_for_flags(conn, &flagged, now)?;

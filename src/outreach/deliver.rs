@@ -19,8 +19,8 @@ use super::gateway::{Gateway, Outcome};
 use super::messages::{self, Facts, Kind};
 use super::{Contact, Medium, Reach, unsubscribe};
 use crate::config::Settings;
-use crate::db::DbConn;
 use crate::db::schema::{agencies, contact_hashes, invitations, outbox, outreach, procedures};
+use crate::db::{Database, DbConn, StoreError};
 use crate::domain::{SurveyToken, TokenSecret};
 use crate::mail::outbox::{Queued, backoff, claim, due, enqueue_citizen};
 use crate::mail::{Mailer, SendError};
@@ -79,15 +79,18 @@ pub struct Round {
 pub const PAUSE_AFTER: u32 = 3;
 
 /// One outreach round, as the scheduler runs it: queue due reminders, send due messages, purge.
+/// Every write takes the writer's turn on SQLite: a write committed outside it, between the read
+/// and the write of a web request's transaction, would fail that request ("database is locked").
 pub fn round(
-    conn: &mut DbConn,
+    db: &Database,
     sender: &Sender,
     now: impl Fn() -> NaiveDateTime,
-) -> QueryResult<Round> {
-    let queued = queue_reminders(conn, sender, now())?;
-    let mut round = deliver_due(conn, sender, &now)?;
+) -> Result<Round, StoreError> {
+    let mut conn = db.conn()?;
+    let queued = queue_reminders(db, &mut conn, sender, now())?;
+    let mut round = deliver_due(db, &mut conn, sender, &now)?;
     round.reminders_queued = queued;
-    purge(conn, sender, now())?;
+    purge(db, &mut conn, sender, now())?;
     Ok(round)
 }
 
@@ -317,7 +320,8 @@ fn smtp_status(e: &lettre::transport::smtp::Error) -> String {
 
 /// Sends every due citizen message once (`conn` is used between sends; the transports run
 /// outside any transaction).
-pub fn deliver_due(
+fn deliver_due(
+    db: &Database,
     conn: &mut DbConn,
     sender: &Sender,
     now: impl Fn() -> NaiveDateTime,
@@ -341,13 +345,17 @@ pub fn deliver_due(
                 continue;
             }
         }
-        let Some(q) = claim(conn, id, now())? else {
+        let claimed = {
+            let _turn = db.take_turn();
+            claim(conn, id, now())?
+        };
+        let Some(q) = claimed else {
             continue;
         };
         let ready = match prepare(conn, sender, &q, now())? {
             Prepared::Drop(why) => {
                 tracing::info!(id, why, "citizen message dropped unsent");
-                conn.transaction(|conn| {
+                db.transaction_on(conn, |conn| {
                     diesel::delete(outbox::table.find(id)).execute(conn)?;
                     if let Some(o) = q.outreach_id {
                         settle(conn, o)?;
@@ -366,7 +374,7 @@ pub fn deliver_due(
             streak.remove(&ready.medium);
         }
         let at = now();
-        conn.transaction::<_, diesel::result::Error, _>(|conn| match outcome {
+        db.transaction_on::<_, diesel::result::Error>(conn, |conn| match outcome {
             Outcome::Accepted => {
                 accepted(conn, sender, &q, &ready, parts, at)?;
                 round.sent += 1;
@@ -472,7 +480,8 @@ fn accepted(
 
 /// Queues the reminders that are due (once each: the row's `remind_at` is cleared in the same
 /// transaction); returns how many.
-pub fn queue_reminders(
+fn queue_reminders(
+    db: &Database,
     conn: &mut DbConn,
     sender: &Sender,
     now: NaiveDateTime,
@@ -503,7 +512,7 @@ pub fn queue_reminders(
     {
         let contact = Contact { email, phone };
         let first = channel.or_else(|| sender.reach.plan(&contact).first().copied());
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        db.transaction_on::<_, diesel::result::Error>(conn, |conn| {
             // Cleared only if still due: another server may have queued it meanwhile.
             let mine = diesel::update(outreach::table.find(id).filter(outreach::remind_at.le(now)))
                 .set(outreach::remind_at.eq(None::<NaiveDateTime>))
@@ -536,8 +545,8 @@ pub fn queue_reminders(
 /// Forgets what is no longer needed: outreach rows whose link expired with their outbox rows
 /// (sent or waiting), outbox rows whose outreach row is gone, and the hashes of citizens invited
 /// before the fatigue window who did not opt out.
-pub fn purge(conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryResult<()> {
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+fn purge(db: &Database, conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryResult<()> {
+    db.transaction_on::<_, diesel::result::Error>(conn, |conn| {
         let expired: Vec<i64> = outreach::table
             .filter(outreach::expires_at.le(now))
             .select(outreach::id)

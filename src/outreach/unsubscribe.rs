@@ -75,7 +75,7 @@ pub fn verify(secret: &TokenSecret, token: &str) -> Option<Vec<String>> {
 /// Marks the hashes opted out and settles every outreach row whose addresses hash to one of
 /// them: addresses erased, reminder and waiting messages dropped (idempotent).
 pub fn opt_out(conn: &mut DbConn, secret: &TokenSecret, hashes: &[String]) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         for hash in hashes {
             crate::on_backend!(conn, c => diesel::insert_into(contact_hashes::table)
                 .values((contact_hashes::hash.eq(hash), contact_hashes::opted_out.eq(true)))

@@ -32,7 +32,7 @@ pub fn publish(
     now: NaiveDateTime,
 ) -> Result<Questionnaire, PublishError> {
     let q = Questionnaire::parse(json)?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let latest: Option<i32> = questionnaires::table
             .filter(questionnaires::code.eq(&q.id))
             .select(diesel::dsl::max(questionnaires::version))

@@ -252,18 +252,31 @@ async fn monthly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestR
     let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
     let settings = settings_for(&app, sink.port)?;
     let mailer = Mailer::new(&settings.mail)?;
-    let mut conn = app.conn()?;
     let now = Utc::now().naive_utc();
     assert_eq!(
-        digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?,
+        digest::queue(
+            &app.database,
+            &settings,
+            Period::Monthly,
+            None,
+            today(),
+            now
+        )?,
         3
     );
     assert_eq!(
-        digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?,
+        digest::queue(
+            &app.database,
+            &settings,
+            Period::Monthly,
+            None,
+            today(),
+            now
+        )?,
         0,
         "queued once per period"
     );
-    let round = outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())?;
+    let round = outbox::deliver_due(&app.database, &mailer, 6, || Utc::now().naive_utc())?;
     assert_eq!(round.sent, 3);
     let messages = sink.messages();
     let to = |who: &str| {
@@ -299,7 +312,7 @@ async fn monthly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestR
     assert!(office.contains("Tổng hợp khảo sát") && office.contains("Số phiếu trả lời: 14"));
     // Nothing more to send.
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())?.sent,
+        outbox::deliver_due(&app.database, &mailer, 6, || Utc::now().naive_utc())?.sent,
         0
     );
     assert_eq!(sink.messages().len(), 3);
@@ -359,13 +372,19 @@ async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
     sink.stop();
     let settings = settings_for(&app, port)?;
     let mailer = Mailer::new(&settings.mail)?;
-    let mut conn = app.conn()?;
     let now = Utc::now().naive_utc();
-    digest::queue(&mut conn, &settings, Period::Monthly, None, today(), now)?;
-    let down = outbox::deliver_due(&mut conn, &mailer, 6, || now)?;
+    digest::queue(
+        &app.database,
+        &settings,
+        Period::Monthly,
+        None,
+        today(),
+        now,
+    )?;
+    let down = outbox::deliver_due(&app.database, &mailer, 6, || now)?;
     assert_eq!((down.sent, down.retrying), (0, 3), "all kept for a retry");
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || now)?.sent,
+        outbox::deliver_due(&app.database, &mailer, 6, || now)?.sent,
         0,
         "not before the backoff"
     );
@@ -373,11 +392,11 @@ async fn an_smtp_outage_loses_and_duplicates_nothing() -> TestResult {
     let sink = Sink::start(port, inbox)?;
     let later = now + Duration::minutes(10);
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || later)?.sent,
+        outbox::deliver_due(&app.database, &mailer, 6, || later)?.sent,
         3
     );
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || later + Duration::hours(1))?.sent,
+        outbox::deliver_due(&app.database, &mailer, 6, || later + Duration::hours(1))?.sent,
         0
     );
     assert_eq!(sink.messages().len(), 3);
@@ -415,9 +434,8 @@ async fn message_ids_are_unique_everywhere_and_kept_through_retries_and_resends(
     for app in [&first, &second] {
         last_month(app).await?;
         let settings = settings_for(app, port)?;
-        let mut conn = app.conn()?;
         digest::queue(
-            &mut conn,
+            &app.database,
             &settings,
             Period::Monthly,
             None,
@@ -446,14 +464,14 @@ async fn message_ids_are_unique_everywhere_and_kept_through_retries_and_resends(
     let mut conn = first.conn()?;
     let now = Utc::now().naive_utc();
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || now)?.retrying,
+        outbox::deliver_due(&first.database, &mailer, 6, || now)?.retrying,
         3
     );
     assert_eq!(stored_ids(&first)?, ids[0], "a failed attempt keeps the id");
     let sink = Sink::start(port, inbox)?;
     let later = now + Duration::minutes(10);
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || later)?.sent,
+        outbox::deliver_due(&first.database, &mailer, 6, || later)?.sent,
         3
     );
     let received: Vec<String> = sink
@@ -483,7 +501,7 @@ async fn message_ids_are_unique_everywhere_and_kept_through_retries_and_resends(
     }
     let after_claim = later + Duration::minutes(outbox::CLAIM + 1);
     assert_eq!(
-        outbox::deliver_due(&mut conn, &mailer, 6, || after_claim)?.sent,
+        outbox::deliver_due(&first.database, &mailer, 6, || after_claim)?.sent,
         1
     );
     let resent = sink
@@ -506,18 +524,9 @@ async fn two_workers_deliver_each_message_once() -> TestResult {
     let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
     let settings = settings_for(&app, sink.port)?;
     let mailer = Mailer::new(&settings.mail)?;
-    {
-        let mut conn = app.conn()?;
+    for _ in 0..2 {
         digest::queue(
-            &mut conn,
-            &settings,
-            Period::Monthly,
-            None,
-            today(),
-            Utc::now().naive_utc(),
-        )?;
-        digest::queue(
-            &mut conn,
+            &app.database,
             &settings,
             Period::Monthly,
             None,
@@ -527,10 +536,9 @@ async fn two_workers_deliver_each_message_once() -> TestResult {
     }
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let (pool, mailer) = (app.pool.clone(), mailer.clone());
+            let (database, mailer) = (app.database.clone(), mailer.clone());
             std::thread::spawn(move || -> Result<usize, String> {
-                let mut conn: sipas::db::PooledConn = pool.get().map_err(|e| e.to_string())?.into();
-                outbox::deliver_due(&mut conn, &mailer, 6, || Utc::now().naive_utc())
+                outbox::deliver_due(&database, &mailer, 6, || Utc::now().naive_utc())
                     .map(|r| r.sent)
                     .map_err(|e| e.to_string())
             })

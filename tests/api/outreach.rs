@@ -241,17 +241,15 @@ async fn an_emailed_invitation_and_its_one_reminder_arrive_once_across_a_restart
     let settings = app.settings.clone();
     let sender = sender(&app, &settings)?;
     let now = sipas::clock::now();
-    let mut conn = app.conn()?;
     assert_eq!(
-        deliver::round(&mut conn, &sender, || now + Duration::days(6))?,
+        deliver::round(&app.database, &sender, || now + Duration::days(6))?,
         deliver::Round::default()
     );
-    let week = deliver::round(&mut conn, &sender, || now + Duration::days(8))?;
+    let week = deliver::round(&app.database, &sender, || now + Duration::days(8))?;
     assert_eq!((week.reminders_queued, week.sent), (1, 1));
     for later in [8, 9, 20, 40] {
-        deliver::round(&mut conn, &sender, || now + Duration::days(later))?;
+        deliver::round(&app.database, &sender, || now + Duration::days(later))?;
     }
-    drop(conn);
     let messages = sink.messages();
     assert_eq!(messages.len(), 2, "one invitation, one reminder");
     let reminder = decoded(&messages[1].data);
@@ -321,37 +319,35 @@ async fn a_gateway_outage_a_refusing_channel_and_a_lost_answer_send_each_message
             Some(Enrolled::Queued(Medium::Zalo))
         ]
     );
-    let mut conn = app.conn()?;
     // The provider is down: both wait, nothing is lost.
     gateway
         .behaviour
         .unavailable
         .store(2, std::sync::atomic::Ordering::SeqCst);
-    let down = deliver::round(&mut conn, &sender, || t0)?;
+    let down = deliver::round(&app.database, &sender, || t0)?;
     assert_eq!((down.sent, down.retrying), (0, 2));
     assert_eq!(
-        deliver::round(&mut conn, &sender, || t0)?.sent,
+        deliver::round(&app.database, &sender, || t0)?.sent,
         0,
         "backoff"
     );
     // Back up: A by Zalo; B has no Zalo account, so SMS.
     let later = t0 + Duration::minutes(10);
-    let up = deliver::round(&mut conn, &sender, || later)?;
+    let up = deliver::round(&app.database, &sender, || later)?;
     assert_eq!((up.sent, up.fell_back), (1, 1));
-    assert_eq!(deliver::round(&mut conn, &sender, || later)?.sent, 1);
+    assert_eq!(deliver::round(&app.database, &sender, || later)?.sent, 1);
     // A week later the reminders; the answer to A's is lost after the provider accepted it.
     gateway
         .behaviour
         .hang_up
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let week = t0 + Duration::days(8);
-    let r = deliver::round(&mut conn, &sender, || week)?;
+    let r = deliver::round(&app.database, &sender, || week)?;
     assert_eq!((r.reminders_queued, r.sent, r.retrying), (2, 1, 1));
-    deliver::round(&mut conn, &sender, || week + Duration::minutes(10))?;
+    deliver::round(&app.database, &sender, || week + Duration::minutes(10))?;
     for days in [9, 20, 40] {
-        deliver::round(&mut conn, &sender, || t0 + Duration::days(days))?;
+        deliver::round(&app.database, &sender, || t0 + Duration::days(days))?;
     }
-    drop(conn);
 
     let requests = gateway.requests();
     let ids = |path: &str, phone: &str| ids_to(&requests, path, phone);
@@ -410,19 +406,15 @@ async fn a_refusing_mail_server_leaves_no_address_and_settled_messages_leave_no_
         t0,
         30,
     )?;
-    let mut conn = app.conn()?;
-    let r = deliver::round(&mut conn, &sender, || t0)?;
+    let r = deliver::round(&app.database, &sender, || t0)?;
     assert_eq!((r.sent, r.failed), (1, 1));
-    drop(conn);
     // "550 5.1.1 <gone@example.vn>: …" is kept nowhere: not in the outbox, not anywhere.
     assert_eq!(occurrences(&app, "gone@example.vn")?, Vec::<String>::new());
     assert_eq!(occurrences(&app, "rejected")?, Vec::<String>::new());
     // The refused message is settled; the delivered one waits for its reminder.
     assert_eq!(app.count("outbox")?, 1);
-    let mut conn = app.conn()?;
-    let week = deliver::round(&mut conn, &sender, || t0 + Duration::days(8))?;
+    let week = deliver::round(&app.database, &sender, || t0 + Duration::days(8))?;
     assert_eq!(week.sent, 1);
-    drop(conn);
     assert_eq!(app.count("outbox")?, 0);
     assert_eq!(occurrences(&app, "here@example.vn")?, Vec::<String>::new());
     assert_eq!(funnel(&app, Medium::Email)?, [2, 0, 0, 1, 1, 1, 0, 0]);
@@ -469,9 +461,7 @@ async fn a_backfill_of_old_dossiers_gets_links_and_no_message() -> TestResult {
             Some(Enrolled::Queued(Medium::Email))
         ]
     );
-    let mut conn = app.conn()?;
-    assert_eq!(deliver::round(&mut conn, &sender, || t0)?.sent, 1);
-    drop(conn);
+    assert_eq!(deliver::round(&app.database, &sender, || t0)?.sent, 1);
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].rcpt, ["recent@example.vn"]);
@@ -510,8 +500,7 @@ async fn a_dead_gateway_costs_a_round_three_attempts_and_holds_no_other_channel(
         })
         .collect();
     report(&app, &settings, &rows, t0, 30)?;
-    let mut conn = app.conn()?;
-    let r = deliver::round(&mut conn, &sender, || t0)?;
+    let r = deliver::round(&app.database, &sender, || t0)?;
     // Three SMS attempts, then the channel waits for the next round; email goes on.
     assert_eq!(
         (r.retrying, r.deferred, r.sent),
@@ -520,9 +509,8 @@ async fn a_dead_gateway_costs_a_round_three_attempts_and_holds_no_other_channel(
     );
     assert_eq!(gateway.requests().len(), deliver::PAUSE_AFTER as usize);
     // The deferred messages were not claimed: the next round tries them at once.
-    let next = deliver::round(&mut conn, &sender, || t0)?;
+    let next = deliver::round(&app.database, &sender, || t0)?;
     assert_eq!((next.retrying, next.deferred), (2, 0), "{next:?}");
-    drop(conn);
     assert_eq!(sink.messages().len(), 1);
     sink.stop();
     Ok(())
@@ -597,12 +585,10 @@ async fn two_reports_of_one_citizen_at_once_bring_one_invitation() -> TestResult
     assert_eq!(outcome(&two?), [Some(Enrolled::RecentlyInvited)]);
     drop((a, b));
     // RACE-1's invitation only (RACE-0's link expired unsent).
-    let mut conn = app.conn()?;
     assert_eq!(
-        deliver::round(&mut conn, &sender(&app, &settings)?, || t0)?.sent,
+        deliver::round(&app.database, &sender(&app, &settings)?, || t0)?.sent,
         1
     );
-    drop(conn);
     assert_eq!(sink.messages().len(), 1);
     sink.stop();
     Ok(())
@@ -659,18 +645,17 @@ async fn a_duplicate_answer_is_a_delivery_a_try_later_code_waits_and_each_channe
         t0,
         30,
     )?;
-    let mut conn = app.conn()?;
     // A's invitation is accepted but the answer is lost; B has no Zalo account.
     gateway
         .behaviour
         .hang_up
         .store(1, std::sync::atomic::Ordering::SeqCst);
-    let first = deliver::round(&mut conn, &sender, || t0)?;
+    let first = deliver::round(&app.database, &sender, || t0)?;
     assert_eq!((first.sent, first.retrying, first.fell_back), (0, 1, 1));
     // The retry is answered "124": already accepted, so sent. B's SMS carries its own id, so the
     // provider that refused its Zalo message does not take it for a repetition.
     let later = t0 + Duration::minutes(10);
-    let second = deliver::round(&mut conn, &sender, || later)?;
+    let second = deliver::round(&app.database, &sender, || later)?;
     assert_eq!((second.sent, second.failed, second.fell_back), (2, 0, 0));
     // A week later the provider's balance is empty: the reminder waits on Zalo, no fallback.
     gateway
@@ -678,14 +663,13 @@ async fn a_duplicate_answer_is_a_delivery_a_try_later_code_waits_and_each_channe
         .try_later
         .store(1, std::sync::atomic::Ordering::SeqCst);
     let week = t0 + Duration::days(8);
-    let r = deliver::round(&mut conn, &sender, || week)?;
+    let r = deliver::round(&app.database, &sender, || week)?;
     assert_eq!(
         (r.reminders_queued, r.sent, r.retrying, r.fell_back),
         (2, 1, 1, 0)
     );
-    let r = deliver::round(&mut conn, &sender, || week + Duration::minutes(10))?;
+    let r = deliver::round(&app.database, &sender, || week + Duration::minutes(10))?;
     assert_eq!((r.sent, r.fell_back), (1, 0));
-    drop(conn);
 
     let requests = gateway.requests();
     let ids = |path: &str, phone: &str| ids_to(&requests, path, phone);
@@ -742,9 +726,7 @@ async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_
         t0,
         5,
     )?);
-    let mut conn = app.conn()?;
-    assert_eq!(deliver::round(&mut conn, &sender, || t0)?.sent, 4);
-    drop(conn);
+    assert_eq!(deliver::round(&app.database, &sender, || t0)?.sent, 4);
     assert_eq!(occurrences(&app, "d4@example.vn")?, Vec::<String>::new());
     assert_eq!(occurrences(&app, "d3@example.vn")?, ["outreach.email"]);
     // D1 answers.
@@ -752,13 +734,11 @@ async fn no_reminder_after_the_link_is_answered_or_expired_and_the_funnel_shows_
     let answered = app.post_form(&format!("/s/{token}"), &SHORT_FORM).await?;
     assert_eq!(answered.status().as_u16(), 303);
     assert_eq!(occurrences(&app, "d1@example.vn")?, Vec::<String>::new());
-    let mut conn = app.conn()?;
-    let late = deliver::round(&mut conn, &sender, || {
+    let late = deliver::round(&app.database, &sender, || {
         t0 + Duration::days(8) + Duration::hours(1)
     })?;
     assert_eq!((late.reminders_queued, late.sent), (1, 1));
-    deliver::round(&mut conn, &sender, || t0 + Duration::days(31))?;
-    drop(conn);
+    deliver::round(&app.database, &sender, || t0 + Duration::days(31))?;
     let messages = sink.messages();
     assert_eq!(messages.len(), 5, "four invitations, one reminder");
     assert_eq!(messages[4].rcpt, ["d2@example.vn"]);
@@ -942,9 +922,7 @@ async fn one_invitation_per_fatigue_window_across_agencies_and_an_opt_out_that_h
         [Some(Enrolled::RecentlyInvited)]
     );
 
-    let mut conn = app.conn()?;
-    deliver::round(&mut conn, &sender, || t0)?;
-    drop(conn);
+    deliver::round(&app.database, &sender, || t0)?;
     let invitation = sink.messages().first().cloned().ok_or("invitation")?;
     let text = decoded(&invitation.data);
     let start = text
@@ -984,14 +962,12 @@ async fn one_invitation_per_fatigue_window_across_agencies_and_an_opt_out_that_h
         Vec::<String>::new()
     );
     // No reminder (the phone's is sent), and no invitation for a later dossier either.
-    let mut conn = app.conn()?;
-    let week = deliver::round(&mut conn, &sender, || at(8))?;
+    let week = deliver::round(&app.database, &sender, || at(8))?;
     assert_eq!(
         (week.reminders_queued, week.sent, week.dropped),
         (1, 1, 0),
         "{week:?}"
     );
-    drop(conn);
     assert!(
         sink.messages()
             .iter()
@@ -1058,5 +1034,43 @@ async fn the_csv_import_takes_phones_and_refuses_a_bad_one_by_line_storing_nothi
     );
     drop(conn);
     assert_eq!((app.count("outreach")?, app.count("outbox")?), (1, 1));
+    Ok(())
+}
+
+/// On SQLite each write waits for the writers' turn, the scheduler's rounds' too: a round that
+/// committed outside it, between the read and the write of a web request's transaction, failed
+/// that request with "database is locked" (seen as a dossier report without its message).
+/// PostgreSQL has no turn: its writers wait on row locks only.
+#[tokio::test]
+async fn a_citizen_message_round_writes_only_in_the_writers_turn() -> TestResult {
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let app = spawn_app().await?;
+    let settings = with_mail(&app, sink.port);
+    let sender = sender(&app, &settings)?;
+    let t0 = sipas::invitations::import::now();
+    report(
+        &app,
+        &settings,
+        &[("TURN-1", "T-SO", Some("turn@example.vn"), None)],
+        t0,
+        30,
+    )?;
+    let turn = app.database.take_turn();
+    let database = app.database.clone();
+    let round = std::thread::spawn(move || deliver::round(&database, &sender, || t0));
+    if turn.is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(
+            sink.messages().len(),
+            0,
+            "sent while another writer had the turn"
+        );
+        assert!(!round.is_finished());
+    }
+    drop(turn);
+    let done = round.join().map_err(|_| "the round panicked")??;
+    assert_eq!(done.sent, 1);
+    assert_eq!(sink.messages().len(), 1);
+    sink.stop();
     Ok(())
 }

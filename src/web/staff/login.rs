@@ -8,7 +8,6 @@
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection;
 use maud::html;
 use serde::Deserialize;
 
@@ -147,7 +146,7 @@ pub async fn submit_login(
         let (attempt, email) = (attempt.clone(), email.clone());
         state
             .write(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     let verdict = limits.admit(conn, &attempt, now)?;
                     let user = users::find_by_email(conn, &email)?;
                     if verdict != Verdict::Go
@@ -180,7 +179,7 @@ pub async fn submit_login(
     .await?;
     let outcome = state
         .write(move |conn| {
-            conn.transaction(|conn| match valid {
+            crate::db::write_transaction(conn, |conn| match valid {
                 Ok((id, role)) => {
                     limits.succeeded(conn, &attempt, now)?;
                     let token = sessions::start(conn, id, now).map_err(AppError::internal)?;

@@ -23,7 +23,6 @@ pub mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use diesel::Connection;
 use maud::Markup;
 
 use self::guard::{Admin, Viewer};
@@ -80,7 +79,7 @@ where
     let now = crate::clock::now();
     state
         .write(move |conn| {
-            Ok(conn.transaction(|conn| {
+            Ok(crate::db::write_transaction(conn, |conn| {
                 let done = change(conn)?;
                 audit::record(conn, now, Some(actor), action, &detail)?;
                 Ok::<T, diesel::result::Error>(done)

@@ -6,7 +6,6 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -161,7 +160,7 @@ pub async fn change_password(
     };
     let token = state
         .write(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 limits.succeeded(conn, &attempt, now)?;
                 users::set_password(conn, user, &hash, false)?;
                 audit::record(conn, now, Some(user), "password.change", &email)?;
@@ -203,7 +202,7 @@ pub async fn reset_password(
     let (actor, now) = (viewer.user_id(), crate::clock::now());
     let email = state
         .write(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let Some(user) = users::find(conn, target)? else {
                     return Ok(None);
                 };
