@@ -540,7 +540,6 @@ fn add_user(
 fn digest(settings: &Settings, action: DigestAction) -> anyhow::Result<()> {
     use crate::mail::{Mailer, digest, outbox};
     let db = Database::open(&settings.database)?;
-    let mut conn = db.conn()?;
     let today = crate::clock::today();
     match action {
         DigestAction::Preview { period, agency }
@@ -550,7 +549,7 @@ fn digest(settings: &Settings, action: DigestAction) -> anyhow::Result<()> {
             dry_run: true,
         } => {
             for (email, _, key) in
-                digest::compose(&mut conn, settings, period, agency.as_deref(), today)?
+                digest::compose(&mut *db.conn()?, settings, period, agency.as_deref(), today)?
             {
                 println!(
                     "To: {}

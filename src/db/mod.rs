@@ -422,7 +422,9 @@ impl Database {
     }
 
     /// Runs the write `f` on a pooled connection, one writer at a time on SQLite (call from a
-    /// blocking thread). `f` opens its own transaction where it needs one.
+    /// blocking thread). `f` opens its own transaction where it needs one. The turn is taken
+    /// before the connection: a writer that holds a pooled connection while it waits for the turn
+    /// could wait forever for one that waits for a connection (with a small pool).
     pub fn write<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E>,
@@ -430,6 +432,15 @@ impl Database {
         let _turn = self.take_turn();
         let mut conn = self.conn()?;
         f(&mut conn)
+    }
+
+    /// Runs `f` in one write transaction ([`write_transaction`]) on a pooled connection, in the
+    /// writer's turn on SQLite (call from a blocking thread).
+    pub fn write_transaction<T, E: From<StoreError> + From<diesel::result::Error>>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.write(|conn| write_transaction(conn, f))
     }
 
     /// Runs `f` in one transaction on the caller's own connection, in the writer's turn on SQLite
@@ -623,7 +634,7 @@ pub fn write_transaction<T, E: From<diesel::result::Error>>(
     f: impl FnOnce(&mut DbConn) -> Result<T, E>,
 ) -> Result<T, E> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    type Manager = <DbConn as Connection>::TransactionManager;
+    type Transactions = <DbConn as Connection>::TransactionManager;
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(f);
     };
@@ -637,10 +648,10 @@ pub fn write_transaction<T, E: From<diesel::result::Error>>(
     // Ended as diesel's own `transaction` ends one.
     match f(conn) {
         Ok(value) => {
-            Manager::commit_transaction(conn)?;
+            Transactions::commit_transaction(conn)?;
             Ok(value)
         }
-        Err(error) => match Manager::rollback_transaction(conn) {
+        Err(error) => match Transactions::rollback_transaction(conn) {
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
             Err(rollback) => Err(rollback.into()),
         },
@@ -727,12 +738,16 @@ mod tests {
         reader.batch_execute("CREATE TABLE t (x INTEGER)")?;
         let attempt = |conn: &mut DbConn, immediate: bool| -> Result<i64, diesel::result::Error> {
             let (holding, held) = std::sync::mpsc::channel();
+            let (release, released) = std::sync::mpsc::channel::<()>();
             let pool = pool.clone();
+            // Holds the lock until the attempt is over (a deferred one does not wait), or 300 ms
+            // (an immediate one waits for this commit).
+            let hold = Duration::from_millis(if immediate { 300 } else { 30_000 });
             let writer = std::thread::spawn(move || -> anyhow::Result<()> {
                 let mut other: PooledConn = pool.get()?.into();
                 other.batch_execute("BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")?;
                 holding.send(())?;
-                std::thread::sleep(Duration::from_millis(300));
+                let _ = released.recv_timeout(hold);
                 other.batch_execute("COMMIT")?;
                 Ok(())
             });
@@ -749,6 +764,7 @@ mod tests {
             } else {
                 conn.transaction(body)
             };
+            let _ = release.send(());
             let joined = writer.join();
             assert!(matches!(joined, Ok(Ok(()))), "the other writer failed");
             outcome

@@ -1351,10 +1351,10 @@ pub fn queue(
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    let conn = &mut *db.conn()?;
-    let emails = compose(conn, settings, period, agency, today)?;
+    let emails =
+        db.read(|conn| Ok::<_, StoreError>(compose(conn, settings, period, agency, today)?))?;
     let domain = super::message_domain(settings);
-    db.transaction_on(conn, |conn| {
+    db.write_transaction(|conn| {
         let mut queued = 0;
         for (email, kind, key) in &emails {
             if enqueue(conn, email, kind, key, now, &domain)? {

@@ -202,23 +202,18 @@ pub struct Round {
     pub failed: usize,
 }
 
-/// Delivers every due message once (SMTP runs outside any transaction; each write takes the
-/// writer's turn on SQLite, as the web's do).
+/// Delivers every due message once (SMTP runs outside any transaction and holds no connection;
+/// each write takes the writers' turn on SQLite, as the web's do).
 pub fn deliver_due(
     db: &Database,
     mailer: &Mailer,
     max_attempts: u32,
     now: impl Fn() -> NaiveDateTime,
 ) -> Result<Round, StoreError> {
-    let conn = &mut *db.conn()?;
-    let due = due(conn, false, now())?;
+    let due = db.read(|conn| Ok::<_, StoreError>(due(conn, false, now())?))?;
     let mut round = Round::default();
     for id in due {
-        let claimed = {
-            let _turn = db.take_turn();
-            claim(conn, id, now())?
-        };
-        let Some(row) = claimed else {
+        let Some(row) = db.write(|conn| Ok::<_, StoreError>(claim(conn, id, now())?))? else {
             continue;
         };
         let email = Email {
@@ -227,29 +222,37 @@ pub fn deliver_due(
             text: row.text_body.clone(),
             html: row.html_body.clone(),
         };
-        let sent = mailer.send(&email, &row.message_id);
-        let _turn = db.take_turn();
-        match sent {
+        match mailer.send(&email, &row.message_id) {
             Ok(()) => {
-                diesel::update(outbox::table.find(id))
-                    .set((
-                        outbox::status.eq("sent"),
-                        outbox::sent_at.eq(now()),
-                        outbox::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
+                let at = now();
+                db.write(|conn| {
+                    Ok::<_, StoreError>(
+                        diesel::update(outbox::table.find(id))
+                            .set((
+                                outbox::status.eq("sent"),
+                                outbox::sent_at.eq(at),
+                                outbox::last_error.eq(None::<String>),
+                            ))
+                            .execute(conn)?,
+                    )
+                })?;
                 round.sent += 1;
             }
             Err(e) => {
                 let give_up = row.attempts >= max_attempts as i32;
                 tracing::warn!(id, attempts = row.attempts, error = %e, "mail delivery failed");
-                diesel::update(outbox::table.find(id))
-                    .set((
-                        outbox::status.eq(if give_up { "failed" } else { "pending" }),
-                        outbox::next_attempt_at.eq(now() + backoff(row.attempts)),
-                        outbox::last_error.eq(Some(e.to_string())),
-                    ))
-                    .execute(conn)?;
+                let at = now();
+                db.write(|conn| {
+                    Ok::<_, StoreError>(
+                        diesel::update(outbox::table.find(id))
+                            .set((
+                                outbox::status.eq(if give_up { "failed" } else { "pending" }),
+                                outbox::next_attempt_at.eq(at + backoff(row.attempts)),
+                                outbox::last_error.eq(Some(e.to_string())),
+                            ))
+                            .execute(conn)?,
+                    )
+                })?;
                 if give_up {
                     round.failed += 1
                 } else {

@@ -79,18 +79,18 @@ pub struct Round {
 pub const PAUSE_AFTER: u32 = 3;
 
 /// One outreach round, as the scheduler runs it: queue due reminders, send due messages, purge.
-/// Every write takes the writer's turn on SQLite: a write committed outside it, between the read
-/// and the write of a web request's transaction, would fail that request ("database is locked").
+/// Each step takes a pooled connection of its own, and every write the writers' turn first (on
+/// SQLite), as web requests do: a write committed outside the turn, between the read and the
+/// write of a web request's transaction, failed that request ("database is locked").
 pub fn round(
     db: &Database,
     sender: &Sender,
     now: impl Fn() -> NaiveDateTime,
 ) -> Result<Round, StoreError> {
-    let mut conn = db.conn()?;
-    let queued = queue_reminders(db, &mut conn, sender, now())?;
-    let mut round = deliver_due(db, &mut conn, sender, &now)?;
+    let queued = queue_reminders(db, sender, now())?;
+    let mut round = deliver_due(db, sender, &now)?;
     round.reminders_queued = queued;
-    purge(db, &mut conn, sender, now())?;
+    purge(db, sender, now())?;
     Ok(round)
 }
 
@@ -318,24 +318,27 @@ fn smtp_status(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
-/// Sends every due citizen message once (`conn` is used between sends; the transports run
-/// outside any transaction).
+/// Sends every due citizen message once (the transports run outside any transaction and hold no
+/// connection).
 fn deliver_due(
     db: &Database,
-    conn: &mut DbConn,
     sender: &Sender,
     now: impl Fn() -> NaiveDateTime,
-) -> QueryResult<Round> {
+) -> Result<Round, StoreError> {
     let mut round = Round::default();
     // Transient failures in a row, by channel.
     let mut streak: BTreeMap<Medium, u32> = BTreeMap::new();
-    for id in due(conn, true, now())? {
+    for id in db.read(|conn| Ok::<_, StoreError>(due(conn, true, now())?))? {
         if streak.values().any(|n| *n >= PAUSE_AFTER) {
-            let channel: Option<String> = outbox::table
-                .find(id)
-                .select(outbox::channel)
-                .first(conn)
-                .optional()?;
+            let channel: Option<String> = db.read(|conn| {
+                Ok::<_, StoreError>(
+                    outbox::table
+                        .find(id)
+                        .select(outbox::channel)
+                        .first(conn)
+                        .optional()?,
+                )
+            })?;
             let paused = channel
                 .as_deref()
                 .and_then(Medium::parse)
@@ -345,22 +348,18 @@ fn deliver_due(
                 continue;
             }
         }
-        let claimed = {
-            let _turn = db.take_turn();
-            claim(conn, id, now())?
-        };
-        let Some(q) = claimed else {
+        let Some(q) = db.write(|conn| Ok::<_, StoreError>(claim(conn, id, now())?))? else {
             continue;
         };
-        let ready = match prepare(conn, sender, &q, now())? {
+        let ready = match db.read(|conn| Ok::<_, StoreError>(prepare(conn, sender, &q, now())?))? {
             Prepared::Drop(why) => {
                 tracing::info!(id, why, "citizen message dropped unsent");
-                db.transaction_on(conn, |conn| {
+                db.write_transaction(|conn| {
                     diesel::delete(outbox::table.find(id)).execute(conn)?;
                     if let Some(o) = q.outreach_id {
                         settle(conn, o)?;
                     }
-                    Ok::<_, diesel::result::Error>(())
+                    Ok::<_, StoreError>(())
                 })?;
                 round.dropped += 1;
                 continue;
@@ -374,7 +373,7 @@ fn deliver_due(
             streak.remove(&ready.medium);
         }
         let at = now();
-        db.transaction_on::<_, diesel::result::Error>(conn, |conn| match outcome {
+        db.write_transaction::<_, StoreError>(|conn| match outcome {
             Outcome::Accepted => {
                 accepted(conn, sender, &q, &ready, parts, at)?;
                 round.sent += 1;
@@ -482,10 +481,9 @@ fn accepted(
 /// transaction); returns how many.
 fn queue_reminders(
     db: &Database,
-    conn: &mut DbConn,
     sender: &Sender,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> Result<usize, StoreError> {
     #[derive(Queryable, Selectable)]
     #[diesel(table_name = outreach, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
     struct Due {
@@ -495,12 +493,16 @@ fn queue_reminders(
         email: Option<String>,
         phone: Option<String>,
     }
-    let due: Vec<Due> = outreach::table
-        .filter(outreach::remind_at.le(now))
-        .order(outreach::id)
-        .select(Due::as_select())
-        .limit(500)
-        .load(conn)?;
+    let due: Vec<Due> = db.read(|conn| {
+        Ok::<_, StoreError>(
+            outreach::table
+                .filter(outreach::remind_at.le(now))
+                .order(outreach::id)
+                .select(Due::as_select())
+                .limit(500)
+                .load(conn)?,
+        )
+    })?;
     let mut queued = 0;
     for Due {
         id,
@@ -512,7 +514,7 @@ fn queue_reminders(
     {
         let contact = Contact { email, phone };
         let first = channel.or_else(|| sender.reach.plan(&contact).first().copied());
-        db.transaction_on::<_, diesel::result::Error>(conn, |conn| {
+        db.write_transaction::<_, StoreError>(|conn| {
             // Cleared only if still due: another server may have queued it meanwhile.
             let mine = diesel::update(outreach::table.find(id).filter(outreach::remind_at.le(now)))
                 .set(outreach::remind_at.eq(None::<NaiveDateTime>))
@@ -535,7 +537,7 @@ fn queue_reminders(
                     }
                     Ok(())
                 }
-                _ => settle(conn, id),
+                _ => Ok(settle(conn, id)?),
             }
         })?;
     }
@@ -545,8 +547,8 @@ fn queue_reminders(
 /// Forgets what is no longer needed: outreach rows whose link expired with their outbox rows
 /// (sent or waiting), outbox rows whose outreach row is gone, and the hashes of citizens invited
 /// before the fatigue window who did not opt out.
-fn purge(db: &Database, conn: &mut DbConn, sender: &Sender, now: NaiveDateTime) -> QueryResult<()> {
-    db.transaction_on::<_, diesel::result::Error>(conn, |conn| {
+fn purge(db: &Database, sender: &Sender, now: NaiveDateTime) -> Result<(), StoreError> {
+    db.write_transaction::<_, StoreError>(|conn| {
         let expired: Vec<i64> = outreach::table
             .filter(outreach::expires_at.le(now))
             .select(outreach::id)

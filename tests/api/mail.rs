@@ -245,6 +245,46 @@ fn settings_for(app: &TestApp, port: u16) -> Result<Settings, Box<dyn std::error
     Ok(s)
 }
 
+/// The delivery round writes in the writers' turn on SQLite (see
+/// `outreach::a_citizen_message_round_writes_only_in_the_writers_turn`).
+#[tokio::test]
+async fn a_mail_round_writes_only_in_the_writers_turn() -> TestResult {
+    let app = spawn_app().await?;
+    last_month(&app).await?;
+    let sink = Sink::start(0, Arc::new(Mutex::new(Vec::new())))?;
+    let settings = settings_for(&app, sink.port)?;
+    let mailer = Mailer::new(&settings.mail)?;
+    let now = Utc::now().naive_utc();
+    let queued = digest::queue(
+        &app.database,
+        &settings,
+        Period::Monthly,
+        None,
+        today(),
+        now,
+    )?;
+    assert!(queued > 0);
+    // Held unmarked, so that `turn_wanted` sees only the round waiting.
+    let shared = app.database.turn();
+    let turn = shared.as_ref().map(|t| t.take_unmarked());
+    let database = app.database.clone();
+    let round = std::thread::spawn(move || outbox::deliver_due(&database, &mailer, 6, || now));
+    if turn.is_some() {
+        crate::helpers::until_a_writer_waits(&app.database, &round);
+        assert_eq!(
+            sink.messages().len(),
+            0,
+            "sent while another writer had the turn"
+        );
+    }
+    drop(turn);
+    let done = round.join().map_err(|_| "the round panicked")??;
+    assert_eq!(done.sent, queued);
+    assert_eq!(sink.messages().len(), queued);
+    sink.stop();
+    Ok(())
+}
+
 #[tokio::test]
 async fn monthly_digests_arrive_once_with_both_parts_and_no_free_text() -> TestResult {
     let app = spawn_app().await?;

@@ -1055,17 +1055,18 @@ async fn a_citizen_message_round_writes_only_in_the_writers_turn() -> TestResult
         t0,
         30,
     )?;
-    let turn = app.database.take_turn();
+    // Held unmarked, so that `turn_wanted` sees only the round waiting.
+    let shared = app.database.turn();
+    let turn = shared.as_ref().map(|t| t.take_unmarked());
     let database = app.database.clone();
     let round = std::thread::spawn(move || deliver::round(&database, &sender, || t0));
     if turn.is_some() {
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        crate::helpers::until_a_writer_waits(&app.database, &round);
         assert_eq!(
             sink.messages().len(),
             0,
             "sent while another writer had the turn"
         );
-        assert!(!round.is_finished());
     }
     drop(turn);
     let done = round.join().map_err(|_| "the round panicked")??;
