@@ -440,23 +440,3 @@ pub fn select<'a>(html: &'a scraper::Html, css: &str) -> Vec<scraper::ElementRef
 pub fn text(html: &scraper::Html) -> String {
     html.root_element().text().collect::<Vec<_>>().join(" ")
 }
-
-/// Waits until a writer waits for `database`'s turn (which the caller holds, unmarked): the
-/// thread `worker`, nothing else writing. Fails if the worker ends first or after 30 s.
-pub fn until_a_writer_waits<T>(
-    database: &sipas::db::Database,
-    worker: &std::thread::JoinHandle<T>,
-) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while database.turn_wanted() != Some(true) {
-        assert!(
-            !worker.is_finished(),
-            "the worker ended without waiting for the turn"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no writer waited for the turn"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}

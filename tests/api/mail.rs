@@ -245,6 +245,49 @@ fn settings_for(app: &TestApp, port: u16) -> Result<Settings, Box<dyn std::error
     Ok(s)
 }
 
+/// Runs `round` on a thread of its own while this one holds the writers' turn (SQLite; unmarked,
+/// so that `turn_wanted` sees only the round): nothing may reach `sink` before the round waits
+/// for the turn. Then lets the turn go and returns what the round returned.
+pub fn behind_the_turn<T: Send + 'static>(
+    database: &sipas::db::Database,
+    sink: &Sink,
+    round: impl FnOnce(sipas::db::Database) -> T + Send + 'static,
+) -> Result<T, Box<dyn std::error::Error>> {
+    let shared = database.turn();
+    let turn = shared.as_ref().map(|t| t.take_unmarked());
+    let worker = {
+        let database = database.clone();
+        std::thread::spawn(move || round(database))
+    };
+    if turn.is_some() {
+        until_a_writer_waits(database, &worker);
+        assert_eq!(
+            sink.messages().len(),
+            0,
+            "sent while another writer had the turn"
+        );
+    }
+    drop(turn);
+    worker.join().map_err(|_| "the round panicked".into())
+}
+
+/// Waits until a writer waits for `database`'s turn (which the caller holds, unmarked): the
+/// thread `worker`, nothing else writing. Fails if the worker ends first or after 30 s.
+fn until_a_writer_waits<T>(database: &sipas::db::Database, worker: &std::thread::JoinHandle<T>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while database.turn_wanted() != Some(true) {
+        assert!(
+            !worker.is_finished(),
+            "the worker ended without waiting for the turn"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no writer waited for the turn"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The delivery round writes in the writers' turn on SQLite (see
 /// `outreach::a_citizen_message_round_writes_only_in_the_writers_turn`).
 #[tokio::test]
@@ -264,21 +307,9 @@ async fn a_mail_round_writes_only_in_the_writers_turn() -> TestResult {
         now,
     )?;
     assert!(queued > 0);
-    // Held unmarked, so that `turn_wanted` sees only the round waiting.
-    let shared = app.database.turn();
-    let turn = shared.as_ref().map(|t| t.take_unmarked());
-    let database = app.database.clone();
-    let round = std::thread::spawn(move || outbox::deliver_due(&database, &mailer, 6, || now));
-    if turn.is_some() {
-        crate::helpers::until_a_writer_waits(&app.database, &round);
-        assert_eq!(
-            sink.messages().len(),
-            0,
-            "sent while another writer had the turn"
-        );
-    }
-    drop(turn);
-    let done = round.join().map_err(|_| "the round panicked")??;
+    let done = behind_the_turn(&app.database, &sink, move |database| {
+        outbox::deliver_due(&database, &mailer, 6, || now)
+    })??;
     assert_eq!(done.sent, queued);
     assert_eq!(sink.messages().len(), queued);
     sink.stop();

@@ -19,7 +19,7 @@ use sipas::outreach::{Medium, Reach};
 
 use crate::gateway::{Gateway, ids_to};
 use crate::helpers::{SHORT_FORM, TestApp, TestResult, dossier, spawn_app, spawn_app_with, text};
-use crate::mail::{Sink, decoded, mail_settings, message_id};
+use crate::mail::{Sink, behind_the_turn, decoded, mail_settings, message_id};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -1055,21 +1055,9 @@ async fn a_citizen_message_round_writes_only_in_the_writers_turn() -> TestResult
         t0,
         30,
     )?;
-    // Held unmarked, so that `turn_wanted` sees only the round waiting.
-    let shared = app.database.turn();
-    let turn = shared.as_ref().map(|t| t.take_unmarked());
-    let database = app.database.clone();
-    let round = std::thread::spawn(move || deliver::round(&database, &sender, || t0));
-    if turn.is_some() {
-        crate::helpers::until_a_writer_waits(&app.database, &round);
-        assert_eq!(
-            sink.messages().len(),
-            0,
-            "sent while another writer had the turn"
-        );
-    }
-    drop(turn);
-    let done = round.join().map_err(|_| "the round panicked")??;
+    let done = behind_the_turn(&app.database, &sink, move |database| {
+        deliver::round(&database, &sender, || t0)
+    })??;
     assert_eq!(done.sent, 1);
     assert_eq!(sink.messages().len(), 1);
     sink.stop();
