@@ -6,24 +6,27 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Date, Text};
+use diesel::sql_types::{Array, BigInt, Date, Text};
 
 use super::{Grain, ImportSums, MEASURES, adding};
 use crate::db::DbConn;
 use crate::responses::NewResponse;
 
-/// Day keys past which a tally gives up (about 400 MB) and the import is summed in SQL.
+/// Day keys past which a tally gives up (about 650 MB of the import's memory at the limit,
+/// with the sorted rows) and the import is summed in SQL.
 pub const MAX_KEYS: usize = 1_000_000;
 
-/// Count rows per upsert statement (45 parameters each).
+/// Count rows per upsert statement on SQLite (45 parameters each).
 const UPSERT_ROWS: usize = 100;
 
 /// (agency, procedure or 0, channel, day): the key of a `daily_counts` row, ordered as
-/// [`super::sum_import`] numbers them on SQLite (the only backend that uses a tally): `&str`
-/// orders by bytes, as SQLite's BINARY collation; days are stored as `YYYY-MM-DD` text.
+/// [`super::sum_import`] numbers them: `&str` orders by bytes, as SQLite's BINARY collation and
+/// as any PostgreSQL collation orders the channels (lowercase words that differ before any
+/// `_`); days are stored as `YYYY-MM-DD` text on SQLite, as dates on PostgreSQL.
 type DayKey = (i64, i64, &'static str, NaiveDate);
 
 /// The measures of one count row, in [`MEASURES`] order, then its dossier responses (a column
@@ -243,8 +246,74 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for UpsertRows<'_> {}
 
-/// Adds `rows` to the counts of `grain`, [`UPSERT_ROWS`] per statement.
+/// Adds `rows` (in key order) to the counts of `grain`: on PostgreSQL in one statement from
+/// arrays, on SQLite [`UPSERT_ROWS`] per statement.
 pub(super) fn upsert(conn: &mut DbConn, grain: &Grain, rows: &[SumRow]) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) => upsert_arrays(c, grain, rows),
+        DbConn::Sqlite(_) => upsert_values(conn, grain, rows),
+    }
+}
+
+/// One `INSERT … SELECT FROM unnest(arrays) … ON CONFLICT` for all of `rows`, one array per
+/// column (bound in binary, a statement of constant text whatever the number of rows), taken
+/// in the arrays' order so that count rows are locked in key order, as every writer does.
+fn upsert_arrays(conn: &mut PgConnection, grain: &Grain, rows: &[SumRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = grain.columns();
+    let Grain {
+        table, time_column, ..
+    } = grain;
+    let keys = grain.keys();
+    let arity = keys.split(", ").count() + 1 + columns.len();
+    let placeholders: Vec<String> = (1..=arity).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({keys}, {time_column}, {columns}) \
+         SELECT {keys}, {time_column}, {columns} \
+         FROM unnest({placeholders}) WITH ORDINALITY AS v({keys}, {time_column}, {columns}, ord) \
+         ORDER BY ord \
+         ON CONFLICT ({keys}, {time_column}) DO UPDATE SET {updates}",
+        columns = columns.join(", "),
+        placeholders = placeholders.join(", "),
+        updates = adding(table, &columns),
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<Pg>()
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.agency).collect::<Vec<_>>());
+    if grain.detailed {
+        query = query
+            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.procedure).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.channel).collect::<Vec<_>>());
+    }
+    let mismatch =
+        || diesel::result::Error::QueryBuilderError("a count row of another grain".into());
+    query = if *time_column == "day" {
+        let days = rows.iter().map(|r| match r.period {
+            Period::Day(day) => Ok(day),
+            Period::Month(_) => Err(mismatch()),
+        });
+        query.bind::<Array<Date>, _>(days.collect::<QueryResult<Vec<_>>>()?)
+    } else {
+        let months = rows.iter().map(|r| match r.period {
+            Period::Month((year, month)) => Ok(format!("{year:04}-{month:02}")),
+            Period::Day(_) => Err(mismatch()),
+        });
+        query.bind::<Array<Text>, _>(months.collect::<QueryResult<Vec<_>>>()?)
+    };
+    for column in 0..columns.len() {
+        query = query.bind::<Array<BigInt>, _>(
+            rows.iter()
+                .map(|r| i64::from(r.values[column]))
+                .collect::<Vec<_>>(),
+        );
+    }
+    query.execute(conn).map(drop)
+}
+
+/// Adds `rows` to the counts of `grain`, [`UPSERT_ROWS`] per statement.
+fn upsert_values(conn: &mut DbConn, grain: &Grain, rows: &[SumRow]) -> QueryResult<()> {
     let columns = grain.columns();
     let Grain {
         table, time_column, ..

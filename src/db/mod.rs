@@ -412,6 +412,12 @@ impl Database {
         Ok(self.pool.get()?.into())
     }
 
+    /// An idle pooled connection if there is one now (never waits): for work that can also be
+    /// done with the connections already held.
+    pub fn spare_conn(&self) -> Option<PooledConn> {
+        self.pool.try_get().map(Into::into)
+    }
+
     /// Runs `f` on a pooled connection (call from a blocking thread).
     pub fn read<T, E: From<StoreError>>(
         &self,

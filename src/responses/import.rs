@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use chrono::NaiveDate;
 
@@ -122,10 +123,15 @@ enum Checked {
     Done(Problems, Option<Tally>),
 }
 
-/// Reads, checks and stages every row: a second thread reads and checks the file while this one
-/// stages the batch before, and sums the rows up as it goes. Stops writing at the first bad row
-/// but goes on checking, to report every bad line. Returns the rows staged and, on SQLite, their
-/// sums.
+/// Connections that stage an import's batches side by side on PostgreSQL: the server checks
+/// each row's agency and procedure and updates three indexes on one core per connection, which
+/// left the second core of the benchmark machine idle with one.
+const PG_STAGERS: usize = 2;
+
+/// Reads, checks and stages every row: a second thread reads, checks and sums the file while
+/// this one stages the batch before (on PostgreSQL, with a spare pooled connection, a third
+/// thread stages beside it). Stops writing at the first bad row but goes on checking, to report
+/// every bad line. Returns the rows staged and their sums.
 fn stage_file(
     db: &Database,
     conn: &mut DbConn,
@@ -134,37 +140,41 @@ fn stage_file(
     rows: &mut CsvRows<impl Read + Send>,
     progress: &mut impl FnMut(Progress),
 ) -> Result<(u64, Option<Tally>), ImportError> {
-    // Two batches in flight at most.
-    let (send, checked) = mpsc::sync_channel::<Checked>(2);
-    let sqlite = matches!(conn, DbConn::Sqlite(_));
+    // Two batches in flight per stager at most.
+    let stagers = match conn {
+        DbConn::Sqlite(_) => 1,
+        DbConn::Pg(_) => PG_STAGERS,
+    };
+    let (send, checked) = mpsc::sync_channel::<Checked>(2 * stagers);
+    let spares: Vec<_> = (1..stagers).map_while(|_| db.spare_conn()).collect();
+    let shared = Stagers {
+        checked: Mutex::new(Some(checked)),
+        stop: AtomicBool::new(false),
+        staged: AtomicU64::new(0),
+    };
+    let shared = &shared;
     std::thread::scope(|scope| {
-        let checker = scope.spawn(move || check_rows(rows, rules, import.id, sqlite, &send));
-        // Owned here: when staging stops early, the checker's next send fails and it ends too.
-        let checked = checked;
-        let mut count = 0u64;
-        // A message taken while staging that is not a batch, for the loop to handle.
-        let mut pending: Option<Checked> = None;
-        while let Some(message) = pending.take().or_else(|| checked.recv().ok()) {
-            match message {
-                Checked::Batch(batch) => {
-                    // With the batches already checked, while nobody else needs the turn.
-                    let more = || match checked.try_recv() {
-                        Ok(Checked::Batch(next)) => Some(next),
-                        Ok(done) => {
-                            pending = Some(done);
-                            None
-                        }
-                        Err(_) => None,
-                    };
-                    count += staging::stage_run(db, conn, import, batch, more)?;
-                    progress(Progress::Staged(count));
-                }
-                Checked::Done(problems, tally) => {
-                    problems.into_result()?;
-                    return Ok((count, tally));
-                }
-            }
+        let checker = scope.spawn(move || check_rows(rows, rules, import.id, &send));
+        let helpers: Vec<_> = spares
+            .into_iter()
+            .map(|mut spare| scope.spawn(move || shared.stage(db, &mut spare, import, &mut |_| {})))
+            .collect();
+        let mut outcome = shared.stage(db, conn, import, &mut |n| progress(Progress::Staged(n)));
+        for helper in helpers {
+            let helped = helper.join().unwrap_or_else(|_| {
+                Err(ImportError::Read(
+                    "luồng ghi dữ liệu đã dừng (a staging thread stopped)".into(),
+                ))
+            });
+            outcome = match (outcome, helped) {
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                (Ok(mine), Ok(theirs)) => Ok(mine.or(theirs)),
+            };
         }
+        // Closed before the checker is joined: if staging stopped early, its next send fails
+        // and it ends too.
+        shared.close();
+        let done = outcome?;
         // The checker ends with `Done` unless it panicked: joined here, its panic is this error
         // (and the import is discarded) instead of a panic of the whole import.
         if checker.join().is_err() {
@@ -173,28 +183,112 @@ fn stage_file(
                 "the thread checking the import file panicked"
             );
         }
-        Err(ImportError::Read(
-            "luồng kiểm tra tệp đã dừng (the thread checking the file stopped)".into(),
-        ))
+        match done {
+            Some((problems, tally)) => {
+                problems.into_result()?;
+                Ok((shared.staged.load(Ordering::Acquire), tally))
+            }
+            None => Err(ImportError::Read(
+                "luồng kiểm tra tệp đã dừng (the thread checking the file stopped)".into(),
+            )),
+        }
     })
 }
 
-/// Checks every row, sending batches of [`STAGE_BATCH`] while no problem was found, and on
-/// SQLite sums them up (sent with the problems at the end).
+/// What the threads staging one import share: the checked batches, a stop sign raised by the
+/// first that fails, and the rows staged by all.
+struct Stagers {
+    /// Taken away ([`Stagers::close`]) once every stager is done.
+    checked: Mutex<Option<mpsc::Receiver<Checked>>>,
+    stop: AtomicBool,
+    staged: AtomicU64,
+}
+
+/// The checker's verdict and its sums.
+type Verdict = (Problems, Option<Tally>);
+
+impl Stagers {
+    /// The next message, or `None` once the checker is gone or another thread failed.
+    fn next(&self) -> Option<Checked> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        self.checked.lock().ok()?.as_ref()?.recv().ok()
+    }
+
+    /// Drops the receiving end: the checker's next send fails.
+    fn close(&self) {
+        if let Ok(mut checked) = self.checked.lock() {
+            checked.take();
+        }
+    }
+
+    /// Stages batches on `conn` until the checker's verdict (returned by the thread that takes
+    /// it) or the end; on SQLite a run takes the batches already checked while nobody else needs
+    /// the turn. Calls `progress` with the rows staged by every thread so far.
+    fn stage(
+        &self,
+        db: &Database,
+        conn: &mut DbConn,
+        import: Import,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Option<Verdict>, ImportError> {
+        let outcome = self.stage_until_verdict(db, conn, import, progress);
+        if outcome.is_err() {
+            self.stop.store(true, Ordering::Release);
+        }
+        outcome
+    }
+
+    fn stage_until_verdict(
+        &self,
+        db: &Database,
+        conn: &mut DbConn,
+        import: Import,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Option<Verdict>, ImportError> {
+        // A message taken while staging that is not a batch, for the loop to handle.
+        let mut pending: Option<Checked> = None;
+        while let Some(message) = pending.take().or_else(|| self.next()) {
+            match message {
+                Checked::Batch(batch) => {
+                    let more = || {
+                        let checked = self.checked.lock().ok()?;
+                        match checked.as_ref()?.try_recv() {
+                            Ok(Checked::Batch(next)) => Some(next),
+                            Ok(done) => {
+                                pending = Some(done);
+                                None
+                            }
+                            Err(_) => None,
+                        }
+                    };
+                    let staged = staging::stage_run(db, conn, import, batch, more)?;
+                    progress(self.staged.fetch_add(staged, Ordering::AcqRel) + staged);
+                }
+                Checked::Done(problems, tally) => {
+                    return Ok(Some((problems, tally)));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Checks every row, sending batches of [`STAGE_BATCH`] while no problem was found, and sums
+/// them up (sent with the problems at the end).
 fn check_rows(
     rows: &mut CsvRows<impl Read>,
     rules: &Rules<'_>,
     import_id: i64,
-    sqlite: bool,
     send: &mpsc::SyncSender<Checked>,
 ) {
     let mut problems = Problems::default();
     let mut batch: Vec<Submission> = Vec::with_capacity(STAGE_BATCH);
-    // The tally serves SQLite, where summing in SQL took 9 of an import's 25 s. On PostgreSQL
-    // adding the same rows as parameters took about as long as summing in SQL and adding from
-    // the temporary tables (21 s against 10.5 + 12.5 s for 1,000,000 responses, 2026-12-01), for
-    // hundreds of MB that PostgreSQL's import otherwise does without.
-    let mut tally = sqlite.then(Tally::new);
+    // Summing in SQL took 9 of a 25 s SQLite import, and 20 of a 90 s PostgreSQL one (1,000,000
+    // responses over 40 procedures a level); the tally is bounded (`tally::MAX_KEYS`, then the
+    // import is summed in SQL).
+    let mut tally = Some(Tally::new());
     while let Some(row) = rows.next_row() {
         let row = match row {
             Ok(r) => r,

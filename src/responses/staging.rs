@@ -178,7 +178,8 @@ pub fn stage(
 
 /// Stages `first` and, on SQLite while no other writer of this process waits for the turn, the
 /// batches `next` has ready, for up to [`STAGE_RUN_TIME`] and [`STAGE_RUN_MAX`] rows, in one
-/// transaction; returns the rows staged. On PostgreSQL (no turn) a batch is a transaction.
+/// transaction; returns the rows staged. On PostgreSQL (no turn) a batch is a transaction, and
+/// several connections may stage batches of the same import side by side.
 pub fn stage_run<B: AsRef<[Submission]>>(
     db: &Database,
     conn: &mut DbConn,
@@ -192,8 +193,11 @@ pub fn stage_run<B: AsRef<[Submission]>>(
         let mut batch = first;
         loop {
             let submissions = batch.as_ref();
-            // First the import's own row: it is the import's lock against recovery (on
-            // PostgreSQL a row lock, on SQLite the write lock), and proves it is still staging.
+            record::stage(conn, submissions)?;
+            // Then the import's own row: it proves the import is still staging, and locks it
+            // against recovery until the commit (on PostgreSQL a row lock, on SQLite the write
+            // lock). Taken last, so that stagers side by side wait for each other only while
+            // one commits; rows staged for an import recovery took away are rolled back.
             let live = diesel::update(import.staging())
                 .set((
                     imports::heartbeat_at.eq(crate::clock::now_to_second()),
@@ -203,7 +207,6 @@ pub fn stage_run<B: AsRef<[Submission]>>(
             if live == 0 {
                 return Err(StageError::Abandoned(import.id));
             }
-            record::stage(conn, submissions)?;
             staged += submissions.len();
             if db.turn_wanted() != Some(false)
                 || staged >= STAGE_RUN_MAX

@@ -753,3 +753,59 @@ async fn a_report_during_publishing_counts_nothing_below_zero() -> TestResult {
     }
     Ok(())
 }
+
+/// Agencies and procedures are kept: answers and counts refer to them. PostgreSQL refuses to
+/// delete any (a trigger, in place of the per-row checks it no longer runs on `responses` and
+/// the count tables); SQLite's foreign keys refuse to delete one that has answers.
+#[tokio::test]
+async fn an_agency_with_answers_cannot_be_deleted() -> TestResult {
+    let app = spawn_app().await?;
+    app.import_responses(&paper_file(30))?;
+    let mut conn = app.conn()?;
+    let answered = agency(&app, "T-SO")?;
+    let refused = diesel::delete(agencies::table.find(answered)).execute(&mut *conn);
+    assert!(
+        refused.is_err(),
+        "deleting an agency with answers: {refused:?}"
+    );
+    let renumbered = diesel::update(agencies::table.find(answered))
+        .set(agencies::id.eq(answered + 1_000))
+        .execute(&mut *conn);
+    assert!(renumbered.is_err(), "changing its id: {renumbered:?}");
+    if app.db.is_postgres() {
+        let message = diesel::sql_query("DELETE FROM procedures WHERE code = 'P-KS'")
+            .execute(&mut *conn)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("are kept"), "{message}");
+    }
+    assert_eq!(app.count("agencies WHERE code = 'T-SO'")?, 1);
+    assert_eq!(counted(&app)?, 30);
+    assert_counts_equal_a_recount(&app)
+}
+
+/// With a pool of one connection the import stages on that one alone (on PostgreSQL it takes
+/// a second only if one is idle) and still lands every row once.
+#[tokio::test]
+async fn an_import_with_a_single_pooled_connection_lands_every_row_once() -> TestResult {
+    let app = spawn_app().await?;
+    let settings = sipas::config::DatabaseSettings {
+        pool_size: 1,
+        ..app.settings.database.clone()
+    };
+    let database = sipas::db::Database::open(&settings)?;
+    let q = Questionnaire::built_in()?;
+    let rows = 3 * STAGE_BATCH + 7;
+    let imported = import_responses(
+        &database,
+        &q,
+        import_earliest(),
+        paper_file(rows).as_bytes(),
+        |_| {},
+    )?;
+    assert_eq!(imported, rows as u64);
+    assert_eq!(visible(&app)?, rows as i64);
+    assert_eq!(counted(&app)?, rows as i64);
+    assert_counts_equal_a_recount(&app)
+}

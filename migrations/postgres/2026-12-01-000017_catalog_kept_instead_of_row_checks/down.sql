@@ -1,0 +1,14 @@
+ALTER TABLE responses ADD CONSTRAINT responses_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE responses ADD CONSTRAINT responses_procedure_id_fkey FOREIGN KEY (procedure_id) REFERENCES procedures (id);
+ALTER TABLE daily_counts ADD CONSTRAINT daily_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE monthly_counts ADD CONSTRAINT monthly_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE agency_monthly_counts ADD CONSTRAINT agency_monthly_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE daily_dossiers ADD CONSTRAINT daily_dossiers_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE monthly_dossiers ADD CONSTRAINT monthly_dossiers_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE daily_outreach ADD CONSTRAINT daily_outreach_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE monthly_outreach ADD CONSTRAINT monthly_outreach_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+DROP TRIGGER procedures_kept_whole ON procedures;
+DROP TRIGGER procedures_kept ON procedures;
+DROP TRIGGER agencies_kept_whole ON agencies;
+DROP TRIGGER agencies_kept ON agencies;
+DROP FUNCTION sipas_catalog_is_kept();
