@@ -1,5 +1,7 @@
 ALTER TABLE responses ADD CONSTRAINT responses_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
 ALTER TABLE responses ADD CONSTRAINT responses_procedure_id_fkey FOREIGN KEY (procedure_id) REFERENCES procedures (id);
+ALTER TABLE invitations ADD CONSTRAINT invitations_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
+ALTER TABLE invitations ADD CONSTRAINT invitations_procedure_id_fkey FOREIGN KEY (procedure_id) REFERENCES procedures (id);
 ALTER TABLE daily_counts ADD CONSTRAINT daily_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
 ALTER TABLE monthly_counts ADD CONSTRAINT monthly_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
 ALTER TABLE agency_monthly_counts ADD CONSTRAINT agency_monthly_counts_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES agencies (id);
