@@ -206,9 +206,14 @@ impl Manager {
             Backend::Postgres(url) => {
                 let mut conn = diesel::PgConnection::establish(url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // Fail fast (503) rather than queue behind a lock indefinitely.
-                conn.batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout_ms))
-                    .map_err(diesel::r2d2::Error::QueryError)?;
+                // Fail fast (503) rather than queue behind a lock indefinitely. Dates as text
+                // in ISO order whatever the server's default: months are keyed by the first
+                // seven characters of a day (`YYYY-MM`), in SQL and in an import's tally alike.
+                conn.batch_execute(&format!(
+                    "SET lock_timeout = {}; SET DateStyle = 'ISO, YMD'",
+                    self.busy_timeout_ms
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConn::Pg(conn))
             }
             Backend::Sqlite(path) => {

@@ -155,6 +155,9 @@ fn stage_file(
     let shared = &shared;
     std::thread::scope(|scope| {
         let checker = scope.spawn(move || check_rows(rows, rules, import.id, &send));
+        // Closes the channel however this closure ends (a panic too): the checker's next send
+        // then fails and it ends, instead of waiting for a receiver forever.
+        let closer = CloseOnDrop(shared);
         let helpers: Vec<_> = spares
             .into_iter()
             .map(|mut spare| scope.spawn(move || shared.stage(db, &mut spare, import, &mut |_| {})))
@@ -171,10 +174,9 @@ fn stage_file(
                 (Ok(mine), Ok(theirs)) => Ok(mine.or(theirs)),
             };
         }
-        // Closed before the checker is joined: if staging stopped early, its next send fails
-        // and it ends too.
-        shared.close();
-        let done = outcome?;
+        // The other threads' last batches.
+        progress(Progress::Staged(shared.staged.load(Ordering::Acquire)));
+        drop(closer);
         // The checker ends with `Done` unless it panicked: joined here, its panic is this error
         // (and the import is discarded) instead of a panic of the whole import.
         if checker.join().is_err() {
@@ -183,7 +185,7 @@ fn stage_file(
                 "the thread checking the import file panicked"
             );
         }
-        match done {
+        match outcome? {
             Some((problems, tally)) => {
                 problems.into_result()?;
                 Ok((shared.staged.load(Ordering::Acquire), tally))
@@ -193,6 +195,15 @@ fn stage_file(
             )),
         }
     })
+}
+
+/// Closes the stagers' channel when dropped.
+struct CloseOnDrop<'a>(&'a Stagers);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// What the threads staging one import share: the checked batches, a stop sign raised by the

@@ -197,7 +197,8 @@ pub fn stage_run<B: AsRef<[Submission]>>(
             // Then the import's own row: it proves the import is still staging, and locks it
             // against recovery until the commit (on PostgreSQL a row lock, on SQLite the write
             // lock). Taken last, so that stagers side by side wait for each other only while
-            // one commits; rows staged for an import recovery took away are rolled back.
+            // one commits; a batch that took longer than STALE_AFTER_MINUTES (blocked behind
+            // another lock) may find its import taken away by a recovery, and rolls back.
             let live = diesel::update(import.staging())
                 .set((
                     imports::heartbeat_at.eq(crate::clock::now_to_second()),
