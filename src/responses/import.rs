@@ -244,45 +244,38 @@ impl Stagers {
         import: Import,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Option<Verdict>, ImportError> {
-        let outcome = self.stage_until_verdict(db, conn, import, progress);
+        let mut run = || -> Result<Option<Verdict>, ImportError> {
+            // A message taken while staging that is not a batch, for the loop to handle.
+            let mut pending: Option<Checked> = None;
+            while let Some(message) = pending.take().or_else(|| self.next()) {
+                match message {
+                    Checked::Batch(batch) => {
+                        let more = || {
+                            let checked = self.checked.lock().ok()?;
+                            match checked.as_ref()?.try_recv() {
+                                Ok(Checked::Batch(next)) => Some(next),
+                                Ok(done) => {
+                                    pending = Some(done);
+                                    None
+                                }
+                                Err(_) => None,
+                            }
+                        };
+                        let staged = staging::stage_run(db, conn, import, batch, more)?;
+                        progress(self.staged.fetch_add(staged, Ordering::AcqRel) + staged);
+                    }
+                    Checked::Done(problems, tally) => {
+                        return Ok(Some((problems, tally)));
+                    }
+                }
+            }
+            Ok(None)
+        };
+        let outcome = run();
         if outcome.is_err() {
             self.stop.store(true, Ordering::Release);
         }
         outcome
-    }
-
-    fn stage_until_verdict(
-        &self,
-        db: &Database,
-        conn: &mut DbConn,
-        import: Import,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Option<Verdict>, ImportError> {
-        // A message taken while staging that is not a batch, for the loop to handle.
-        let mut pending: Option<Checked> = None;
-        while let Some(message) = pending.take().or_else(|| self.next()) {
-            match message {
-                Checked::Batch(batch) => {
-                    let more = || {
-                        let checked = self.checked.lock().ok()?;
-                        match checked.as_ref()?.try_recv() {
-                            Ok(Checked::Batch(next)) => Some(next),
-                            Ok(done) => {
-                                pending = Some(done);
-                                None
-                            }
-                            Err(_) => None,
-                        }
-                    };
-                    let staged = staging::stage_run(db, conn, import, batch, more)?;
-                    progress(self.staged.fetch_add(staged, Ordering::AcqRel) + staged);
-                }
-                Checked::Done(problems, tally) => {
-                    return Ok(Some((problems, tally)));
-                }
-            }
-        }
-        Ok(None)
     }
 }
 
