@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `import`, `apikey`.
 
 use std::fs::File;
-use std::io::Seek;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -276,8 +276,11 @@ pub fn run() -> anyhow::Result<()> {
             };
             let pool = open_database(&settings)?;
             let report = report::build(&mut *conn(&pool)?, &query)?;
-            let stdout = std::io::stdout();
-            report::format::write(&report, format, &mut stdout.lock())
+            // Buffered: standard output is line-buffered, and a province's JSON report has
+            // hundreds of thousands of lines (a write each cost 0.4 s of a 1 s report).
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::format::write(&report, format, &mut out)?;
+            Ok(out.flush()?)
         }
         Command::User {
             action:
