@@ -417,6 +417,12 @@ impl ImportSums {
     pub fn total(&self) -> i64 {
         self.rows.iter().sum()
     }
+
+    /// Whether the sums are in this process's memory (any connection can add them), not in
+    /// temporary tables of the connection that summed them.
+    pub fn is_in_memory(&self) -> bool {
+        self.memory.is_some()
+    }
 }
 
 /// Sums the responses of import `import_id` once, into this connection's temporary tables: one
@@ -538,8 +544,17 @@ pub fn drop_import_sums(conn: &mut DbConn) -> QueryResult<()> {
 /// the first).
 pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     crate::db::write_transaction(conn, |conn| {
-        diesel::sql_query("UPDATE imports SET published_through = 0 WHERE status = 'publishing'")
-            .execute(conn)?;
+        // The imports adding their counts forget the chunks they added. On PostgreSQL they are
+        // locked first, as their publishers lock them before any count row (on SQLite this
+        // transaction is the only writer).
+        let publishing = "SELECT id FROM imports WHERE status = 'publishing'";
+        if let DbConn::Pg(c) = conn {
+            diesel::sql_query(format!("{publishing} FOR UPDATE")).execute(c)?;
+        }
+        diesel::sql_query(format!(
+            "DELETE FROM import_chunks WHERE import_id IN ({publishing})"
+        ))
+        .execute(conn)?;
         for grain in &GRAINS {
             diesel::sql_query(format!("DELETE FROM {}", grain.table)).execute(conn)?;
             diesel::sql_query(upsert_sql(grain, crate::responses::VISIBLE)).execute(conn)?;

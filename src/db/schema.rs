@@ -130,7 +130,13 @@ diesel::table! {
         heartbeat_at -> Timestamp,
         status -> Text,
         rows -> BigInt,
-        published_through -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    import_chunks (import_id, chunk) {
+        import_id -> BigInt,
+        chunk -> BigInt,
     }
 }
 
@@ -334,6 +340,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     response_answers,
     contact_requests,
     imports,
+    import_chunks,
     users,
     sessions,
     rate_counts,

@@ -22,7 +22,7 @@ use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
 use super::{Query, Report, ReportError, build};
-use crate::db::schema::{agencies, agency_successions, imports, responses};
+use crate::db::schema::{agencies, agency_successions, import_chunks, imports, responses};
 use crate::db::{Database, DbConn, StoreError};
 use crate::responses::staging::ImportStatus;
 
@@ -42,22 +42,29 @@ const CAPACITY: usize = 12;
 pub struct Version {
     /// The newest response's id (staged import rows included: they change the counts soon).
     newest_response: Option<i64>,
-    /// Every import's id, status and how far it was published.
-    imports: Vec<(i64, ImportStatus, Option<i64>)>,
+    /// Every import's id and status.
+    imports: Vec<(i64, ImportStatus)>,
+    /// How many chunks of its counts each publishing import has added.
+    chunks: Vec<(i64, i64)>,
     agencies: (i64, Option<i64>),
     /// The successions recorded (a reorganisation changes the units reports sum into).
     successions: (i64, Option<i64>),
 }
 
 impl Version {
-    /// Reads the version now (three indexed or small queries).
+    /// Reads the version now (five indexed or small queries).
     pub fn read(conn: &mut DbConn) -> QueryResult<Version> {
         let newest_response = responses::table
             .select(max(responses::id))
             .first::<Option<i64>>(conn)?;
         let imports = imports::table
-            .select((imports::id, imports::status, imports::published_through))
+            .select((imports::id, imports::status))
             .order(imports::id)
+            .load(conn)?;
+        let chunks = import_chunks::table
+            .group_by(import_chunks::import_id)
+            .select((import_chunks::import_id, count_star()))
+            .order(import_chunks::import_id)
             .load(conn)?;
         let agencies = agencies::table
             .select((count_star(), max(agencies::id)))
@@ -68,6 +75,7 @@ impl Version {
         Ok(Version {
             newest_response,
             imports,
+            chunks,
             agencies,
             successions,
         })

@@ -5,9 +5,10 @@
 //! rows are invisible to every reader ([`super::visible`]) and not yet counted. Once the whole
 //! file has validated and staged, [`commit`] marks it `publishing`: the commit point. [`publish`]
 //! then sums the import up once (per agency, procedure, channel and day or month) and adds the
-//! sums to the counts a chunk per transaction, in key order (`published_through` says how many,
-//! so a crash in between neither loses nor repeats a chunk), marking it `done` with the last
-//! chunk: from then on its rows are read like any others. An import that fails before the
+//! sums to the counts a chunk per transaction, each chunk claimed in `import_chunks` by the
+//! transaction that adds it (so a crash in between neither loses nor repeats a chunk, and on
+//! PostgreSQL two connections add chunks side by side), then marks it `done` once every chunk
+//! is in: from then on its rows are read like any others. An import that fails before the
 //! commit point is `discarding` while [`discard`] deletes its rows, a chunk per transaction, and
 //! then its `imports` row. [`recover`] finishes what a crash left: it rolls `publishing` imports
 //! forward and discards `discarding` ones and `staging` ones whose heartbeat is older than
@@ -16,13 +17,15 @@
 //! Every transaction takes the writer's turn ([`Database::transaction_on`]), so on SQLite the web
 //! submissions (group commit) get the database between two batches.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
 use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 
 use super::Submission;
 use super::record;
 use crate::aggregates;
-use crate::db::schema::{imports, response_answers, responses};
+use crate::db::schema::{import_chunks, imports, response_answers, responses};
 use crate::db::{Database, DbConn, StoreError};
 
 /// Responses staged per transaction: small enough that a citizen's submission waiting for the
@@ -252,14 +255,21 @@ pub fn commit(db: &Database, conn: &mut DbConn, import: Import) -> Result<(), St
     })
 }
 
+/// Connections that add one import's sums side by side on PostgreSQL (the second only if the
+/// pool has an idle connection): each upsert runs on one core of the server, so one connection
+/// left the second core of the benchmark machine idle for half of a 1,000,000-row import.
+pub const PG_PUBLISHERS: usize = 2;
+
 /// Adds the rows of the `publishing` import `id` to the counts and marks it `done`. The import
 /// is summed up once, without the writer's turn (from `tally`, the sums its importer kept while
 /// reading the file, or else by [`aggregates::sum_import`]: one row per count row it adds to, in
-/// key order, the same either way); the sums are then added [`PUBLISH_CHUNK`] count rows per
-/// transaction, `published_through` recording how many, and the last chunk marks the import
-/// `done`. Calls `progress(added, of)`: `(0, 0)` before summing, then after each chunk. Safe
-/// beside another publisher of the same import (each chunk first locks the import's row, then
-/// reads how far it is) and beside a recount (which sets it back to the first chunk).
+/// key order, the same either way); the sums are then added in chunks of [`PUBLISH_CHUNK`]
+/// count rows, each claimed in `import_chunks` in the transaction that adds it, on
+/// [`PG_PUBLISHERS`] connections when the sums are in memory on PostgreSQL; once every chunk is
+/// in, the import is marked `done`. Calls `progress(added, of)`: `(0, 0)` before summing, then
+/// after each chunk. Safe beside another publisher of the same import (a chunk is added by
+/// whoever claims it first) and beside a recount (which locks the import's row, then forgets
+/// its chunks: they are added again).
 pub fn publish(
     db: &Database,
     conn: &mut DbConn,
@@ -272,61 +282,240 @@ pub fn publish(
         Some(sums) => sums,
         None => aggregates::sum_import(conn, id)?,
     };
-    let total = u64::try_from(sums.total()).unwrap_or(0);
-    progress(0, total);
+    let total = sums.total();
+    let of = u64::try_from(total).unwrap_or(0);
+    let chunks = chunk_count(total);
     let published = loop {
-        match db.transaction_on(conn, |conn| publish_chunk(conn, id, &sums)) {
-            Ok(Some(added)) => progress(u64::try_from(added).unwrap_or(0), total),
+        let pending = match pending_chunks(conn, id, chunks) {
+            Ok(Some(pending)) => pending,
+            // Another publisher (a recovery beside this import) finished it.
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
+        };
+        if pending.is_empty() {
+            match db.transaction_on(conn, |conn| mark_done(conn, id, chunks)) {
+                Ok(true) => break Ok(()),
+                // A recount forgot chunks meanwhile: they are added again.
+                Ok(false) => continue,
+                Err(e) => break Err(e),
+            }
+        }
+        let before: i64 = pending.iter().map(|&c| chunk_rows(c, total)).sum();
+        let before = u64::try_from(total - before).unwrap_or(0);
+        let mut report = |added: u64| progress(before + added, of);
+        report(0);
+        if let Err(e) = add_chunks(db, conn, id, &sums, &pending, &mut report) {
+            break Err(e);
         }
     };
     let dropped = aggregates::drop_import_sums(conn);
     published?;
     dropped?;
-    progress(total, total);
+    progress(of, of);
     Ok(())
 }
 
-/// Adds the next chunk of sums; `Some(added so far)`, or `None` once the import is done.
-fn publish_chunk(
+/// How many chunks of [`PUBLISH_CHUNK`] count rows `total` count rows make.
+fn chunk_count(total: i64) -> i64 {
+    (total + PUBLISH_CHUNK - 1) / PUBLISH_CHUNK
+}
+
+/// The count rows of chunk `chunk` (from 0), numbered from 1 as the sums are: its first and last.
+fn chunk_range(chunk: i64, total: i64) -> (i64, i64) {
+    (
+        chunk * PUBLISH_CHUNK + 1,
+        ((chunk + 1) * PUBLISH_CHUNK).min(total),
+    )
+}
+
+/// How many count rows chunk `chunk` adds.
+fn chunk_rows(chunk: i64, total: i64) -> i64 {
+    let (first, last) = chunk_range(chunk, total);
+    (last - first + 1).max(0)
+}
+
+/// The chunks of import `id` not yet added, in order; `None` once it is no longer `publishing`.
+fn pending_chunks(conn: &mut DbConn, id: i64, chunks: i64) -> QueryResult<Option<Vec<i64>>> {
+    let status: Option<ImportStatus> = imports::table
+        .find(id)
+        .select(imports::status)
+        .first(conn)
+        .optional()?;
+    if status != Some(ImportStatus::Publishing) {
+        return Ok(None);
+    }
+    let added: std::collections::HashSet<i64> = import_chunks::table
+        .filter(import_chunks::import_id.eq(id))
+        .select(import_chunks::chunk)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    Ok(Some((0..chunks).filter(|c| !added.contains(c)).collect()))
+}
+
+/// What the publishers of one import share: the chunks to add (taken in order), a stop sign
+/// raised by the first that fails or finds the import finished, and the count rows added.
+struct Publishers<'a> {
+    pending: &'a [i64],
+    next: AtomicUsize,
+    stop: AtomicBool,
+    added: AtomicU64,
+}
+
+/// Raises the stop sign when dropped (a publisher that returns, fails or panics).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Publishers<'_> {
+    /// Adds the next pending chunk on `conn`, one transaction each, until none is left or the
+    /// stop sign is up; calls `progress` with the count rows every publisher added so far.
+    fn publish(
+        &self,
+        db: &Database,
+        conn: &mut DbConn,
+        id: i64,
+        sums: &aggregates::ImportSums,
+        progress: &mut dyn FnMut(u64),
+    ) -> QueryResult<()> {
+        let _stop = StopOnDrop(&self.stop);
+        while !self.stop.load(Ordering::Acquire) {
+            let Some(&chunk) = self.pending.get(self.next.fetch_add(1, Ordering::AcqRel)) else {
+                break;
+            };
+            match db.transaction_on(conn, |conn| add_chunk(conn, id, sums, chunk))? {
+                Chunk::Added(rows) => {
+                    let rows = u64::try_from(rows).unwrap_or(0);
+                    progress(self.added.fetch_add(rows, Ordering::AcqRel) + rows);
+                }
+                Chunk::AddedBefore => {}
+                Chunk::ImportDone => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds the chunks `pending` of the sums of import `id`: on this connection and, when the sums
+/// are in memory on PostgreSQL, on up to [`PG_PUBLISHERS`] - 1 idle pooled ones beside it
+/// (sums in SQL live in this connection's temporary tables).
+fn add_chunks(
+    db: &Database,
     conn: &mut DbConn,
     id: i64,
     sums: &aggregates::ImportSums,
-) -> QueryResult<Option<i64>> {
-    let claimed = diesel::update(
+    pending: &[i64],
+    progress: &mut dyn FnMut(u64),
+) -> QueryResult<()> {
+    let helpers = match conn {
+        DbConn::Pg(_) if sums.is_in_memory() => PG_PUBLISHERS.min(pending.len()).saturating_sub(1),
+        _ => 0,
+    };
+    let spares: Vec<_> = (0..helpers).map_while(|_| db.spare_conn()).collect();
+    let shared = Publishers {
+        pending,
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        added: AtomicU64::new(0),
+    };
+    let shared = &shared;
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = spares
+            .into_iter()
+            .map(|mut spare| {
+                scope.spawn(move || shared.publish(db, &mut spare, id, sums, &mut |_| {}))
+            })
+            .collect();
+        let mut outcome = shared.publish(db, conn, id, sums, progress);
+        for helper in helpers {
+            let helped = helper.join().unwrap_or_else(|_| {
+                Err(diesel::result::Error::QueryBuilderError(
+                    "a thread adding an import's counts panicked".into(),
+                ))
+            });
+            outcome = outcome.and(helped);
+        }
+        outcome
+    })
+}
+
+/// What one chunk's transaction did.
+enum Chunk {
+    /// Added its count rows (how many).
+    Added(i64),
+    /// Another publisher added it before.
+    AddedBefore,
+    /// The import is no longer `publishing`: another publisher finished it.
+    ImportDone,
+}
+
+/// Claims chunk `chunk` of import `id` and adds its sums (call in a write transaction). The
+/// import's row is shared with the other publishers of its chunks (on PostgreSQL `FOR SHARE`:
+/// they do not wait for each other) and excludes a recount or the import's completion, which
+/// lock it for update first: every writer takes the import's row before any count row.
+fn add_chunk(
+    conn: &mut DbConn,
+    id: i64,
+    sums: &aggregates::ImportSums,
+    chunk: i64,
+) -> QueryResult<Chunk> {
+    let publishing = imports::table
+        .filter(imports::id.eq(id))
+        .filter(imports::status.eq(ImportStatus::Publishing))
+        .select(imports::id);
+    let live: Vec<i64> = match conn {
+        DbConn::Pg(c) => publishing.for_share().load(c)?,
+        DbConn::Sqlite(c) => publishing.load(c)?,
+    };
+    if live.is_empty() {
+        return Ok(Chunk::ImportDone);
+    }
+    let claim = diesel::insert_into(import_chunks::table)
+        .values((
+            import_chunks::import_id.eq(id),
+            import_chunks::chunk.eq(chunk),
+        ))
+        .on_conflict_do_nothing();
+    let claimed = crate::on_backend!(conn, c => claim.execute(c))?;
+    if claimed == 0 {
+        return Ok(Chunk::AddedBefore);
+    }
+    let (first, last) = chunk_range(chunk, sums.total());
+    aggregates::add_import_sums(conn, sums, first, last)?;
+    Ok(Chunk::Added(last - first + 1))
+}
+
+/// Marks import `id` `done` if its `chunks` chunks are all added, and forgets them (call in a
+/// write transaction); false if some are missing (a recount forgot them). True too if it is no
+/// longer `publishing`.
+fn mark_done(conn: &mut DbConn, id: i64, chunks: i64) -> QueryResult<bool> {
+    // Locks the row first: waits for the chunks being added, and keeps new ones out.
+    let locked = diesel::update(
         imports::table
             .filter(imports::id.eq(id))
             .filter(imports::status.eq(ImportStatus::Publishing)),
     )
     .set(imports::heartbeat_at.eq(crate::clock::now_to_second()))
     .execute(conn)?;
-    if claimed == 0 {
-        // Another publisher (a recovery beside this import) finished it.
-        return Ok(None);
+    if locked == 0 {
+        return Ok(true);
     }
-    let through: Option<i64> = imports::table
-        .find(id)
-        .select(imports::published_through)
-        .first(conn)?;
-    let through = through.unwrap_or(0);
-    let last = (through + PUBLISH_CHUNK).min(sums.total());
-    if last > through {
-        aggregates::add_import_sums(conn, sums, through + 1, last)?;
+    let added: i64 = import_chunks::table
+        .filter(import_chunks::import_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if added < chunks {
+        return Ok(false);
     }
-    let finished = last >= sums.total();
-    let status = if finished {
-        ImportStatus::Done
-    } else {
-        ImportStatus::Publishing
-    };
     diesel::update(imports::table.find(id))
-        .set((
-            imports::published_through.eq(last),
-            imports::status.eq(status),
-        ))
+        .set(imports::status.eq(ImportStatus::Done))
         .execute(conn)?;
-    Ok((!finished).then_some(last))
+    diesel::delete(import_chunks::table.filter(import_chunks::import_id.eq(id))).execute(conn)?;
+    Ok(true)
 }
 
 /// Undoes `import` before its commit point: marks it `discarding`, deletes its responses and

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use sipas::aggregates::Tally;
-use sipas::db::schema::{agencies, imports};
+use sipas::db::schema::{agencies, import_chunks, imports};
 use sipas::questionnaire::Questionnaire;
 use sipas::responses::import::{Progress, import_responses};
 use sipas::responses::staging::{self, ImportStatus, PUBLISH_CHUNK, STAGE_BATCH};
@@ -446,13 +446,14 @@ async fn an_interrupted_staging_import_is_removed_once_its_heartbeat_is_stale() 
     Ok(())
 }
 
-/// Stages `rows` responses as one import, with citizens' responses between its batches, commits
-/// it, and lets it die after adding the first chunk of its counts. Returns its id.
-async fn interrupted_while_publishing(
+/// Stages `rows` responses as one import, with citizens' responses between its batches, and
+/// commits it. Returns it with its sums kept in memory, as `sipas import responses` keeps them
+/// (a recovery that finishes the job sums in SQL and must number the count rows the same way).
+async fn committed_import(
     app: &TestApp,
     rows: usize,
     tag: &str,
-) -> Result<i64, Box<dyn std::error::Error>> {
+) -> Result<(staging::Import, Tally), Box<dyn std::error::Error>> {
     let db = &app.database;
     let mut conn = db.conn()?;
     let import = staging::begin(db, &mut conn)?;
@@ -472,12 +473,26 @@ async fn interrupted_while_publishing(
         }
     }
     staging::commit(db, &mut conn, import)?;
-    // Summed in memory as `sipas import responses` does (on SQLite): the recovery that finishes
-    // the job sums in SQL and must number the count rows the same way.
     let mut tally = Tally::new();
     for s in submissions(app, import.id, rows, 0)? {
         tally.add(&s.response);
     }
+    Ok((import, tally))
+}
+
+/// A committed import of `rows` responses ([`committed_import`]) that dies after adding the
+/// first chunk of its counts. Returns its id.
+async fn interrupted_while_publishing(
+    app: &TestApp,
+    rows: usize,
+    tag: &str,
+) -> Result<i64, Box<dyn std::error::Error>> {
+    let (import, tally) = committed_import(app, rows, tag).await?;
+    let db = &app.database;
+    let mut conn = db.conn()?;
+    // The pool's idle connections held: on PostgreSQL too the import publishes on this one
+    // connection, and dies after exactly one chunk.
+    let held: Vec<_> = std::iter::from_fn(|| db.spare_conn()).collect();
     let died = std::panic::catch_unwind(AssertUnwindSafe(|| {
         staging::publish(db, &mut conn, import.id, Some(tally), |added, _| {
             if added > 0 {
@@ -485,14 +500,20 @@ async fn interrupted_while_publishing(
             }
         })
     }));
+    drop(held);
     assert!(died.is_err());
     assert_eq!(status(app, import.id)?, Some(ImportStatus::Publishing));
-    let through: Option<i64> = imports::table
-        .find(import.id)
-        .select(imports::published_through)
-        .first(&mut *conn)?;
-    assert_eq!(through, Some(PUBLISH_CHUNK), "one chunk of sums added");
+    assert_eq!(chunks(app, import.id)?, [0], "one chunk of sums added");
     Ok(import.id)
+}
+
+/// The chunks of import `id`'s counts recorded as added.
+fn chunks(app: &TestApp, id: i64) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
+    Ok(import_chunks::table
+        .filter(import_chunks::import_id.eq(id))
+        .select(import_chunks::chunk)
+        .order(import_chunks::chunk)
+        .load(&mut *app.conn()?)?)
 }
 
 #[tokio::test]
@@ -534,17 +555,67 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     assert!(counted(&app)? > before);
     sipas::aggregates::recount(&mut *app.conn()?)?;
     assert_eq!(counted(&app)?, before, "the recount leaves it out");
-    let through: Option<i64> = imports::table
-        .find(second)
-        .select(imports::published_through)
-        .first(&mut *app.conn()?)?;
-    assert_eq!(through, Some(0));
+    assert!(chunks(&app, second)?.is_empty(), "its chunks are forgotten");
     let recovered = staging::recover(&app.database)?;
     assert_eq!(recovered.rolled_forward, [second]);
     assert!(recovered.discarded.is_empty());
     assert_eq!(counted(&app)?, before + 7_000);
     assert_eq!(visible(&app)?, before + 7_000);
     assert_counts_equal_a_recount(&app)
+}
+
+/// Two publishers of one import side by side (the importer with its sums in memory, on two
+/// connections where the pool has them, and a recovery summing in SQL), with recounts between
+/// their chunks: every chunk is added by one of them, once, and a recount's forgotten chunks are
+/// added again.
+#[tokio::test]
+async fn two_publishers_and_recounts_count_each_row_once() -> TestResult {
+    let app = spawn_app().await?;
+    let rows = 13_000;
+    let (import, tally) = committed_import(&app, rows, "WEB-P").await?;
+    let web = visible(&app)?;
+    assert!(web >= 2, "{web} web responses between batches");
+    let db = &app.database;
+    let chunked = Arc::new(AtomicU64::new(0));
+    // Each thread's error as text (a boxed error cannot leave its thread).
+    std::thread::scope(|scope| {
+        let importer = scope.spawn(|| {
+            let mut conn = db.conn().map_err(|e| e.to_string())?;
+            let seen = Arc::clone(&chunked);
+            staging::publish(db, &mut conn, import.id, Some(tally), move |added, of| {
+                if added > 0 {
+                    seen.store(of, Ordering::Release);
+                }
+            })
+            .map_err(|e| e.to_string())
+        });
+        let recovery = scope.spawn(|| staging::recover(db).map(drop).map_err(|e| e.to_string()));
+        let recounts = scope.spawn(|| -> Result<(), String> {
+            for _ in 0..3 {
+                let mut conn = db.conn().map_err(|e| e.to_string())?;
+                sipas::aggregates::recount(&mut conn).map_err(|e| e.to_string())?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        });
+        [importer, recovery, recounts]
+            .into_iter()
+            .try_for_each(|thread| thread.join().map_err(|_| "a thread panicked".to_string())?)
+    })?;
+    assert!(
+        chunked.load(Ordering::Acquire) > 2 * PUBLISH_CHUNK as u64,
+        "several chunks to share"
+    );
+    assert_eq!(status(&app, import.id)?, Some(ImportStatus::Done));
+    assert!(
+        chunks(&app, import.id)?.is_empty(),
+        "done: chunks forgotten"
+    );
+    assert_eq!(visible(&app)?, web + rows as i64);
+    assert_eq!(counted(&app)?, web + rows as i64, "each row counted once");
+    assert_counts_equal_a_recount(&app)?;
+    assert!(staging::recover(db)?.is_empty(), "nothing left");
+    Ok(())
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The two backends' migrations produce the same schema (tables, columns, types, nullability).
+//! The two backends' migrations produce the same schema (tables, columns, types, nullability),
+//! and migrations that move data keep it.
 
 use std::collections::BTreeMap;
 
@@ -137,5 +138,68 @@ async fn the_message_id_migration_keeps_queued_mail_and_counts_answered_links() 
         .select((outbox::id, outbox::message_id))
         .first(&mut *conn)?;
     assert_eq!(message_id, format!("<outbox-{id}@sipas>"));
+    Ok(())
+}
+
+/// Migration 000018 with imports interrupted while adding their counts: going back keeps, as
+/// `published_through`, the chunks added before the first gap; going forward again records the
+/// chunks `published_through` counted as added (none of a chunk only partly counted).
+#[tokio::test]
+async fn the_import_chunks_migration_keeps_what_an_interrupted_import_added() -> TestResult {
+    let app = crate::helpers::spawn_app().await?;
+    let mut conn = app.conn()?;
+    let folder = if app.db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    for (id, status) in [(901, "publishing"), (902, "publishing"), (903, "done")] {
+        diesel::sql_query(format!(
+            "INSERT INTO imports (id, started_at, heartbeat_at, status, rows) \
+             VALUES ({id}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '{status}', 10)"
+        ))
+        .execute(&mut *conn)?;
+    }
+    // 901 added chunks 0, 1 and 3 (two publishers, one of them ahead); 902 only chunk 1.
+    diesel::sql_query(
+        "INSERT INTO import_chunks (import_id, chunk) VALUES (901, 0), (901, 1), (901, 3), (902, 1)",
+    )
+    .execute(&mut *conn)?;
+    let down = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        format!("migrations/{folder}/2026-12-02-000018_import_chunks/down.sql"),
+    ))?;
+    for statement in down.split(';').filter(|s| !s.trim().is_empty()) {
+        diesel::sql_query(statement).execute(&mut *conn)?;
+    }
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Through {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        published_through: Option<i64>,
+    }
+    let through: Vec<Through> =
+        diesel::sql_query("SELECT id, published_through FROM imports ORDER BY id")
+            .load(&mut *conn)?;
+    let through: Vec<(i64, Option<i64>)> = through
+        .into_iter()
+        .map(|t| (t.id, t.published_through))
+        .collect();
+    assert_eq!(through, [(901, Some(10_000)), (902, Some(0)), (903, None)]);
+
+    // Forward again through the production path; a number that is not a whole number of
+    // chunks counts its whole chunks.
+    diesel::sql_query("UPDATE imports SET published_through = 12000 WHERE id = 902")
+        .execute(&mut *conn)?;
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000018%'")
+        .execute(&mut *conn)?;
+    drop(conn);
+    let applied = sipas::db::migrations::run(&app.pool)?;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    use sipas::db::schema::import_chunks;
+    let chunks: Vec<(i64, i64)> = import_chunks::table
+        .order((import_chunks::import_id, import_chunks::chunk))
+        .load(&mut *app.conn()?)?;
+    assert_eq!(chunks, [(901, 0), (901, 1), (902, 0), (902, 1)]);
     Ok(())
 }
