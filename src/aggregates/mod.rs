@@ -539,22 +539,38 @@ pub fn drop_import_sums(conn: &mut DbConn) -> QueryResult<()> {
     Ok(())
 }
 
+/// The PostgreSQL advisory lock (`pg_advisory_xact_lock`) that a recount holds alone and every
+/// transaction adding an import's chunk, or completing an import, holds shared: a chunk is
+/// either wholly before a recount (its counts rebuilt without it, its claim forgotten) or wholly
+/// after it, whenever its import reached its commit point. Waiting requests queue in order, so
+/// a recount is not starved by publishers. ("SIPAS" and 1.)
+const REBUILD_LOCK: i64 = 0x5349_5041_5301;
+
+/// Takes the rebuild lock for the rest of the transaction: alone (`exclusive`, a recount) or
+/// shared (an import's chunk or its completion). A no-op on SQLite, whose write transactions
+/// exclude each other.
+pub fn rebuild_lock(conn: &mut DbConn, exclusive: bool) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        let function = if exclusive {
+            "pg_advisory_xact_lock"
+        } else {
+            "pg_advisory_xact_lock_shared"
+        };
+        diesel::sql_query(format!("SELECT {function}({REBUILD_LOCK})")).execute(c)?;
+    }
+    Ok(())
+}
+
 /// Rebuilds every count from the responses and invitations tables: web responses and imports
 /// that are done. An import still adding its counts starts over (its sums are added again from
 /// the first).
 pub fn recount(conn: &mut DbConn) -> QueryResult<()> {
     crate::db::write_transaction(conn, |conn| {
-        // The imports adding their counts forget the chunks they added. On PostgreSQL they are
-        // locked first, as their publishers lock them before any count row (on SQLite this
-        // transaction is the only writer).
-        let publishing = "SELECT id FROM imports WHERE status = 'publishing'";
-        if let DbConn::Pg(c) = conn {
-            diesel::sql_query(format!("{publishing} FOR UPDATE")).execute(c)?;
-        }
-        diesel::sql_query(format!(
-            "DELETE FROM import_chunks WHERE import_id IN ({publishing})"
-        ))
-        .execute(conn)?;
+        // No import adds a chunk meanwhile (on SQLite this transaction is the only writer), and
+        // the imports adding their counts forget the chunks they added (every claim is of an
+        // import not yet done): their counts are gone with the rest, and added again.
+        rebuild_lock(conn, true)?;
+        diesel::sql_query("DELETE FROM import_chunks").execute(conn)?;
         for grain in &GRAINS {
             diesel::sql_query(format!("DELETE FROM {}", grain.table)).execute(conn)?;
             diesel::sql_query(upsert_sql(grain, crate::responses::VISIBLE)).execute(conn)?;

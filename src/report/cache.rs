@@ -44,7 +44,8 @@ pub struct Version {
     newest_response: Option<i64>,
     /// Every import's id and status.
     imports: Vec<(i64, ImportStatus)>,
-    /// How many chunks of its counts each publishing import has added.
+    /// The chunks of their counts the publishing imports have added (a few hundred at most
+    /// per import, and none once it is done).
     chunks: Vec<(i64, i64)>,
     agencies: (i64, Option<i64>),
     /// The successions recorded (a reorganisation changes the units reports sum into).
@@ -62,9 +63,7 @@ impl Version {
             .order(imports::id)
             .load(conn)?;
         let chunks = import_chunks::table
-            .group_by(import_chunks::import_id)
-            .select((import_chunks::import_id, count_star()))
-            .order(import_chunks::import_id)
+            .order((import_chunks::import_id, import_chunks::chunk))
             .load(conn)?;
         let agencies = agencies::table
             .select((count_star(), max(agencies::id)))

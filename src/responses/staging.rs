@@ -387,7 +387,7 @@ impl Publishers<'_> {
             let Some(&chunk) = self.pending.get(self.next.fetch_add(1, Ordering::AcqRel)) else {
                 break;
             };
-            match db.transaction_on(conn, |conn| add_chunk(conn, id, sums, chunk))? {
+            match add_chunk_retrying(db, conn, id, sums, chunk)? {
                 Chunk::Added(rows) => {
                     let rows = u64::try_from(rows).unwrap_or(0);
                     progress(self.added.fetch_add(rows, Ordering::AcqRel) + rows);
@@ -443,6 +443,47 @@ fn add_chunks(
     })
 }
 
+/// Attempts at a chunk's transaction that the database aborted to break a deadlock or that
+/// waited past its lock timeout (a claimed chunk is added once, so trying again is safe).
+const CHUNK_ATTEMPTS: usize = 4;
+
+/// [`add_chunk`] in a transaction of its own, again after a deadlock or a lock timeout: a
+/// chunk's count rows are taken in key order, but a citizens' batch of non-consecutive
+/// responses takes them in several passes, and a recount holds every one of them.
+fn add_chunk_retrying(
+    db: &Database,
+    conn: &mut DbConn,
+    id: i64,
+    sums: &aggregates::ImportSums,
+    chunk: i64,
+) -> QueryResult<Chunk> {
+    let mut attempt = 1;
+    loop {
+        match db.transaction_on(conn, |conn| add_chunk(conn, id, sums, chunk)) {
+            Err(e) if attempt < CHUNK_ATTEMPTS && worth_retrying(&e) => {
+                tracing::warn!(import = id, chunk, error = %e, "adding a chunk of an import's counts again");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether the database gave up on a transaction that may succeed as it is when tried again: a
+/// deadlock victim, a serialization failure or a lock timeout.
+fn worth_retrying(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(kind, info) => {
+            matches!(
+                kind,
+                diesel::result::DatabaseErrorKind::SerializationFailure
+            ) || info.message().contains("deadlock detected")
+                || info.message().contains("lock timeout")
+        }
+        _ => false,
+    }
+}
+
 /// What one chunk's transaction did.
 enum Chunk {
     /// Added its count rows (how many).
@@ -453,16 +494,18 @@ enum Chunk {
     ImportDone,
 }
 
-/// Claims chunk `chunk` of import `id` and adds its sums (call in a write transaction). The
-/// import's row is shared with the other publishers of its chunks (on PostgreSQL `FOR SHARE`:
-/// they do not wait for each other) and excludes a recount or the import's completion, which
-/// lock it for update first: every writer takes the import's row before any count row.
+/// Claims chunk `chunk` of import `id` and adds its sums (call in a write transaction). First
+/// the rebuild lock, shared ([`aggregates::rebuild_lock`]: no recount meanwhile), then the
+/// import's row, shared with the other publishers of its chunks (on PostgreSQL `FOR SHARE`:
+/// they do not wait for each other) against the import's completion, which locks it for update;
+/// then the count rows, in key order.
 fn add_chunk(
     conn: &mut DbConn,
     id: i64,
     sums: &aggregates::ImportSums,
     chunk: i64,
 ) -> QueryResult<Chunk> {
+    aggregates::rebuild_lock(conn, false)?;
     let publishing = imports::table
         .filter(imports::id.eq(id))
         .filter(imports::status.eq(ImportStatus::Publishing))
@@ -493,7 +536,8 @@ fn add_chunk(
 /// write transaction); false if some are missing (a recount forgot them). True too if it is no
 /// longer `publishing`.
 fn mark_done(conn: &mut DbConn, id: i64, chunks: i64) -> QueryResult<bool> {
-    // Locks the row first: waits for the chunks being added, and keeps new ones out.
+    aggregates::rebuild_lock(conn, false)?;
+    // Then the import's row: waits for the chunks being added, and keeps new ones out.
     let locked = diesel::update(
         imports::table
             .filter(imports::id.eq(id))
@@ -506,6 +550,7 @@ fn mark_done(conn: &mut DbConn, id: i64, chunks: i64) -> QueryResult<bool> {
     }
     let added: i64 = import_chunks::table
         .filter(import_chunks::import_id.eq(id))
+        .filter(import_chunks::chunk.lt(chunks))
         .count()
         .get_result(conn)?;
     if added < chunks {

@@ -564,10 +564,54 @@ async fn an_import_interrupted_after_its_commit_point_is_rolled_forward() -> Tes
     assert_counts_equal_a_recount(&app)
 }
 
-/// Two publishers of one import side by side (the importer with its sums in memory, on two
-/// connections where the pool has them, and a recovery summing in SQL), with recounts between
-/// their chunks: every chunk is added by one of them, once, and a recount's forgotten chunks are
-/// added again.
+/// Waits until `ready`, for a minute at most (then the test fails).
+fn wait_until(ready: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Counts the chunks one publisher adds from its `progress` calls: after the first call with a
+/// total (which says what was added before), each call where the figure goes up.
+struct ChunkCounter<'a> {
+    added_by: &'a AtomicU64,
+    of: &'a AtomicU64,
+    last: Option<u64>,
+}
+
+impl<'a> ChunkCounter<'a> {
+    fn new(added_by: &'a AtomicU64, of: &'a AtomicU64) -> ChunkCounter<'a> {
+        ChunkCounter {
+            added_by,
+            of,
+            last: None,
+        }
+    }
+
+    /// Takes one `progress(added, total)` call; returns the chunks counted so far.
+    fn progress(&mut self, added: u64, total: u64) -> u64 {
+        if total > 0 {
+            self.of.store(total, Ordering::Release);
+            let went_up = self.last.is_some_and(|last| added > last);
+            self.last = Some(added);
+            if went_up {
+                self.added_by.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        self.added_by.load(Ordering::Acquire)
+    }
+}
+
+/// Two publishers of one import side by side (the importer with its sums in memory and a
+/// recovery summing in SQL), with recounts between their chunks. They take turns: the importer
+/// adds a chunk and waits until the recovery has added one; the recovery then waits until the
+/// importer has added another, so each goes over chunks the other added. Every chunk is added
+/// once, and a recount's forgotten chunks are added again.
 #[tokio::test]
 async fn two_publishers_and_recounts_count_each_row_once() -> TestResult {
     let app = spawn_app().await?;
@@ -576,24 +620,43 @@ async fn two_publishers_and_recounts_count_each_row_once() -> TestResult {
     let web = visible(&app)?;
     assert!(web >= 2, "{web} web responses between batches");
     let db = &app.database;
-    let chunked = Arc::new(AtomicU64::new(0));
+    let (mut importer_conn, mut recovery_conn, mut recount_conn) =
+        (db.conn()?, db.conn()?, db.conn()?);
+    // The pool's other connections held: each publisher writes on its own one.
+    let held: Vec<_> = std::iter::from_fn(|| db.spare_conn()).collect();
+    // Chunks each publisher added (its progress went up), and the import's count rows.
+    let (by_importer, by_recovery, of) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     // Each thread's error as text (a boxed error cannot leave its thread).
     std::thread::scope(|scope| {
         let importer = scope.spawn(|| {
-            let mut conn = db.conn().map_err(|e| e.to_string())?;
-            let seen = Arc::clone(&chunked);
-            staging::publish(db, &mut conn, import.id, Some(tally), move |added, of| {
-                if added > 0 {
-                    seen.store(of, Ordering::Release);
+            let mut count = ChunkCounter::new(&by_importer, &of);
+            staging::publish(
+                db,
+                &mut importer_conn,
+                import.id,
+                Some(tally),
+                |added, total| {
+                    if count.progress(added, total) == 1 {
+                        wait_until(|| by_recovery.load(Ordering::Acquire) >= 1);
+                    }
+                },
+            )
+            .map_err(|e| e.to_string())
+        });
+        let recovery = scope.spawn(|| {
+            let mut count = ChunkCounter::new(&by_recovery, &of);
+            let mut waited = false;
+            staging::publish(db, &mut recovery_conn, import.id, None, |added, total| {
+                if count.progress(added, total) == 1 && !waited {
+                    waited = true;
+                    wait_until(|| by_importer.load(Ordering::Acquire) >= 2);
                 }
             })
             .map_err(|e| e.to_string())
         });
-        let recovery = scope.spawn(|| staging::recover(db).map(drop).map_err(|e| e.to_string()));
         let recounts = scope.spawn(|| -> Result<(), String> {
             for _ in 0..3 {
-                let mut conn = db.conn().map_err(|e| e.to_string())?;
-                sipas::aggregates::recount(&mut conn).map_err(|e| e.to_string())?;
+                sipas::aggregates::recount(&mut recount_conn).map_err(|e| e.to_string())?;
                 std::thread::sleep(Duration::from_millis(20));
             }
             Ok(())
@@ -602,8 +665,17 @@ async fn two_publishers_and_recounts_count_each_row_once() -> TestResult {
             .into_iter()
             .try_for_each(|thread| thread.join().map_err(|_| "a thread panicked".to_string())?)
     })?;
+    drop(held);
     assert!(
-        chunked.load(Ordering::Acquire) > 2 * PUBLISH_CHUNK as u64,
+        by_importer.load(Ordering::Acquire) >= 2,
+        "the importer added chunks"
+    );
+    assert!(
+        by_recovery.load(Ordering::Acquire) >= 1,
+        "the recovery added one"
+    );
+    assert!(
+        of.load(Ordering::Acquire) > 2 * PUBLISH_CHUNK as u64,
         "several chunks to share"
     );
     assert_eq!(status(&app, import.id)?, Some(ImportStatus::Done));

@@ -1,16 +1,9 @@
--- An import publishing on several connections may have added chunks out of order: the number
--- kept is how many come first without a gap, and the chunks past a gap are added again when the
--- import is completed. After a downgrade while an import is publishing, run
--- `sipas aggregates recount` once it is done.
+-- Back to one number per import. An import publishing on several connections may have added
+-- its chunks out of order, which one number cannot say: if any import is adding its counts,
+-- every count is rebuilt at the next start (`pending_recounts`, which also sets such an import
+-- back to its first chunk), so nothing is counted twice or left out.
 ALTER TABLE imports ADD COLUMN published_through BIGINT;
-UPDATE imports SET published_through = 5000 * CASE
-    WHEN EXISTS (SELECT 1 FROM import_chunks c WHERE c.import_id = imports.id AND c.chunk = 0)
-    THEN (
-        SELECT MIN(c.chunk + 1) FROM import_chunks c
-        WHERE c.import_id = imports.id AND NOT EXISTS (
-            SELECT 1 FROM import_chunks n WHERE n.import_id = c.import_id AND n.chunk = c.chunk + 1
-        )
-    )
-    ELSE 0 END
-WHERE status = 'publishing';
+INSERT INTO pending_recounts (reason)
+    SELECT 'import chunks forgotten' WHERE EXISTS (SELECT 1 FROM import_chunks)
+    AND NOT EXISTS (SELECT 1 FROM pending_recounts WHERE reason = 'import chunks forgotten');
 DROP TABLE import_chunks;
