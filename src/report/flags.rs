@@ -12,7 +12,9 @@ use super::indicators::{DISPLAY_MINIMUM, Share};
 use super::numbers::{percent, probability};
 use crate::domain::{Lang, Level};
 use crate::stats::Severity;
-use crate::stats::flagging::{FlagInput, FlagPolicy, INDICATORS, ProvinceFlags, flag_province};
+use crate::stats::flagging::{
+    FlagInput, FlagPolicy, INDICATORS, ProvinceFlags, flag_province, per_indicator,
+};
 use crate::stats::mixture::Observation;
 use crate::stats::monitor::{EARLY_WARNING_YEARS, LatticeCusum, in_control_rate};
 use crate::stats::testing::{benjamini_hochberg, binomial_upper_p_value};
@@ -216,8 +218,9 @@ pub fn assess(
         expected_false_alerts: flags.expected_false_alerts,
     };
     let names: Vec<(String, String)> = peers.iter().map(Peers::name).collect();
+    // The problems are independent: each on a thread of its own, as their fits.
     let per_problem: [Vec<Assessment>; INDICATORS] =
-        std::array::from_fn(|ind| assess_problem(ind, agencies, &inputs, &names, &flags));
+        per_indicator(|ind| assess_problem(ind, agencies, &inputs, &names, &flags));
     let mut columns = per_problem.map(Vec::into_iter);
     let rows = agencies
         .iter()

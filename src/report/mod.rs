@@ -358,12 +358,18 @@ fn agency_rows(
             rows.push(row);
         }
     }
-    rows.sort_by(|a, b| {
+    // Sorted by position (the rows are large: moving them while sorting cost more than the
+    // comparisons).
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&rows[i], &rows[j]);
         b.flag
             .cmp(&a.flag)
             .then(b.review.cmp(&a.review))
             .then(a.code.cmp(&b.code))
     });
+    let mut slots: Vec<Option<AgencyRow>> = rows.into_iter().map(Some).collect();
+    let rows = order.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok((rows, summary))
 }
 

@@ -72,6 +72,25 @@ pub struct ProvinceFlags {
     pub expected_false_alerts: f64,
 }
 
+/// `work` for every indicator, each on a thread of its own (the first on the caller's), in
+/// indicator order: for work that does not depend on the others, so the results are the same as
+/// one after the other.
+pub fn per_indicator<T: Send + Default>(work: impl Fn(usize) -> T + Sync) -> [T; INDICATORS] {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let others: Vec<_> = (1..INDICATORS)
+            .map(|ind| scope.spawn(move || work(ind)))
+            .collect();
+        let first = work(0);
+        let mut results = std::iter::once(first).chain(others.into_iter().map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }));
+        std::array::from_fn(|_| results.next().unwrap_or_default())
+    })
+}
+
 /// Flags the agencies of one province (inputs in a fixed order for reproducible results).
 pub fn flag_province(inputs: &[FlagInput], groups: usize, policy: &FlagPolicy) -> ProvinceFlags {
     let fit = |ind: usize| {
@@ -85,26 +104,9 @@ pub fn flag_province(inputs: &[FlagInput], groups: usize, policy: &FlagPolicy) -
             .collect();
         mixture::fit(&observations, groups, policy.min_elevation)
     };
-    // The indicators' fits are independent: each on a thread of its own (the same numbers as
-    // one after the other; most of a large province's report time).
-    let fits: [Option<MixtureFit>; INDICATORS] = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..INDICATORS)
-            .map(|ind| scope.spawn(move || fit(ind)))
-            .collect();
-        let mut first = Some(fit(0));
-        let mut rest = others.into_iter().map(|handle| {
-            handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        std::array::from_fn(|ind| {
-            if ind == 0 {
-                first.take().flatten()
-            } else {
-                rest.next().flatten()
-            }
-        })
-    });
+    // The indicators' fits are independent (the same numbers as one after the other; most of a
+    // large province's report time).
+    let fits: [Option<MixtureFit>; INDICATORS] = per_indicator(fit);
     let mut decisions: Vec<FlagDecision> = inputs
         .iter()
         .map(|a| FlagDecision {

@@ -16,7 +16,7 @@
 //! differs keeps its own mean), then φ, m and π by maximum likelihood. Everything is
 //! deterministic: the same inputs in the same order give the same numbers to the bit.
 
-use super::special::ln_gamma;
+use super::likelihood::{BetaPrior, LikelihoodTable};
 
 /// Smallest and largest concentration φ the fit considers.
 const CONCENTRATION_RANGE: (f64, f64) = (2.0, 20_000.0);
@@ -56,48 +56,10 @@ pub struct MixtureFit {
     pub rounds: usize,
 }
 
-/// ln B(a, b).
-fn ln_beta(a: f64, b: f64) -> f64 {
-    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
-}
-
 /// ln P(k | n, Beta(mean·c, (1 − mean)·c)) without the binomial coefficient (it cancels in
 /// every ratio and does not depend on the parameters).
 fn ln_beta_binomial(k: u64, n: u64, mean: f64, concentration: f64) -> f64 {
     BetaPrior::new(mean, concentration).ln_likelihood(k, n)
-}
-
-/// Beta(mean·c, (1 − mean)·c) with its ln B(a, b), computed once for the many agencies that share
-/// it (one per peer group and trial value in the M-step): half the `ln_gamma` calls of the fit,
-/// with the same arithmetic, so the same bits, as [`ln_beta_binomial`].
-#[derive(Debug, Clone, Copy)]
-struct BetaPrior {
-    a: f64,
-    b: f64,
-    ln_beta: f64,
-}
-
-impl BetaPrior {
-    fn new(mean: f64, concentration: f64) -> BetaPrior {
-        let (a, b) = (mean * concentration, (1.0 - mean) * concentration);
-        BetaPrior {
-            a,
-            b,
-            ln_beta: ln_beta(a, b),
-        }
-    }
-
-    /// The priors of every peer group (`mean` of each group) at one concentration.
-    fn per_group(groups: usize, mean: impl Fn(usize) -> f64, concentration: f64) -> Vec<BetaPrior> {
-        (0..groups)
-            .map(|g| BetaPrior::new(mean(g), concentration))
-            .collect()
-    }
-
-    /// ln P(k | n) under this prior, without the binomial coefficient.
-    fn ln_likelihood(&self, k: u64, n: u64) -> f64 {
-        ln_beta(k as f64 + self.a, (n - k) as f64 + self.b) - self.ln_beta
-    }
 }
 
 impl MixtureFit {
@@ -188,6 +150,7 @@ pub fn fit(observations: &[Observation], groups: usize, min_elevation: f64) -> O
         return None;
     }
     let pooled = events as f64 / answers as f64;
+    let table = LikelihoodTable::new(&data, groups.max(1));
     // Start: every agency normal except clear outliers against the pooled rate.
     let mut normal_weight: Vec<f64> = data
         .iter()
@@ -214,6 +177,7 @@ pub fn fit(observations: &[Observation], groups: usize, min_elevation: f64) -> O
         maximise(
             &mut model,
             &data,
+            &table,
             &normal_weight,
             groups.max(1),
             min_elevation,
@@ -234,7 +198,7 @@ pub fn fit(observations: &[Observation], groups: usize, min_elevation: f64) -> O
         }
         previous = loglik;
     }
-    refit_normal_spread(&mut model, &data, groups.max(1));
+    refit_normal_spread(&mut model, &data, &table, groups.max(1));
     Some(model)
 }
 
@@ -245,7 +209,12 @@ const CLEAR_PROBLEM_LFDR: f64 = 0.01;
 /// component, which then makes the normal component too narrow (and its tail agencies look
 /// elevated). So once EM has converged, the peer means and φ are fitted again from every agency
 /// except the clear problems (lfdr below [`CLEAR_PROBLEM_LFDR`]), each counted in full.
-fn refit_normal_spread(model: &mut MixtureFit, data: &[Observation], groups: usize) {
+fn refit_normal_spread(
+    model: &mut MixtureFit,
+    data: &[Observation],
+    table: &LikelihoodTable,
+    groups: usize,
+) {
     let keep: Vec<f64> = data
         .iter()
         .map(|o| {
@@ -262,10 +231,7 @@ fn refit_normal_spread(model: &mut MixtureFit, data: &[Observation], groups: usi
         model.province_mean = province_mean;
         let fit = |c: f64| -> f64 {
             let priors = BetaPrior::per_group(groups, |g| model.peer_mean(g), c);
-            data.iter()
-                .zip(&keep)
-                .map(|(o, w)| w * priors[o.group].ln_likelihood(o.k, o.n))
-                .sum()
+            table.weighted_sum(&priors, |i| keep[i])
         };
         model.concentration = brent_max(fit, CONCENTRATION_RANGE, true);
     }
@@ -276,6 +242,7 @@ fn refit_normal_spread(model: &mut MixtureFit, data: &[Observation], groups: usi
 fn maximise(
     model: &mut MixtureFit,
     data: &[Observation],
+    table: &LikelihoodTable,
     normal_weight: &[f64],
     groups: usize,
     min_elevation: f64,
@@ -285,19 +252,16 @@ fn maximise(
     model.province_mean = province_mean;
     let normal_fit = |c: f64| -> f64 {
         let priors = BetaPrior::per_group(groups, |g| model.peer_mean(g), c);
-        data.iter()
-            .zip(normal_weight)
-            .map(|(o, w)| w * priors[o.group].ln_likelihood(o.k, o.n))
-            .sum()
+        table.weighted_sum(&priors, |i| normal_weight[i])
     };
     model.concentration = brent_max(normal_fit, CONCENTRATION_RANGE, true);
-    maximise_elevated(model, data, normal_weight, min_elevation);
+    maximise_elevated(model, table, normal_weight, min_elevation);
 }
 
 /// The M-step of the elevated component alone: elevation and share.
 fn maximise_elevated(
     model: &mut MixtureFit,
-    data: &[Observation],
+    table: &LikelihoodTable,
     normal_weight: &[f64],
     min_elevation: f64,
 ) {
@@ -310,10 +274,7 @@ fn maximise_elevated(
             |g| (m * model.peer_mean(g)).min(MAX_ELEVATED_MEAN),
             psi,
         );
-        data.iter()
-            .zip(normal_weight)
-            .map(|(o, w)| (1.0 - w) * priors[o.group].ln_likelihood(o.k, o.n))
-            .sum()
+        table.weighted_sum(&priors, |i| 1.0 - normal_weight[i])
     };
     let lowest = min_elevation.clamp(1.0, MAX_ELEVATION);
     let elevated: f64 = normal_weight.iter().map(|w| 1.0 - w).sum();
@@ -325,7 +286,8 @@ fn maximise_elevated(
     } else {
         lowest
     };
-    model.elevated_share = (elevated / data.len() as f64).clamp(SHARE_RANGE.0, SHARE_RANGE.1);
+    model.elevated_share =
+        (elevated / normal_weight.len() as f64).clamp(SHARE_RANGE.0, SHARE_RANGE.1);
 }
 
 /// Peer means and the province mean. Within a group, agency rates are averaged with weights
@@ -580,7 +542,8 @@ mod tests {
             elevated_share: 0.05,
             rounds: 0,
         };
-        maximise_elevated(&mut model, &data, &[1.0; 40], 3.0);
+        let table = LikelihoodTable::new(&data, 1);
+        maximise_elevated(&mut model, &table, &[1.0; 40], 3.0);
         assert_eq!(model.elevation, 3.0);
         assert_eq!(model.elevated_share, SHARE_RANGE.0);
     }

@@ -11,6 +11,7 @@
 //! | exact one-sided binomial test, Benjamini–Hochberg | [`testing`] |
 //! | funnel limits and overdispersion | [`funnel`] |
 //! | peer comparison: two-component beta-binomial mixture, local fdr | [`mixture`] |
+//! | the mixture's summed likelihoods, ln Γ once per distinct count | [`likelihood`] |
 //! | the flag decision: one false-discovery budget per province | [`flagging`] |
 //! | flag severity | [`severity`] |
 //! | Bernoulli CUSUM (calibrated lattice chart) and EWMA | [`monitor`] |
@@ -22,6 +23,7 @@ pub mod change;
 pub mod flagging;
 pub mod funnel;
 pub mod intervals;
+pub mod likelihood;
 pub mod mixture;
 pub mod monitor;
 pub mod scale;
