@@ -6,10 +6,12 @@
 //! supporting numbers. The early warning is a Bernoulli CUSUM over the last months whose limit is
 //! calibrated to the agency's own volume and rate. Pure: no database.
 
+use std::fmt::Write;
+
 use serde::Serialize;
 
 use super::indicators::{DISPLAY_MINIMUM, Share};
-use super::numbers::{percent, probability};
+use super::numbers::{push_percent, push_probability};
 use crate::domain::{Lang, Level};
 use crate::stats::Severity;
 use crate::stats::flagging::{
@@ -397,22 +399,28 @@ fn explained(problem: Problem, mut a: Assessment, concentration: Option<f64>) ->
         a.reason_en = "No responses in the period".into();
         return a;
     }
+    // Each text is written into one string: a province report writes four per agency and
+    // problem, and building them from many small strings was most of the report's own time.
     let sentence = |lang: Lang| {
-        let per_hundred = |r: f64| format!("{:.0}", (r * 100.0).round());
-        let mut s = match lang {
-            Lang::Vi => format!("{} trên {} người trả lời", a.count, a.n),
-            Lang::En => format!("{} of {} respondents", a.count, a.n),
+        let mut s = String::with_capacity(256);
+        let _ = match lang {
+            Lang::Vi => write!(s, "{} trên {} người trả lời", a.count, a.n),
+            Lang::En => write!(s, "{} of {} respondents", a.count, a.n),
         };
         if let Some(rate) = a.rate.filter(|_| a.n >= DISPLAY_MINIMUM) {
-            s.push_str(&format!(" ({})", percent(rate, lang)));
+            s.push_str(" (");
+            push_percent(&mut s, rate, lang);
+            s.push(')');
         }
-        s.push_str(&format!(" {}", problem.phrase(lang)));
+        s.push(' ');
+        s.push_str(problem.phrase(lang));
         if let Some(b) = a.baseline {
             let peers = lang.pick(&a.peers, &a.peers_en);
-            s.push_str(&match lang {
-                Lang::Vi => format!(", so với khoảng {} trên 100 ở {peers}", per_hundred(b)),
-                Lang::En => format!(", against about {} in 100 at {peers}", per_hundred(b)),
-            });
+            let per_hundred = (b * 100.0).round();
+            let _ = match lang {
+                Lang::Vi => write!(s, ", so với khoảng {per_hundred:.0} trên 100 ở {peers}"),
+                Lang::En => write!(s, ", against about {per_hundred:.0} in 100 at {peers}"),
+            };
         }
         s.push('.');
         if a.n < DISPLAY_MINIMUM {
@@ -424,49 +432,54 @@ fn explained(problem: Problem, mut a: Assessment, concentration: Option<f64>) ->
         s
     };
     let details = |lang: Lang| {
-        let mut parts: Vec<String> = Vec::new();
+        let mut s = String::with_capacity(256);
+        let separate = |s: &mut String| {
+            if !s.is_empty() {
+                s.push_str("; ");
+            }
+        };
         if let (Some(lo), Some(hi)) = (a.ci_low, a.ci_high) {
-            parts.push(format!(
-                "{} {}–{}",
-                lang.pick("KTC 95%:", "95% CI:"),
-                percent(lo, lang).trim_end_matches('%'),
-                percent(hi, lang)
-            ));
+            s.push_str(lang.pick("KTC 95%: ", "95% CI: "));
+            push_percent(&mut s, lo, lang);
+            s.pop();
+            s.push('–');
+            push_percent(&mut s, hi, lang);
         }
         if let Some(b) = a.baseline {
-            parts.push(format!(
-                "{} {}",
-                lang.pick("mức bình thường của nhóm so sánh", "peer baseline"),
-                percent(b, lang)
-            ));
+            separate(&mut s);
+            s.push_str(lang.pick("mức bình thường của nhóm so sánh ", "peer baseline "));
+            push_percent(&mut s, b, lang);
         }
         if let Some(c) = concentration {
-            parts.push(format!(
-                "{} φ = {:.0}",
+            separate(&mut s);
+            let _ = write!(
+                s,
+                "{} φ = {c:.0}",
                 lang.pick(
                     "độ phân tán tự nhiên giữa các cơ quan",
                     "natural spread between agencies"
-                ),
-                c
-            ));
+                )
+            );
         }
         if let Some(p) = a.problem_probability {
-            parts.push(format!(
-                "{} {}",
-                lang.pick(
-                    "xác suất tỷ lệ cao bất thường",
-                    "probability of an elevated rate"
-                ),
-                probability(p, lang)
+            separate(&mut s);
+            s.push_str(lang.pick(
+                "xác suất tỷ lệ cao bất thường ",
+                "probability of an elevated rate ",
             ));
+            push_probability(&mut s, p, lang);
         }
         if let Some(p) = a.p_value {
-            parts.push(format!("p = {}", probability(p, lang)));
+            separate(&mut s);
+            s.push_str("p = ");
+            push_probability(&mut s, p, lang);
         }
         if let Some(q) = a.q_value {
-            parts.push(format!("q (BH) = {}", probability(q, lang)));
+            separate(&mut s);
+            s.push_str("q (BH) = ");
+            push_probability(&mut s, q, lang);
         }
-        parts.join("; ")
+        s
     };
     a.reason = sentence(Lang::Vi);
     a.reason_en = sentence(Lang::En);

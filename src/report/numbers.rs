@@ -4,6 +4,8 @@
 use super::indicators::{Index, Share};
 use crate::domain::Lang;
 
+use std::fmt::Write;
+
 fn localise(s: String, lang: Lang) -> String {
     match lang {
         Lang::Vi => s.replace('.', ","),
@@ -11,11 +13,31 @@ fn localise(s: String, lang: Lang) -> String {
     }
 }
 
+/// Makes the decimal point of the number written from `start` on a comma in Vietnamese.
+fn localise_from(out: &mut String, start: usize, lang: Lang) {
+    if lang == Lang::Vi
+        && let Some(at) = out[start..].find('.')
+    {
+        out.replace_range(start + at..start + at + 1, ",");
+    }
+}
+
 /// A fraction as a percentage with at most one decimal ("30%", "4,1%").
 pub fn percent(fraction: f64, lang: Lang) -> String {
-    let s = format!("{:.1}", fraction * 100.0);
-    let s = s.strip_suffix(".0").map(str::to_owned).unwrap_or(s);
-    format!("{}%", localise(s, lang))
+    let mut out = String::new();
+    push_percent(&mut out, fraction, lang);
+    out
+}
+
+/// [`percent`] written at the end of `out` (a report writes thousands of them).
+pub fn push_percent(out: &mut String, fraction: f64, lang: Lang) {
+    let start = out.len();
+    let _ = write!(out, "{:.1}", fraction * 100.0);
+    if out[start..].ends_with(".0") {
+        out.truncate(out.len() - 2);
+    }
+    localise_from(out, start, lang);
+    out.push('%');
 }
 
 /// What a figure below the display minimum shows instead.
@@ -46,7 +68,16 @@ pub fn points(difference: f64, lang: Lang) -> String {
 
 /// A probability with two decimals ("0,98").
 pub fn probability(p: f64, lang: Lang) -> String {
-    localise(format!("{p:.2}"), lang)
+    let mut out = String::new();
+    push_probability(&mut out, p, lang);
+    out
+}
+
+/// [`probability`] written at the end of `out`.
+pub fn push_probability(out: &mut String, p: f64, lang: Lang) {
+    let start = out.len();
+    let _ = write!(out, "{p:.2}");
+    localise_from(out, start, lang);
 }
 
 /// A whole number with thousands separated ("37.078" in Vietnamese, "37,078" in English).
@@ -79,5 +110,10 @@ mod tests {
         assert_eq!(count(37078, Lang::Vi), "37.078");
         assert_eq!(count(1234567, Lang::En), "1,234,567");
         assert_eq!(count(999, Lang::Vi), "999");
+        assert_eq!(percent(0.125, Lang::Vi), "12,5%");
+        let mut out = String::from("p = ");
+        push_probability(&mut out, 0.5, Lang::Vi);
+        push_percent(&mut out, 0.0, Lang::Vi);
+        assert_eq!(out, "p = 0,500%");
     }
 }
