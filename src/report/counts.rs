@@ -301,6 +301,18 @@ pub(crate) fn conditions(query: &Query, province_id: Option<i64>) -> String {
     sql
 }
 
+/// `SUM(dc.{column})` as a `BIGINT`. PostgreSQL sums a `BIGINT` column into a `NUMERIC` (a state
+/// allocated per group and column, converted back at the end), which was a fifth of a
+/// province-year's count query; there the counts are summed as `DOUBLE PRECISION` instead,
+/// exact for every integer below 2⁵³ (a national year's largest sum, of squared scores, stays
+/// below 10¹¹). SQLite sums integers as integers.
+fn sum(conn: &DbConn, column: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => format!("CAST(SUM(CAST(dc.{column} AS DOUBLE PRECISION)) AS BIGINT)"),
+        DbConn::Sqlite(_) => format!("CAST(SUM(dc.{column}) AS BIGINT)"),
+    }
+}
+
 /// Summed counts per group key over the query's period, in key order; agencies are summed into
 /// their units of `map` (`a` is the unit).
 pub fn grouped(
@@ -312,7 +324,7 @@ pub fn grouped(
     let key = key_expression(query.group_by);
     let sums: Vec<String> = MEASURES
         .iter()
-        .map(|(c, _)| format!("CAST(SUM(dc.{c}) AS BIGINT) AS {c}"))
+        .map(|(c, _)| format!("{} AS {c}", sum(conn, c)))
         .collect();
     // Months per procedure and channel only where those are grouped: otherwise one row per
     // agency and month, however many procedures it handles.
@@ -346,9 +358,11 @@ pub fn grouped(
         dossier,
     ));
     let sql = format!(
-        "{with}SELECT {text} AS key, {sums}, CAST(SUM(dc.{dossier}) AS BIGINT) AS {dossier} \
+        "{with}SELECT {text} AS key, {sums}, {dossier_sum} AS {dossier} \
          FROM {source} dc {join} {procedures} \
-         WHERE {conditions} GROUP BY {group} HAVING SUM(dc.n_responses) <> 0 ORDER BY {text}",
+         WHERE {conditions} GROUP BY {group} HAVING {responses} <> 0 ORDER BY {text}",
+        dossier_sum = sum(conn, dossier),
+        responses = sum(conn, "n_responses"),
         text = key.text,
         group = key.group,
         with = map.with_clause().unwrap_or_default(),
@@ -480,12 +494,15 @@ pub fn recent_events(
     map: &UnitMap,
 ) -> QueryResult<Vec<RecentEvents>> {
     let sql = format!(
-        "{with}SELECT a.id AS agency_id, \
-         CAST(SUM(dc.harassment_k) AS BIGINT) AS harassment_k, CAST(SUM(dc.harassment_n) AS BIGINT) AS harassment_n, \
-         CAST(SUM(dc.repeat_k) AS BIGINT) AS repeat_k, CAST(SUM(dc.repeat_n) AS BIGINT) AS repeat_n \
-         FROM {source} dc {join} \
-         WHERE {conditions} GROUP BY a.id, dc.month HAVING SUM(dc.n_responses) <> 0 \
+        "{with}SELECT a.id AS agency_id, {} AS harassment_k, {} AS harassment_n, \
+         {} AS repeat_k, {} AS repeat_n FROM {source} dc {join} \
+         WHERE {conditions} GROUP BY a.id, dc.month HAVING {} <> 0 \
          ORDER BY a.id, dc.month",
+        sum(conn, "harassment_k"),
+        sum(conn, "harassment_n"),
+        sum(conn, "repeat_k"),
+        sum(conn, "repeat_n"),
+        sum(conn, "n_responses"),
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
         source = source(
