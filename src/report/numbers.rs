@@ -111,9 +111,11 @@ mod tests {
         assert_eq!(count(1234567, Lang::En), "1,234,567");
         assert_eq!(count(999, Lang::Vi), "999");
         assert_eq!(percent(0.125, Lang::Vi), "12,5%");
-        let mut out = String::from("p = ");
+        // Only the number written is localised, not what was already there.
+        let mut out = String::from("v1.2 p = ");
         push_probability(&mut out, 0.5, Lang::Vi);
-        push_percent(&mut out, 0.0, Lang::Vi);
-        assert_eq!(out, "p = 0,500%");
+        out.push(' ');
+        push_percent(&mut out, 0.041, Lang::Vi);
+        assert_eq!(out, "v1.2 p = 0,50 4,1%");
     }
 }

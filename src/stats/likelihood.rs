@@ -16,7 +16,7 @@ use super::special::ln_gamma;
 /// Beta(mean·c, (1 − mean)·c) with its ln B(a, b), computed once for the many agencies that
 /// share it.
 #[derive(Debug, Clone, Copy)]
-pub struct BetaPrior {
+pub(crate) struct BetaPrior {
     pub a: f64,
     pub b: f64,
     ln_beta: f64,
@@ -75,7 +75,7 @@ enum Shift {
 
 /// The distinct counts of every peer group, and where each agency's are.
 #[derive(Debug, Clone)]
-pub struct LikelihoodTable {
+pub(crate) struct LikelihoodTable {
     /// (group, shift, count) of every distinct value, grouped by peer group.
     values: Vec<(usize, Shift, f64)>,
     /// Per agency (in the fit's order): its group and the positions of its k, n − k and n.
@@ -83,8 +83,10 @@ pub struct LikelihoodTable {
 }
 
 impl LikelihoodTable {
-    /// The table of `data` (observations with `k ≤ n` and `group < groups`).
-    pub fn new(data: &[Observation], groups: usize) -> LikelihoodTable {
+    /// The table of `data`: observations with `k ≤ n` and `group < groups`, as
+    /// [`super::mixture::fit`] keeps them.
+    pub(crate) fn new(data: &[Observation], groups: usize) -> LikelihoodTable {
+        debug_assert!(data.iter().all(|o| o.k <= o.n && o.group < groups));
         let mut values = Vec::new();
         let mut positions = vec![[0usize; 3]; data.len()];
         for g in 0..groups {
@@ -120,7 +122,7 @@ impl LikelihoodTable {
 
     /// Σ weight(i) · ln P(k_i | n_i, priors[group_i]) over the agencies, without binomial
     /// coefficients; agencies of weight 0 add nothing.
-    pub fn weighted_sum(&self, priors: &[BetaPrior], weight: impl Fn(usize) -> f64) -> f64 {
+    pub(crate) fn weighted_sum(&self, priors: &[BetaPrior], weight: impl Fn(usize) -> f64) -> f64 {
         let ln_gammas: Vec<f64> = self
             .values
             .iter()
