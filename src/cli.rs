@@ -275,7 +275,14 @@ pub fn run() -> anyhow::Result<()> {
                 map,
             };
             let pool = open_database(&settings)?;
-            let report = report::build(&mut *conn(&pool)?, &query)?;
+            // A second connection reads the early-warning months meanwhile.
+            let report = report::build_with(
+                &mut *conn(&pool)?,
+                pool.try_get()
+                    .map(crate::db::PooledConn::from)
+                    .as_deref_mut(),
+                &query,
+            )?;
             // Buffered: standard output is line-buffered, and a province's JSON report has
             // hundreds of thousands of lines (a write each cost 0.4 s of a 1 s report).
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

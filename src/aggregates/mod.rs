@@ -1,5 +1,5 @@
-//! Per-day and per-month counts per (agency, procedure, channel), and per month per (agency,
-//! channel): written in the same transaction as every response insert, so reports sum a few rows
+//! Per-day and per-month counts per (agency, procedure, channel), and per month and per year
+//! per agency: written in the same transaction as every response insert, so reports sum a few rows
 //! instead of scanning responses.
 //!
 //! The indicator definitions live once, as SQL expressions over `responses` ([`MEASURES`]): the
@@ -246,11 +246,12 @@ impl Grain {
     }
 }
 
-/// The three tables counts are kept in: per (agency, procedure, channel) and day or month, and
-/// per agency and month for the reports that do not look at procedures or channels (a row per
-/// agency and month, however many procedures it handles). Each is summed from the one before
-/// it by an import, and numbered in this order.
-pub(crate) const GRAINS: [Grain; 3] = [
+/// The four tables counts are kept in: per (agency, procedure, channel) and day or month, and
+/// per agency and month or year for the reports that do not look at procedures or channels (a
+/// row per agency and month, however many procedures it handles; a province-year is then one
+/// row per agency). Each is summed from the one before it by an import, and numbered in this
+/// order.
+pub(crate) const GRAINS: [Grain; 4] = [
     Grain {
         table: "daily_counts",
         time_column: "day",
@@ -270,6 +271,13 @@ pub(crate) const GRAINS: [Grain; 3] = [
         time_column: "month",
         time_key: "SUBSTR(CAST(submitted_on AS TEXT), 1, 7)",
         rollup_key: "k",
+        detailed: false,
+    },
+    Grain {
+        table: "agency_yearly_counts",
+        time_column: "year",
+        time_key: "SUBSTR(CAST(submitted_on AS TEXT), 1, 4)",
+        rollup_key: "SUBSTR(k, 1, 4)",
         detailed: false,
     },
 ];

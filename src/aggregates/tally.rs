@@ -142,15 +142,50 @@ impl Tally {
             })
             .collect();
         agency_months.sort_unstable_by_key(SumRow::month_key);
-        Some(ImportSums::in_memory([days, months, agency_months]))
+        // And their years: the agency's months are consecutive, in time order.
+        let mut agency_years: Vec<SumRow> = Vec::new();
+        for row in &agency_months {
+            let Period::Month((year, _)) = row.period else {
+                continue;
+            };
+            match agency_years.last_mut() {
+                Some(last) if (last.agency, &last.period) == (row.agency, &Period::Year(year)) => {
+                    for (sum, value) in last.values.iter_mut().zip(&row.values) {
+                        *sum = sum.checked_add(*value)?;
+                    }
+                }
+                _ => agency_years.push(SumRow {
+                    period: Period::Year(year),
+                    ..row.clone()
+                }),
+            }
+        }
+        Some(ImportSums::in_memory([
+            days,
+            months,
+            agency_months,
+            agency_years,
+        ]))
     }
 }
 
-/// The day or month of a count row (a day's month is the days' order: months follow it).
+/// The day, month or year of a count row (a day's month is the days' order: months follow it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Period {
     Day(NaiveDate),
     Month((i32, u32)),
+    Year(i32),
+}
+
+impl Period {
+    /// A month or year as its key in the count tables (`YYYY-MM`, `YYYY`); days are dates.
+    fn text(&self) -> Option<String> {
+        match self {
+            Period::Day(_) => None,
+            Period::Month((year, month)) => Some(format!("{year:04}-{month:02}")),
+            Period::Year(year) => Some(format!("{year:04}")),
+        }
+    }
 }
 
 /// One count row to add.
@@ -168,7 +203,7 @@ impl SumRow {
     fn key(&self) -> (i64, i64, &'static str, Option<NaiveDate>) {
         let day = match self.period {
             Period::Day(day) => Some(day),
-            Period::Month(_) => None,
+            Period::Month(_) | Period::Year(_) => None,
         };
         (self.agency, self.procedure, self.channel, day)
     }
@@ -177,7 +212,7 @@ impl SumRow {
     fn month_key(&self) -> (i64, Option<(i32, u32)>) {
         let month = match self.period {
             Period::Month(month) => Some(month),
-            Period::Day(_) => None,
+            Period::Day(_) | Period::Year(_) => None,
         };
         (self.agency, month)
     }
@@ -192,7 +227,8 @@ struct UpsertRows<'a> {
     detailed: bool,
     tail: &'a str,
     rows: &'a [SumRow],
-    months: Vec<String>,
+    /// The rows' months or years as text, in row order.
+    periods: Vec<String>,
     /// The rows' values as the database's integers, row after row, `width` each.
     values: Vec<i64>,
     width: usize,
@@ -212,7 +248,7 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(self.head);
-        let mut months = self.months.iter();
+        let mut periods = self.periods.iter();
         let mut values = self.values.chunks(self.width);
         for (i, row) in self.rows.iter().enumerate() {
             out.push_sql(if i == 0 { "(" } else { ", (" });
@@ -226,11 +262,11 @@ where
             }
             match &row.period {
                 Period::Day(day) => out.push_bind_param::<Date, _>(day)?,
-                Period::Month(_) => {
-                    let month = months.next().ok_or_else(|| {
-                        diesel::result::Error::QueryBuilderError("a month without its text".into())
+                Period::Month(_) | Period::Year(_) => {
+                    let period = periods.next().ok_or_else(|| {
+                        diesel::result::Error::QueryBuilderError("a period without its text".into())
                     })?;
-                    out.push_bind_param::<Text, _>(month)?
+                    out.push_bind_param::<Text, _>(period)?
                 }
             }
             for value in values.next().unwrap_or_default() {
@@ -292,15 +328,12 @@ fn upsert_arrays(conn: &mut PgConnection, grain: &Grain, rows: &[SumRow]) -> Que
     query = if *time_column == "day" {
         let days = rows.iter().map(|r| match r.period {
             Period::Day(day) => Ok(day),
-            Period::Month(_) => Err(mismatch()),
+            Period::Month(_) | Period::Year(_) => Err(mismatch()),
         });
         query.bind::<Array<Date>, _>(days.collect::<QueryResult<Vec<_>>>()?)
     } else {
-        let months = rows.iter().map(|r| match r.period {
-            Period::Month((year, month)) => Ok(format!("{year:04}-{month:02}")),
-            Period::Day(_) => Err(mismatch()),
-        });
-        query.bind::<Array<Text>, _>(months.collect::<QueryResult<Vec<_>>>()?)
+        let periods = rows.iter().map(|r| r.period.text().ok_or_else(mismatch));
+        query.bind::<Array<Text>, _>(periods.collect::<QueryResult<Vec<_>>>()?)
     };
     for column in 0..columns.len() {
         query = query.bind::<Array<BigInt>, _>(
@@ -328,19 +361,12 @@ fn upsert_values(conn: &mut DbConn, grain: &Grain, rows: &[SumRow]) -> QueryResu
         adding(table, &columns)
     );
     for chunk in rows.chunks(UPSERT_ROWS) {
-        let months = chunk
-            .iter()
-            .filter_map(|row| match row.period {
-                Period::Month((year, month)) => Some(format!("{year:04}-{month:02}")),
-                Period::Day(_) => None,
-            })
-            .collect();
         let upsert = UpsertRows {
             head: &head,
             detailed: grain.detailed,
             tail: &tail,
             rows: chunk,
-            months,
+            periods: chunk.iter().filter_map(|row| row.period.text()).collect(),
             values: chunk
                 .iter()
                 .flat_map(|row| row.values[..columns.len()].iter().map(|v| i64::from(*v)))
@@ -440,7 +466,7 @@ mod tests {
 
     /// Days come out in the order `sum_import` numbers them (agency, procedure, channel, day),
     /// then the months summed from them, then the agencies' months over procedures and channels
-    /// (agency, month); past its limit a tally gives up.
+    /// (agency, month) and their years (agency, year); past its limit a tally gives up.
     #[test]
     fn sums_come_in_key_order_and_a_full_tally_gives_up() {
         let mut tally = Tally::with_limit(4);
@@ -452,15 +478,15 @@ mod tests {
         let Some(sums) = tally.into_sums() else {
             panic!("within the limit");
         };
-        assert_eq!(sums.total(), 4 + 4 + 3);
-        let Some([days, months, agency_months]) = &sums.memory else {
+        assert_eq!(sums.total(), 4 + 4 + 3 + 2);
+        let Some([days, months, agency_months, agency_years]) = &sums.memory else {
             panic!("in memory");
         };
         let keys: Vec<(i64, i64, &str, String, u32)> = days
             .iter()
             .map(|r| match r.period {
                 Period::Day(d) => (r.agency, r.procedure, r.channel, d.to_string(), r.values[0]),
-                Period::Month(_) => (0, 0, "", String::new(), 0),
+                Period::Month(_) | Period::Year(_) => (0, 0, "", String::new(), 0),
             })
             .collect();
         assert_eq!(
@@ -502,11 +528,70 @@ mod tests {
                 (2, Period::Month((2026, 2)), 1, 25, 1),
             ]
         );
+        // Agency years: agency 1's two months summed, agency 2's one.
+        let year_rows: Vec<(i64, Period, u32, u32, u32)> = agency_years
+            .iter()
+            .map(|r| {
+                (
+                    r.agency,
+                    r.period.clone(),
+                    r.values[0],
+                    r.values[24],
+                    r.values[MEASURES.len()],
+                )
+            })
+            .collect();
+        assert_eq!(
+            year_rows,
+            [
+                (1, Period::Year(2026), 4, 4 + 16 + 25 + 1, 1),
+                (2, Period::Year(2026), 1, 25, 1),
+            ]
+        );
         let mut full = Tally::with_limit(2);
         for day in ["2026-01-01", "2026-01-02", "2026-01-01", "2026-01-03"] {
             full.add(&response(1, 0, Channel::Paper, day, 3));
         }
         assert!(full.into_sums().is_none(), "a third key is past the limit");
+    }
+
+    /// An agency's months of two years sum into two year rows, in (agency, year) order.
+    #[test]
+    fn months_sum_into_their_years() {
+        let mut tally = Tally::new();
+        tally.add(&response(3, 0, Channel::Counter, "2026-01-01", 5));
+        tally.add(&response(3, 9, Channel::Online, "2025-12-31", 4));
+        tally.add(&response(3, 0, Channel::Paper, "2025-06-15", 1));
+        tally.add(&response(1, 0, Channel::Counter, "2026-03-01", 2));
+        let Some(ImportSums {
+            memory: Some([_, _, _, years]),
+            ..
+        }) = tally.into_sums()
+        else {
+            panic!("summed in memory");
+        };
+        let rows: Vec<(i64, Period, u32, u32, u32)> = years
+            .iter()
+            .map(|r| {
+                (
+                    r.agency,
+                    r.period.clone(),
+                    r.values[0],
+                    r.values[24],
+                    r.values[MEASURES.len()],
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, Period::Year(2026), 1, 4, 1),
+                (3, Period::Year(2025), 2, 16 + 1, 1),
+                (3, Period::Year(2026), 1, 25, 1),
+            ]
+        );
+        assert_eq!(Period::Year(2025).text().as_deref(), Some("2025"));
+        assert_eq!(Period::Month((2025, 3)).text().as_deref(), Some("2025-03"));
     }
 
     /// The Rust measures are laid out in the order of the SQL ones.

@@ -144,6 +144,7 @@ pub fn by_agency(
             &crate::report::counts::Source {
                 daily: "daily_outreach",
                 monthly: "monthly_outreach",
+                yearly: None,
                 keys: "agency_id, medium",
                 columns: &crate::report::counts::Source::plain(COLUMNS),
                 complement: false,

@@ -21,7 +21,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 
-use super::{Query, Report, ReportError, build};
+use super::{Query, Report, ReportError, build_with};
 use crate::db::schema::{agencies, agency_successions, import_chunks, imports, responses};
 use crate::db::{Database, DbConn, StoreError};
 use crate::responses::staging::ImportStatus;
@@ -154,7 +154,11 @@ impl ReportCache {
             }
         }
         let cached = Cached {
-            report: Arc::new(build(conn, query)?),
+            report: Arc::new(build_with(
+                conn,
+                self.db.spare_conn().as_deref_mut(),
+                query,
+            )?),
             built_at: crate::clock::now(),
         };
         self.keep(query, version.clone(), cached.clone(), now);
@@ -180,7 +184,11 @@ impl ReportCache {
             }
         }
         let cached = Cached {
-            report: Arc::new(build(conn, query)?),
+            report: Arc::new(build_with(
+                conn,
+                self.db.spare_conn().as_deref_mut(),
+                query,
+            )?),
             built_at: crate::clock::now(),
         };
         self.keep(query, version.clone(), cached, now);
@@ -239,7 +247,7 @@ impl ReportCache {
                 let started = Instant::now();
                 let built = cache.db.read(|conn| {
                     let version = Version::read(conn).map_err(StoreError::from)?;
-                    let report = build(conn, &query)?;
+                    let report = build_with(conn, cache.db.spare_conn().as_deref_mut(), &query)?;
                     Ok::<_, RefreshError>((version, report))
                 });
                 match built {

@@ -1,8 +1,9 @@
 //! Loading summed counts for a period, grouped by agency, procedure, field, level or month.
 //!
-//! Whole months come from `agency_monthly_counts` (or `monthly_counts` where procedures are
-//! grouped), the partial months at either end of the period from `daily_counts`; a
-//! province-year is then a few rows per agency and month, not a scan of every response.
+//! Whole years come from `agency_yearly_counts` where months are not grouped, whole months from
+//! `agency_monthly_counts` (or `monthly_counts` where procedures are grouped), the partial
+//! months at either end of the period from `daily_counts`; a province-year is then one row per
+//! agency, not a scan of every response.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
@@ -177,11 +178,88 @@ fn split(from: NaiveDate, to: NaiveDate, complement: bool) -> Split {
     out
 }
 
-/// Where counts are read from: a daily and a monthly table with the same key columns, and the
-/// counted columns of each (`expression AS name`, the same names in the same order).
+/// Whole months `first..=last`, numbered `year * 12 + month - 1`, as whole years read from a
+/// yearly table, with months added to them and taken off them: the same choice as [`split`]
+/// makes between a month's days and the month (a year less its months only with
+/// `complement`).
+#[derive(Debug, PartialEq)]
+struct YearSplit {
+    years: Option<(i32, i32)>,
+    months: Vec<(i32, i32)>,
+    minus: Vec<(i32, i32)>,
+}
+
+fn split_years(first: i32, last: i32, complement: bool) -> YearSplit {
+    let mut out = YearSplit {
+        years: None,
+        months: Vec::new(),
+        minus: Vec::new(),
+    };
+    if last < first {
+        return out;
+    }
+    let count = |(a, b): (i32, i32)| (b - a + 1).max(0);
+    let (y0, y1) = (first.div_euclid(12), last.div_euclid(12));
+    let mut whole = (y0, y1);
+    let mut take = |covered: (i32, i32), outside: Vec<(i32, i32)>| {
+        let outside: Vec<_> = outside.into_iter().filter(|r| count(*r) > 0).collect();
+        let off: i32 = outside.iter().copied().map(count).sum();
+        if off == 0 {
+            return true;
+        }
+        if complement && off < count(covered) {
+            out.minus.extend(outside);
+            true
+        } else {
+            out.months.push(covered);
+            false
+        }
+    };
+    if y0 == y1 {
+        if !take(
+            (first, last),
+            vec![(y0 * 12, first - 1), (last + 1, y1 * 12 + 11)],
+        ) {
+            return out;
+        }
+    } else {
+        if !take((first, y0 * 12 + 11), vec![(y0 * 12, first - 1)]) {
+            whole.0 = y0 + 1;
+        }
+        if !take((y1 * 12, last), vec![(last + 1, y1 * 12 + 11)]) {
+            whole.1 = y1 - 1;
+        }
+    }
+    if whole.0 <= whole.1 {
+        out.years = Some(whole);
+    }
+    out
+}
+
+/// `'YYYY-MM'` as `year * 12 + month - 1`, and back.
+fn month_number(month: &str) -> Option<i32> {
+    let (year, month) = month.split_once('-')?;
+    let (year, month): (i32, i32) = (year.parse().ok()?, month.parse().ok()?);
+    Some(year * 12 + month - 1)
+}
+
+fn month_text(number: i32) -> String {
+    format!(
+        "{:04}-{:02}",
+        number.div_euclid(12),
+        number.rem_euclid(12) + 1
+    )
+}
+
+/// Where counts are read from: a daily and a monthly table with the same key columns (and a
+/// yearly one, where the caller does not group by month), and the counted columns of each
+/// (`expression AS name`, the same names in the same order).
 pub(crate) struct Source<'a> {
     pub daily: &'a str,
     pub monthly: &'a str,
+    /// A table of whole years with the monthly table's keys and columns: its rows are read
+    /// with their year in the `month` column.
+    pub yearly: Option<&'a str>,
     pub keys: &'a str,
     /// (expression over a daily row, expression over a monthly row, name).
     pub columns: &'a [(String, String, &'a str)],
@@ -217,6 +295,7 @@ pub(crate) fn source(src: &Source, from: NaiveDate, to: NaiveDate) -> String {
     let Source {
         daily,
         monthly,
+        yearly,
         keys,
         columns,
         ..
@@ -246,11 +325,53 @@ pub(crate) fn source(src: &Source, from: NaiveDate, to: NaiveDate) -> String {
             ranges(&split.minus)
         ));
     }
-    if let Some((a, b)) = split.months {
-        parts.push(format!(
-            "SELECT {keys}, month, {} FROM {monthly} WHERE month BETWEEN '{a}' AND '{b}'",
-            list(&|(_, e, n)| format!("{e} AS {n}")),
-        ));
+    let months = |ranges: &[(String, String)], negate: bool| {
+        let conditions: Vec<String> = ranges
+            .iter()
+            .map(|(a, b)| format!("month BETWEEN '{a}' AND '{b}'"))
+            .collect();
+        format!(
+            "SELECT {keys}, month, {} FROM {monthly} WHERE {}",
+            list(&|(_, e, n)| if negate {
+                format!("-({e}) AS {n}")
+            } else {
+                format!("{e} AS {n}")
+            }),
+            conditions.join(" OR ")
+        )
+    };
+    let whole_months = split
+        .months
+        .as_ref()
+        .and_then(|(a, b)| Some((month_number(a)?, month_number(b)?)));
+    match (yearly, whole_months) {
+        (Some(yearly), Some((first, last))) => {
+            let years = split_years(first, last, src.complement);
+            let texts = |ranges: &[(i32, i32)]| -> Vec<(String, String)> {
+                ranges
+                    .iter()
+                    .map(|(a, b)| (month_text(*a), month_text(*b)))
+                    .collect()
+            };
+            if !years.months.is_empty() {
+                parts.push(months(&texts(&years.months), false));
+            }
+            if !years.minus.is_empty() {
+                parts.push(months(&texts(&years.minus), true));
+            }
+            if let Some((a, b)) = years.years {
+                parts.push(format!(
+                    "SELECT {keys}, year AS month, {} FROM {yearly} \
+                     WHERE year BETWEEN '{a:04}' AND '{b:04}'",
+                    list(&|(_, e, n)| format!("{e} AS {n}")),
+                ));
+            }
+        }
+        _ => {
+            if let Some(range) = split.months {
+                parts.push(months(&[range], false));
+            }
+        }
     }
     format!("({})", parts.join(" UNION ALL "))
 }
@@ -337,6 +458,7 @@ pub fn grouped(
     } else {
         ("agency_monthly_counts", "agency_id")
     };
+    let yearly = (!detailed && query.group_by != GroupBy::Month).then_some("agency_yearly_counts");
     let procedures = if query.group_by == GroupBy::Field {
         "LEFT JOIN procedures pr ON pr.id = dc.procedure_id"
     } else {
@@ -372,6 +494,7 @@ pub fn grouped(
             &Source {
                 daily: "daily_counts",
                 monthly,
+                yearly,
                 keys,
                 columns: &columns,
                 complement: complement_safe(conn)?,
@@ -447,6 +570,7 @@ pub fn dossiers(
             &Source {
                 daily: "daily_dossiers",
                 monthly: "monthly_dossiers",
+                yearly: None,
                 keys: "agency_id",
                 columns: &Source::plain("dossiers, answered"),
                 complement: true,
@@ -509,6 +633,7 @@ pub fn recent_events(
             &Source {
                 daily: "daily_counts",
                 monthly: "agency_monthly_counts",
+                yearly: None,
                 keys: "agency_id",
                 columns: &Source::plain(
                     "n_responses, harassment_k, harassment_n, repeat_k, repeat_n"
@@ -572,6 +697,71 @@ mod tests {
         let to_end = split(d("2026-02-15"), d("2026-03-31"), false);
         assert_eq!(to_end.months, months("2026-03", "2026-03"));
         assert_eq!(to_end.days, vec![(d("2026-02-15"), d("2026-02-28"))]);
+    }
+
+    fn m(month: &str) -> i32 {
+        month_number(month).unwrap_or(i32::MIN)
+    }
+
+    /// Whole months become whole years where a year is covered, or (with `complement`) where
+    /// fewer of its months are outside the period than inside.
+    #[test]
+    fn whole_months_split_into_years() {
+        assert_eq!(
+            (month_text(m("2026-01")), month_text(m("2025-12"))),
+            ("2026-01".to_owned(), "2025-12".to_owned())
+        );
+        assert_eq!(month_number("2026"), None);
+        for complement in [false, true] {
+            let year = split_years(m("2026-01"), m("2026-12"), complement);
+            assert_eq!(
+                year,
+                YearSplit {
+                    years: Some((2026, 2026)),
+                    months: vec![],
+                    minus: vec![],
+                }
+            );
+            // Two years and the end of the one before.
+            let span = split_years(m("2024-11"), m("2026-12"), complement);
+            assert_eq!(span.years, Some((2025, 2026)));
+            assert_eq!(span.months, vec![(m("2024-11"), m("2024-12"))]);
+            assert!(span.minus.is_empty());
+            // Twelve months across two years: no whole year, the months as they are.
+            let across = split_years(m("2025-07"), m("2026-06"), complement);
+            assert_eq!(across.years, None);
+            assert_eq!(
+                across.months,
+                vec![(m("2025-07"), m("2025-12")), (m("2026-01"), m("2026-06"))]
+            );
+            assert!(
+                split_years(m("2026-03"), m("2026-02"), complement)
+                    == YearSplit {
+                        years: None,
+                        months: vec![],
+                        minus: vec![],
+                    }
+            );
+        }
+        // January to November: the months, or the year less December.
+        let to_november = split_years(m("2026-01"), m("2026-11"), false);
+        assert_eq!(to_november.years, None);
+        assert_eq!(to_november.months, vec![(m("2026-01"), m("2026-11"))]);
+        let to_november = split_years(m("2026-01"), m("2026-11"), true);
+        assert_eq!(to_november.years, Some((2026, 2026)));
+        assert_eq!(to_november.minus, vec![(m("2026-12"), m("2026-12"))]);
+        assert!(to_november.months.is_empty());
+        // March to August inside one year: six of twelve months, a tie, read as months.
+        let summer = split_years(m("2026-03"), m("2026-08"), true);
+        assert_eq!(summer.years, None);
+        assert_eq!(summer.months, vec![(m("2026-03"), m("2026-08"))]);
+        // February 2025 to November 2026: 2025 less January, 2026 less December.
+        let ragged = split_years(m("2025-02"), m("2026-11"), true);
+        assert_eq!(ragged.years, Some((2025, 2026)));
+        assert_eq!(
+            ragged.minus,
+            vec![(m("2025-01"), m("2025-01")), (m("2026-12"), m("2026-12"))]
+        );
     }
 
     /// With `complement`, a partial month is read whole less its other days when those are

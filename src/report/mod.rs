@@ -215,6 +215,18 @@ pub fn province_id(conn: &mut DbConn, query: &Query) -> Result<Option<i64>, Repo
 
 /// Builds the report for `query`.
 pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
+    build_with(conn, None, query)
+}
+
+/// Builds the report for `query`; given a `spare` connection, a report by agency reads its
+/// early-warning months there while `conn` reads the period's counts (two queries of about the
+/// same time on a province: docs/benchmarks.md). The two read separately, as the statements on
+/// one connection do.
+pub fn build_with(
+    conn: &mut DbConn,
+    spare: Option<&mut DbConn>,
+    query: &Query,
+) -> Result<Report, ReportError> {
     if query.to < query.from {
         return Err(ReportError::Period {
             from: query.from,
@@ -223,8 +235,68 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
     }
     let province_id = province_id(conn, query)?;
     let map = UnitMap::load(conn, query.map, crate::clock::today())?;
-    let grouped = counts::grouped(conn, query, province_id, &map)?;
-    let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id, &map)?
+    if query.group_by != GroupBy::Agency {
+        return build_from(conn, query, province_id, &map, None);
+    }
+    let Some(spare) = spare else {
+        let recent = Early::Read(recent(conn, query, province_id, &map)?);
+        return build_from(conn, query, province_id, &map, Some(recent));
+    };
+    std::thread::scope(|scope| {
+        let early = scope.spawn(|| recent(spare, query, province_id, &map));
+        // The counts first: the early-warning months are waited for only once they are needed.
+        build_from(conn, query, province_id, &map, Some(Early::Reading(early)))
+    })
+}
+
+/// The early-warning months of every agency: read already, or being read on another thread.
+enum Early<'scope> {
+    Read(HashMap<i64, Recent>),
+    Reading(std::thread::ScopedJoinHandle<'scope, QueryResult<HashMap<i64, Recent>>>),
+}
+
+impl Early<'_> {
+    fn get(self) -> QueryResult<HashMap<i64, Recent>> {
+        match self {
+            Early::Read(recent) => Ok(recent),
+            // A panic there is a panic here, as it would have been on this thread.
+            Early::Reading(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        }
+    }
+}
+
+/// Each agency's (events, answers) per month of the early-warning window ending with the period.
+fn recent(
+    conn: &mut DbConn,
+    query: &Query,
+    province_id: Option<i64>,
+    map: &UnitMap,
+) -> QueryResult<HashMap<i64, Recent>> {
+    let recent_from = query.to - Duration::days(EARLY_WARNING_DAYS - 1);
+    let mut recent: HashMap<i64, Recent> = HashMap::new();
+    for day in counts::recent_events(conn, query, province_id, recent_from, map)? {
+        let entry = recent.entry(day.agency_id).or_default();
+        let count = |k: i64, n: i64| (k.max(0) as u64, n.max(0) as u64);
+        entry
+            .harassment
+            .push(count(day.harassment_k, day.harassment_n));
+        entry.repeat_visits.push(count(day.repeat_k, day.repeat_n));
+    }
+    Ok(recent)
+}
+
+/// The report from the counts, with the early-warning months where it is by agency.
+fn build_from(
+    conn: &mut DbConn,
+    query: &Query,
+    province_id: Option<i64>,
+    map: &UnitMap,
+    early: Option<Early<'_>>,
+) -> Result<Report, ReportError> {
+    let grouped = counts::grouped(conn, query, province_id, map)?;
+    let dossiers: HashMap<String, Dossiers> = counts::dossiers(conn, query, province_id, map)?
         .into_iter()
         .collect();
     let mut total = Counts::default();
@@ -253,8 +325,8 @@ pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
         flags: None,
         groups: None,
     };
-    if query.group_by == GroupBy::Agency {
-        let (rows, flags) = agency_rows(conn, query, province_id, grouped, &dossiers, &map)?;
+    if let Some(early) = early {
+        let (rows, flags) = agency_rows(conn, query, province_id, grouped, &dossiers, map, early)?;
         report.agencies = Some(rows);
         report.flags = Some(flags);
     } else {
@@ -270,6 +342,7 @@ fn agency_rows(
     grouped: Vec<(String, Counts)>,
     dossiers: &HashMap<String, Dossiers>,
     map: &UnitMap,
+    early: Early<'_>,
 ) -> Result<(Vec<AgencyRow>, FlagSummary), ReportError> {
     let mut selected = agencies::table
         .inner_join(provinces::table)
@@ -309,16 +382,7 @@ fn agency_rows(
                     || counts.contains_key(&a.id.to_string()))
         })
         .collect();
-    let recent_from = query.to - Duration::days(EARLY_WARNING_DAYS - 1);
-    let mut recent: HashMap<i64, Recent> = HashMap::new();
-    for day in counts::recent_events(conn, query, province_id, recent_from, map)? {
-        let entry = recent.entry(day.agency_id).or_default();
-        let count = |k: i64, n: i64| (k.max(0) as u64, n.max(0) as u64);
-        entry
-            .harassment
-            .push(count(day.harassment_k, day.harassment_n));
-        entry.repeat_visits.push(count(day.repeat_k, day.repeat_n));
-    }
+    let recent = early.get()?;
     // Baselines, priors and FDR families are per province.
     let mut by_province: BTreeMap<i64, Vec<&AgencyInfo>> = BTreeMap::new();
     for a in &list {

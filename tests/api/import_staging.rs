@@ -78,6 +78,11 @@ fn dump(app: &TestApp) -> Result<Vec<String>, Box<dyn std::error::Error>> {
             "month",
             "CAST(dossier_responses AS TEXT)",
         ),
+        (
+            "agency_yearly_counts",
+            "year",
+            "CAST(dossier_responses AS TEXT)",
+        ),
     ] {
         let sql = format!(
             "SELECT '{table}|' || CAST(agency_id AS TEXT) || '|' || {keys} || '|' || {measures} \
@@ -860,6 +865,62 @@ async fn the_agency_months_upgrade_counts_an_interrupted_import_once() -> TestRe
     Ok(())
 }
 
+/// Rolls back migration 000019 (the years per agency) and applies it again through the
+/// production path, as an upgrade from the version before it does.
+fn upgrade_to_agency_years(app: &TestApp) -> TestResult {
+    let mut conn = app.conn()?;
+    diesel::sql_query("DROP TABLE agency_yearly_counts").execute(&mut *conn)?;
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000019%'")
+        .execute(&mut *conn)?;
+    drop(conn);
+    let applied = sipas::db::migrations::run(&app.pool)?;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    Ok(())
+}
+
+/// The upgrade that adds `agency_yearly_counts` fills it from the agency months; an import
+/// interrupted after adding part of its agency months (numbered before the years) would be
+/// counted twice in the years once it resumes, so that upgrade recounts once.
+#[tokio::test]
+async fn the_agency_years_upgrade_counts_an_interrupted_import_once() -> TestResult {
+    let app = spawn_app().await?;
+    submit_one(&app, "UPY-1").await?;
+    // 3,100 day rows and 1,630 months, then 396 agency months: the first chunk of 5,000 ends
+    // among the agency months, the years come in the second.
+    let rows = 3_100;
+    let id = interrupted_while_publishing(&app, rows, "UPY-A").await?;
+    let web = visible(&app)?;
+    let in_months = |app: &TestApp| -> Result<i64, Box<dyn std::error::Error>> {
+        let mut conn = app.conn()?;
+        let n: Option<i64> = diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        >(
+            "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM agency_monthly_counts)",
+        ))
+        .get_result(&mut *conn)?;
+        Ok(n.unwrap_or(0))
+    };
+    let partly = in_months(&app)?;
+    assert!(
+        partly > web && partly < web + rows as i64,
+        "part of the import's agency months added: {partly}"
+    );
+    upgrade_to_agency_years(&app)?;
+    let recovered = staging::recover(&app.database)?;
+    assert_eq!(recovered.rolled_forward, [id]);
+    assert_eq!(counted(&app)?, web + rows as i64, "each row counted once");
+    assert_counts_equal_a_recount(&app)?;
+    assert_eq!(app.count("pending_recounts")?, 0, "the request is cleared");
+
+    // With nothing interrupted, the table is filled from the agency months, as a recount
+    // fills it.
+    submit_one(&app, "UPY-2").await?;
+    let before = dump(&app)?;
+    upgrade_to_agency_years(&app)?;
+    assert_eq!(dump(&app)?, before);
+    Ok(())
+}
+
 /// While an import adds its counts (its days before its months), a report reads a partial month
 /// as its days, not as the whole month less the other days: no group goes below zero.
 #[tokio::test]
@@ -951,4 +1012,104 @@ async fn an_import_with_a_single_pooled_connection_lands_every_row_once() -> Tes
     assert_eq!(visible(&app)?, rows as i64);
     assert_eq!(counted(&app)?, rows as i64);
     assert_counts_equal_a_recount(&app)
+}
+
+/// Reports over whole years read the years per agency, alone or with months and days added or
+/// taken off: every period gives, per agency and per month, what the raw rows give.
+#[tokio::test]
+async fn reports_over_years_sum_what_the_rows_hold() -> TestResult {
+    use sipas::report::GroupBy;
+    let app = spawn_app().await?;
+    // 6,000 rows over eleven years (2015 to late 2025) and three agencies, published.
+    let (import, tally) = committed_import(&app, 6_000, "YRS").await?;
+    let db = &app.database;
+    staging::publish(db, &mut *db.conn()?, import.id, Some(tally), |_, _| {})?;
+    assert_eq!(status(&app, import.id)?, Some(ImportStatus::Done));
+    let mut conn = app.conn()?;
+    let today = chrono::Utc::now().date_naive();
+    let map = sipas::report::map::UnitMap::load(&mut conn, Default::default(), today)?;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).ok_or("date");
+    let periods = [
+        // One year, three years; a year with a ragged start before it.
+        (day(2016, 1, 1)?, day(2016, 12, 31)?),
+        (day(2016, 1, 1)?, day(2018, 12, 31)?),
+        (day(2015, 11, 5)?, day(2019, 12, 31)?),
+        // A year less December, less January and December, less two days, plus one day.
+        (day(2017, 1, 1)?, day(2017, 11, 30)?),
+        (day(2017, 2, 1)?, day(2018, 11, 30)?),
+        (day(2017, 1, 3)?, day(2017, 12, 31)?),
+        (day(2016, 12, 31)?, day(2017, 12, 31)?),
+        // Half a year on either side of New Year: months only.
+        (day(2019, 7, 1)?, day(2020, 6, 30)?),
+    ];
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Raw {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        hl0_sumsq: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        dossier: i64,
+    }
+    let [(_, hl0_sumsq)] = sipas::aggregates::MEASURES
+        .iter()
+        .filter(|(c, _)| *c == "hl0_sumsq")
+        .copied()
+        .collect::<Vec<_>>()[..]
+    else {
+        return Err("no hl0_sumsq measure".into());
+    };
+    let dossier = sipas::aggregates::DOSSIER_RESPONSES[1];
+    for (from, to) in periods {
+        for (group_by, key) in [
+            (GroupBy::Agency, "CAST(agency_id AS TEXT)"),
+            (GroupBy::Month, "SUBSTR(CAST(submitted_on AS TEXT), 1, 7)"),
+        ] {
+            let raw: Vec<Raw> = diesel::sql_query(format!(
+                "SELECT {key} AS key, COUNT(*) AS n, CAST(SUM({hl0_sumsq}) AS BIGINT) AS hl0_sumsq, \
+                 CAST(SUM({dossier}) AS BIGINT) AS dossier FROM responses \
+                 WHERE {} AND submitted_on BETWEEN '{from}' AND '{to}' GROUP BY {key} ORDER BY {key}",
+                sipas::responses::VISIBLE
+            ))
+            .load(&mut *conn)?;
+            let query = sipas::report::Query {
+                from,
+                to,
+                province: None,
+                level: None,
+                agencies: None,
+                group_by,
+                map: Default::default(),
+            };
+            let counted: Vec<Raw> = sipas::report::counts::grouped(&mut conn, &query, None, &map)?
+                .into_iter()
+                .map(|(key, c)| Raw {
+                    key,
+                    n: c.n_responses,
+                    hl0_sumsq: c.hl0_sumsq,
+                    dossier: c.dossier_responses,
+                })
+                .collect();
+            assert!(raw.len() >= 3, "{from}–{to}: {raw:?}");
+            assert_eq!(counted, raw, "{from}–{to} by {}", group_by.as_str());
+        }
+        // The report with its early-warning months read on a second connection meanwhile is
+        // the report read on one.
+        let query = sipas::report::Query {
+            from,
+            to,
+            province: None,
+            level: None,
+            agencies: None,
+            group_by: GroupBy::Agency,
+            map: Default::default(),
+        };
+        let alone = serde_json::to_string(&sipas::report::build(&mut conn, &query)?)?;
+        let mut spare = app.conn()?;
+        let beside = sipas::report::build_with(&mut conn, Some(&mut spare), &query)?;
+        assert_eq!(serde_json::to_string(&beside)?, alone, "{from}–{to}");
+    }
+    Ok(())
 }

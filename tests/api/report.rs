@@ -346,8 +346,8 @@ pub(crate) fn dump_counts(conn: &mut sipas::db::DbConn) -> QueryResult<Vec<Row>>
         .iter()
         .map(|(c, _)| format!("CAST({c} AS TEXT)"))
         .collect();
-    // The months (per procedure and channel, and per agency) and the dossier counts too: dossiers
-    // returned and their invitations answered, per day and month.
+    // The months (per procedure and channel, and per agency), the years per agency and the
+    // dossier counts too: dossiers returned and their invitations answered, per day and month.
     diesel::sql_query(format!(
         "SELECT CAST(agency_id AS TEXT) || '|' || COALESCE(CAST(procedure_id AS TEXT), '') || '|' || channel || '|' || \
          CAST(day AS TEXT) || '|' || {m} AS line FROM daily_counts \
@@ -355,6 +355,8 @@ pub(crate) fn dump_counts(conn: &mut sipas::db::DbConn) -> QueryResult<Vec<Row>>
          month || '|' || {m} FROM monthly_counts \
          UNION ALL SELECT 'agency month|' || CAST(agency_id AS TEXT) || '|' || month || '|' || {m} || \
          '|' || CAST(dossier_responses AS TEXT) FROM agency_monthly_counts \
+         UNION ALL SELECT 'agency year|' || CAST(agency_id AS TEXT) || '|' || year || '|' || {m} || \
+         '|' || CAST(dossier_responses AS TEXT) FROM agency_yearly_counts \
          UNION ALL SELECT 'dossiers|' || CAST(agency_id AS TEXT) || '|' || CAST(day AS TEXT) || '|' || \
          CAST(dossiers AS TEXT) || '|' || CAST(answered AS TEXT) FROM daily_dossiers \
          UNION ALL SELECT 'dossiers|' || CAST(agency_id AS TEXT) || '|' || month || '|' || \
