@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 
 use super::map::UnitMap;
 use super::{GroupBy, Query};
@@ -29,6 +29,18 @@ macro_rules! counts {
         }
 
         impl Counts {
+            /// The columns, in the order [`Counts::from_values`] reads them.
+            const COLUMNS: &[&str] = &["dossier_responses", $(stringify!($field)),*];
+
+            /// The counts from their values in [`Counts::COLUMNS`] order (`None` if too few).
+            fn from_values(values: &[i64]) -> Option<Counts> {
+                let mut values = values.iter().copied();
+                Some(Counts {
+                    dossier_responses: values.next()?,
+                    $($field: values.next()?,)*
+                })
+            }
+
             /// Adds another group's counts to these.
             pub fn add(&mut self, other: &Counts) {
                 self.dossier_responses += other.dossier_responses;
@@ -87,6 +99,16 @@ struct Keyed {
     key: String,
     #[diesel(embed)]
     counts: Counts,
+}
+
+/// A group's counts as one array, in [`Counts::COLUMNS`] order: on PostgreSQL, where finding
+/// each of 41 columns by name in each of 3,000 rows took longer than the query.
+#[derive(QueryableByName)]
+struct KeyedArray {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Array<BigInt>)]
+    counts: Vec<i64>,
 }
 
 fn date(d: NaiveDate) -> String {
@@ -443,10 +465,18 @@ pub fn grouped(
     map: &UnitMap,
 ) -> QueryResult<Vec<(String, Counts)>> {
     let key = key_expression(query.group_by);
-    let sums: Vec<String> = MEASURES
-        .iter()
-        .map(|(c, _)| format!("{} AS {c}", sum(conn, c)))
-        .collect();
+    let sums: Vec<String> = Counts::COLUMNS.iter().map(|c| sum(conn, c)).collect();
+    let sums = match conn {
+        DbConn::Pg(_) => format!("ARRAY[{}] AS counts", sums.join(", ")),
+        DbConn::Sqlite(_) => {
+            let named: Vec<String> = sums
+                .iter()
+                .zip(Counts::COLUMNS)
+                .map(|(sum, c)| format!("{sum} AS {c}"))
+                .collect();
+            named.join(", ")
+        }
+    };
     // Months per procedure and channel only where those are grouped: otherwise one row per
     // agency and month, however many procedures it handles.
     let detailed = matches!(
@@ -480,16 +510,14 @@ pub fn grouped(
         dossier,
     ));
     let sql = format!(
-        "{with}SELECT {text} AS key, {sums}, {dossier_sum} AS {dossier} \
+        "{with}SELECT {text} AS key, {sums} \
          FROM {source} dc {join} {procedures} \
          WHERE {conditions} GROUP BY {group} HAVING {responses} <> 0 ORDER BY {text}",
-        dossier_sum = sum(conn, dossier),
         responses = sum(conn, "n_responses"),
         text = key.text,
         group = key.group,
         with = map.with_clause().unwrap_or_default(),
         join = map.join(),
-        sums = sums.join(", "),
         source = source(
             &Source {
                 daily: "daily_counts",
@@ -504,8 +532,21 @@ pub fn grouped(
         ),
         conditions = conditions(query, province_id),
     );
-    let rows: Vec<Keyed> = diesel::sql_query(sql).load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.key, r.counts)).collect())
+    let DbConn::Pg(c) = conn else {
+        let rows: Vec<Keyed> = diesel::sql_query(sql).load(conn)?;
+        return Ok(rows.into_iter().map(|r| (r.key, r.counts)).collect());
+    };
+    let rows: Vec<KeyedArray> = diesel::sql_query(sql).load(c)?;
+    rows.into_iter()
+        .map(|r| {
+            let counts = Counts::from_values(&r.counts).ok_or_else(|| {
+                diesel::result::Error::DeserializationError(
+                    format!("{} counts for {}", r.counts.len(), r.key).into(),
+                )
+            })?;
+            Ok((r.key, counts))
+        })
+        .collect()
 }
 
 /// The dossiers returned in a period (one survey invitation each) and how many of those
@@ -697,6 +738,35 @@ mod tests {
         let to_end = split(d("2026-02-15"), d("2026-03-31"), false);
         assert_eq!(to_end.months, months("2026-03", "2026-03"));
         assert_eq!(to_end.days, vec![(d("2026-02-15"), d("2026-02-28"))]);
+    }
+
+    /// The counts read as an array are the measures and the dossier responses, each once, and
+    /// each value lands in its own field.
+    #[test]
+    fn counts_read_by_position_are_the_named_columns() {
+        let mut names: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
+        names.push(DOSSIER_RESPONSES[0]);
+        let mut columns = Counts::COLUMNS.to_vec();
+        names.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(columns, names);
+        let values: Vec<i64> = (0..Counts::COLUMNS.len() as i64).collect();
+        let position = |name: &str| Counts::COLUMNS.iter().position(|c| *c == name);
+        let counts = Counts::from_values(&values);
+        assert_eq!(
+            counts
+                .as_ref()
+                .map(|c| (c.dossier_responses, c.n_responses, c.hl0_sumsq)),
+            Some((0, 1, position("hl0_sumsq").unwrap_or(0) as i64))
+        );
+        assert_eq!(
+            counts.map(|c| c.comment_flags),
+            position("comment_flags").map(|p| p as i64)
+        );
+        assert!(
+            Counts::from_values(&values[1..]).is_none(),
+            "one value short"
+        );
     }
 
     fn m(month: &str) -> i32 {
