@@ -278,9 +278,7 @@ pub fn run() -> anyhow::Result<()> {
             // A second connection reads the early-warning months meanwhile.
             let report = report::build_with(
                 &mut *conn(&pool)?,
-                pool.try_get()
-                    .map(crate::db::PooledConn::from)
-                    .as_deref_mut(),
+                || pool.try_get().map(crate::db::PooledConn::from),
                 &query,
             )?;
             // Buffered: standard output is line-buffered, and a province's JSON report has

@@ -154,11 +154,7 @@ impl ReportCache {
             }
         }
         let cached = Cached {
-            report: Arc::new(build_with(
-                conn,
-                self.db.spare_conn().as_deref_mut(),
-                query,
-            )?),
+            report: Arc::new(build_with(conn, || self.db.spare_conn(), query)?),
             built_at: crate::clock::now(),
         };
         self.keep(query, version.clone(), cached.clone(), now);
@@ -184,11 +180,7 @@ impl ReportCache {
             }
         }
         let cached = Cached {
-            report: Arc::new(build_with(
-                conn,
-                self.db.spare_conn().as_deref_mut(),
-                query,
-            )?),
+            report: Arc::new(build_with(conn, || self.db.spare_conn(), query)?),
             built_at: crate::clock::now(),
         };
         self.keep(query, version.clone(), cached, now);
@@ -247,7 +239,7 @@ impl ReportCache {
                 let started = Instant::now();
                 let built = cache.db.read(|conn| {
                     let version = Version::read(conn).map_err(StoreError::from)?;
-                    let report = build_with(conn, cache.db.spare_conn().as_deref_mut(), &query)?;
+                    let report = build_with(conn, || cache.db.spare_conn(), &query)?;
                     Ok::<_, RefreshError>((version, report))
                 });
                 match built {

@@ -23,8 +23,8 @@ use self::counts::{Counts, Dossiers};
 use self::flags::{AgencyInput, Assessment, FlagSummary, assess};
 use self::indicators::{Factors, Index, Indicators, Share};
 use self::map::{MapMode, UnitMap};
-use crate::db::DbConn;
 use crate::db::schema::{agencies, procedures, provinces};
+use crate::db::{DbConn, PooledConn};
 use crate::domain::Level;
 use crate::stats::Severity;
 use crate::stats::flagging::FlagPolicy;
@@ -215,16 +215,18 @@ pub fn province_id(conn: &mut DbConn, query: &Query) -> Result<Option<i64>, Repo
 
 /// Builds the report for `query`.
 pub fn build(conn: &mut DbConn, query: &Query) -> Result<Report, ReportError> {
-    build_with(conn, None, query)
+    build_with(conn, || None, query)
 }
 
-/// Builds the report for `query`; given a `spare` connection, a report by agency reads its
-/// early-warning months there while `conn` reads the period's counts (two queries of about the
-/// same time on a province: docs/benchmarks.md). The two read separately, as the statements on
-/// one connection do.
+/// Builds the report for `query`. A report by agency asks `spare` for a second connection (one
+/// that is idle: `Database::spare_conn`) and reads its early-warning months there while `conn`
+/// reads the period's counts: two queries of about the same time on a province
+/// (docs/benchmarks.md). The connection goes back to the pool as soon as its query is done.
+/// Without one, or if its thread cannot start or its query fails, `conn` reads them too. The
+/// two read separately, as the statements on one connection do.
 pub fn build_with(
     conn: &mut DbConn,
-    spare: Option<&mut DbConn>,
+    spare: impl FnOnce() -> Option<PooledConn>,
     query: &Query,
 ) -> Result<Report, ReportError> {
     if query.to < query.from {
@@ -238,37 +240,61 @@ pub fn build_with(
     if query.group_by != GroupBy::Agency {
         return build_from(conn, query, province_id, &map, None);
     }
-    let Some(spare) = spare else {
-        let recent = Early::Read(recent(conn, query, province_id, &map)?);
-        return build_from(conn, query, province_id, &map, Some(recent));
+    let Some(mut spare) = spare() else {
+        return build_from(conn, query, province_id, &map, Some(Early::Read));
     };
+    let map = &map;
     std::thread::scope(|scope| {
-        let early = scope.spawn(|| recent(spare, query, province_id, &map));
+        let reading = std::thread::Builder::new()
+            .name("report-early-warning".into())
+            .spawn_scoped(scope, move || {
+                read_recent(&mut spare, query, province_id, map)
+            });
+        let early = match reading {
+            Ok(handle) => Early::Reading(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for the early-warning months: reading them after the counts");
+                Early::Read
+            }
+        };
         // The counts first: the early-warning months are waited for only once they are needed.
-        build_from(conn, query, province_id, &map, Some(Early::Reading(early)))
+        build_from(conn, query, province_id, map, Some(early))
     })
 }
 
-/// The early-warning months of every agency: read already, or being read on another thread.
+/// Where a report by agency gets its early-warning months: read on its own connection when
+/// needed, or being read on another thread.
 enum Early<'scope> {
-    Read(HashMap<i64, Recent>),
+    Read,
     Reading(std::thread::ScopedJoinHandle<'scope, QueryResult<HashMap<i64, Recent>>>),
 }
 
 impl Early<'_> {
-    fn get(self) -> QueryResult<HashMap<i64, Recent>> {
+    fn get(
+        self,
+        conn: &mut DbConn,
+        query: &Query,
+        province_id: Option<i64>,
+        map: &UnitMap,
+    ) -> QueryResult<HashMap<i64, Recent>> {
         match self {
-            Early::Read(recent) => Ok(recent),
-            // A panic there is a panic here, as it would have been on this thread.
-            Early::Reading(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Early::Read => read_recent(conn, query, province_id, map),
+            Early::Reading(handle) => match handle.join() {
+                Ok(Ok(recent)) => Ok(recent),
+                // The second connection failed (it may have died while idle): read them here.
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reading the early-warning months on a second connection failed: reading them again");
+                    read_recent(conn, query, province_id, map)
+                }
+                // A panic there is a panic here, as it would have been on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
         }
     }
 }
 
 /// Each agency's (events, answers) per month of the early-warning window ending with the period.
-fn recent(
+fn read_recent(
     conn: &mut DbConn,
     query: &Query,
     province_id: Option<i64>,
@@ -382,7 +408,7 @@ fn agency_rows(
                     || counts.contains_key(&a.id.to_string()))
         })
         .collect();
-    let recent = early.get()?;
+    let recent = early.get(conn, query, province_id, map)?;
     // Baselines, priors and FDR families are per province.
     let mut by_province: BTreeMap<i64, Vec<&AgencyInfo>> = BTreeMap::new();
     for a in &list {
