@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::indicators::{DISPLAY_MINIMUM, Share};
-use super::numbers::{push_percent, push_probability};
+use super::numbers::{push_fixed, push_percent, push_probability};
 use crate::domain::{Lang, Level};
 use crate::stats::Severity;
 use crate::stats::flagging::{
@@ -417,10 +417,10 @@ fn explained(problem: Problem, mut a: Assessment, concentration: Option<f64>) ->
         if let Some(b) = a.baseline {
             let peers = lang.pick(&a.peers, &a.peers_en);
             let per_hundred = (b * 100.0).round();
-            let _ = match lang {
-                Lang::Vi => write!(s, ", so với khoảng {per_hundred:.0} trên 100 ở {peers}"),
-                Lang::En => write!(s, ", against about {per_hundred:.0} in 100 at {peers}"),
-            };
+            s.push_str(lang.pick(", so với khoảng ", ", against about "));
+            push_fixed(&mut s, per_hundred, 0);
+            s.push_str(lang.pick(" trên 100 ở ", " in 100 at "));
+            s.push_str(peers);
         }
         s.push('.');
         if a.n < DISPLAY_MINIMUM {
@@ -452,14 +452,11 @@ fn explained(problem: Problem, mut a: Assessment, concentration: Option<f64>) ->
         }
         if let Some(c) = concentration {
             separate(&mut s);
-            let _ = write!(
-                s,
-                "{} φ = {c:.0}",
-                lang.pick(
-                    "độ phân tán tự nhiên giữa các cơ quan",
-                    "natural spread between agencies"
-                )
-            );
+            s.push_str(lang.pick(
+                "độ phân tán tự nhiên giữa các cơ quan φ = ",
+                "natural spread between agencies φ = ",
+            ));
+            push_fixed(&mut s, c, 0);
         }
         if let Some(p) = a.problem_probability {
             separate(&mut s);

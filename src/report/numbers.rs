@@ -22,6 +22,39 @@ fn localise_from(out: &mut String, start: usize, lang: Lang) {
     }
 }
 
+/// `v` with `decimals` (0 to 3) digits after the point, as `format!("{v:.decimals$}")` writes it
+/// (the exact decimal value rounded to nearest, ties to even), without its general algorithm
+/// where `v` is a non-negative number below 10¹²: `v · 10^decimals` rounded, its exact
+/// remainder (a fused multiply-add) deciding the ties. A report writes hundreds of thousands of
+/// these; `format!` was a tenth of a province-year report's time.
+pub fn push_fixed(out: &mut String, v: f64, decimals: usize) {
+    const SCALES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+    let fast = v.is_finite() && v.is_sign_positive() && v < 1e12;
+    let Some(&scale) = SCALES.get(decimals).filter(|_| fast) else {
+        let _ = write!(out, "{v:.decimals$}");
+        return;
+    };
+    let scaled = v * scale;
+    // The product's rounding error, exactly: the scaled value is scaled + error.
+    let error = v.mul_add(scale, -scaled);
+    let floor = scaled.floor();
+    let fraction = scaled - floor;
+    let up = if fraction != 0.5 {
+        fraction > 0.5
+    } else if error != 0.0 {
+        error > 0.0
+    } else {
+        floor % 2.0 != 0.0
+    };
+    // Below 10¹⁵: exact as an integer.
+    let rounded = (floor as u64) + u64::from(up);
+    let unit = scale as u64;
+    let _ = write!(out, "{}", rounded / unit);
+    if decimals > 0 {
+        let _ = write!(out, ".{:0decimals$}", rounded % unit);
+    }
+}
+
 /// A fraction as a percentage with at most one decimal ("30%", "4,1%").
 pub fn percent(fraction: f64, lang: Lang) -> String {
     let mut out = String::new();
@@ -32,7 +65,7 @@ pub fn percent(fraction: f64, lang: Lang) -> String {
 /// [`percent`] written at the end of `out` (a report writes thousands of them).
 pub fn push_percent(out: &mut String, fraction: f64, lang: Lang) {
     let start = out.len();
-    let _ = write!(out, "{:.1}", fraction * 100.0);
+    push_fixed(out, fraction * 100.0, 1);
     if out[start..].ends_with(".0") {
         out.truncate(out.len() - 2);
     }
@@ -76,7 +109,7 @@ pub fn probability(p: f64, lang: Lang) -> String {
 /// [`probability`] written at the end of `out`.
 pub fn push_probability(out: &mut String, p: f64, lang: Lang) {
     let start = out.len();
-    let _ = write!(out, "{p:.2}");
+    push_fixed(out, p, 2);
     localise_from(out, start, lang);
 }
 
@@ -117,5 +150,52 @@ mod tests {
         out.push(' ');
         push_percent(&mut out, 0.041, Lang::Vi);
         assert_eq!(out, "v1.2 p = 0,50 4,1%");
+    }
+
+    /// Fixed decimals are what `format!` writes: exact ties (which go to the even digit), values
+    /// just either side of a tie, whole numbers, and random values over many magnitudes; outside
+    /// the fast range (negative, huge, not finite) it is `format!` itself.
+    #[test]
+    fn fixed_decimals_are_what_format_writes() {
+        let check = |v: f64, decimals: usize| {
+            let mut fast = String::new();
+            push_fixed(&mut fast, v, decimals);
+            assert_eq!(fast, format!("{v:.decimals$}"), "{v:e} to {decimals}");
+        };
+        let mut values = vec![
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.125,
+            0.375,
+            99.95,
+            999.5,
+            1e12 - 0.5,
+            0.045,
+        ];
+        for k in 0..20_000u32 {
+            let tie = f64::from(k) / 2000.0;
+            values.extend([tie, tie.next_up(), tie.next_down(), f64::from(k) / 8.0]);
+        }
+        // A fixed pseudo-random sequence (xorshift) over 10⁻⁶ to 10¹².
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mantissa = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let exponent = (state % 19) as i32 - 6;
+            values.push(mantissa * 10f64.powi(exponent));
+        }
+        for v in values {
+            for decimals in 0..=3 {
+                check(v, decimals);
+            }
+        }
+        for v in [-0.0, -1.25, 2e12, f64::NAN, f64::INFINITY] {
+            check(v, 1);
+        }
+        check(0.5, 7);
     }
 }
