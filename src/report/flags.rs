@@ -193,6 +193,21 @@ pub fn assess(
     agencies: &[AgencyInput<'_>],
     policy: &FlagPolicy,
 ) -> (Vec<[Assessment; INDICATORS]>, FlagSummary) {
+    fit(agencies, policy).finish(agencies)
+}
+
+/// A province's flags decided from the agencies' shares, before their recent months are read.
+pub struct Fitted {
+    /// Each agency's peer group as a number, and its counts.
+    inputs: Vec<FlagInput>,
+    /// Each agency's peer group as the texts name it.
+    names: Vec<(String, String)>,
+    flags: ProvinceFlags,
+}
+
+/// The peer mixtures and flags of one province from the agencies' shares (their `recent` is not
+/// read): the longest part of [`assess`], which a report runs while it reads the recent months.
+pub fn fit(agencies: &[AgencyInput<'_>], policy: &FlagPolicy) -> Fitted {
     let peers: Vec<Peers<'_>> = agencies
         .iter()
         .map(|a| match a.peer_group {
@@ -213,28 +228,49 @@ pub fn assess(
         })
         .collect();
     let flags = flag_province(&inputs, groups.len(), policy);
-    let summary = FlagSummary {
-        alarms: flags.alarms,
-        alerts: flags.alerts,
-        expected_false_alarms: flags.expected_false_alarms,
-        expected_false_alerts: flags.expected_false_alerts,
-    };
     let names: Vec<(String, String)> = peers.iter().map(Peers::name).collect();
-    // The problems are independent: each on a thread of its own, as their fits.
-    let per_problem: [Vec<Assessment>; INDICATORS] =
-        per_indicator(|ind| assess_problem(ind, agencies, &inputs, &names, &flags));
-    let mut columns = per_problem.map(Vec::into_iter);
-    let rows = agencies
-        .iter()
-        .map(|_| {
-            std::array::from_fn(|ind| {
-                columns[ind]
-                    .next()
-                    .unwrap_or_else(|| empty_assessment(Problem::ALL[ind]))
+    Fitted {
+        inputs,
+        names,
+        flags,
+    }
+}
+
+impl Fitted {
+    /// Every agency's assessments, with its early warning from its `recent` months: `agencies`
+    /// are those the fit was made from, in the same order, recent months added.
+    pub fn finish(
+        self,
+        agencies: &[AgencyInput<'_>],
+    ) -> (Vec<[Assessment; INDICATORS]>, FlagSummary) {
+        let Fitted {
+            inputs,
+            names,
+            flags,
+        } = self;
+        debug_assert_eq!(agencies.len(), inputs.len(), "the agencies of the fit");
+        let summary = FlagSummary {
+            alarms: flags.alarms,
+            alerts: flags.alerts,
+            expected_false_alarms: flags.expected_false_alarms,
+            expected_false_alerts: flags.expected_false_alerts,
+        };
+        // The problems are independent: each on a thread of its own, as their fits.
+        let per_problem: [Vec<Assessment>; INDICATORS] =
+            per_indicator(|ind| assess_problem(ind, agencies, &inputs, &names, &flags));
+        let mut columns = per_problem.map(Vec::into_iter);
+        let rows = agencies
+            .iter()
+            .map(|_| {
+                std::array::from_fn(|ind| {
+                    columns[ind]
+                        .next()
+                        .unwrap_or_else(|| empty_assessment(Problem::ALL[ind]))
+                })
             })
-        })
-        .collect();
-    (rows, summary)
+            .collect();
+        (rows, summary)
+    }
 }
 
 fn empty_assessment(problem: Problem) -> Assessment {

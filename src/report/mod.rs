@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use self::counts::{Counts, Dossiers};
-use self::flags::{AgencyInput, Assessment, FlagSummary, assess};
+use self::flags::{AgencyInput, Assessment, FlagSummary};
 use self::indicators::{Factors, Index, Indicators, Share};
 use self::map::{MapMode, UnitMap};
 use crate::db::schema::{agencies, procedures, provinces};
@@ -408,39 +408,49 @@ fn agency_rows(
                     || counts.contains_key(&a.id.to_string()))
         })
         .collect();
-    let recent = early.get(conn, query, province_id, map)?;
     // Baselines, priors and FDR families are per province.
     let mut by_province: BTreeMap<i64, Vec<&AgencyInfo>> = BTreeMap::new();
     for a in &list {
         by_province.entry(a.province_id).or_default().push(a);
     }
     let policy = FlagPolicy::default();
+    // The flags first, from the shares alone: meanwhile the recent months are still being read.
+    let no_months: [(u64, u64); 0] = [];
+    let provinces: Vec<(&Vec<&AgencyInfo>, Vec<Indicators>, flags::Fitted)> = by_province
+        .values()
+        .map(|members| {
+            let indicators: Vec<Indicators> = members
+                .iter()
+                .map(|a| {
+                    let key = a.id.to_string();
+                    let c = counts.get(&key).cloned().unwrap_or_default();
+                    let d = dossiers.get(&key).copied().unwrap_or_default();
+                    Indicators::from_counts(&c, Some(d))
+                })
+                .collect();
+            let shares: Vec<AgencyInput<'_>> = members
+                .iter()
+                .zip(&indicators)
+                .map(|(a, i)| agency_input(a, i, [&no_months, &no_months]))
+                .collect();
+            let fitted = flags::fit(&shares, &policy);
+            (members, indicators, fitted)
+        })
+        .collect();
+    let recent = early.get(conn, query, province_id, map)?;
     let empty = Recent::default();
     let mut rows = Vec::with_capacity(list.len());
     let mut summary = FlagSummary::default();
-    for members in by_province.values() {
-        let indicators: Vec<Indicators> = members
-            .iter()
-            .map(|a| {
-                let key = a.id.to_string();
-                let c = counts.get(&key).cloned().unwrap_or_default();
-                Indicators::from_counts(&c, Some(dossiers.get(&key).copied().unwrap_or_default()))
-            })
-            .collect();
+    for (members, indicators, fitted) in provinces {
         let inputs: Vec<AgencyInput<'_>> = members
             .iter()
             .zip(&indicators)
             .map(|(a, i)| {
                 let series = recent.get(&a.id).unwrap_or(&empty);
-                AgencyInput {
-                    level: Level::parse(&a.level),
-                    peer_group: a.peer_group.as_deref(),
-                    shares: [i.harassment, i.repeat_visits],
-                    recent: [&series.harassment, &series.repeat_visits],
-                }
+                agency_input(a, i, [&series.harassment, &series.repeat_visits])
             })
             .collect();
-        let (assessed, flags) = assess(&inputs, &policy);
+        let (assessed, flags) = fitted.finish(&inputs);
         summary.add(&flags);
         for ((a, i), [h, r]) in members.iter().zip(indicators).zip(assessed) {
             let mut row = agency_row(a, i, h, r);
@@ -461,6 +471,20 @@ fn agency_rows(
     let mut slots: Vec<Option<AgencyRow>> = rows.into_iter().map(Some).collect();
     let rows = order.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok((rows, summary))
+}
+
+/// What the flags read of an agency: its peers, its shares and its recent months.
+fn agency_input<'a>(
+    a: &'a AgencyInfo,
+    i: &Indicators,
+    recent: [&'a [(u64, u64)]; 2],
+) -> AgencyInput<'a> {
+    AgencyInput {
+        level: Level::parse(&a.level),
+        peer_group: a.peer_group.as_deref(),
+        shares: [i.harassment, i.repeat_visits],
+        recent,
+    }
 }
 
 fn agency_row(
