@@ -464,6 +464,21 @@ mod tests {
             .collect()
     }
 
+    /// Agency, period, n_responses, hl0_sumsq and dossier responses of each count row per agency.
+    fn per_agency(rows: &[SumRow]) -> Vec<(i64, Period, u32, u32, u32)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r.agency,
+                    r.period.clone(),
+                    r.values[0],
+                    r.values[24],
+                    r.values[MEASURES.len()],
+                )
+            })
+            .collect()
+    }
+
     /// Days come out in the order `sum_import` numbers them (agency, procedure, channel, day),
     /// then the months summed from them, then the agencies' months over procedures and channels
     /// (agency, month) and their years (agency, year); past its limit a tally gives up.
@@ -508,18 +523,7 @@ mod tests {
             ]
         );
         // Agency months: n_responses, hl0_sumsq and the dossier responses (online, counter).
-        let agency_rows: Vec<(i64, Period, u32, u32, u32)> = agency_months
-            .iter()
-            .map(|r| {
-                (
-                    r.agency,
-                    r.period.clone(),
-                    r.values[0],
-                    r.values[24],
-                    r.values[MEASURES.len()],
-                )
-            })
-            .collect();
+        let agency_rows = per_agency(agency_months);
         assert_eq!(
             agency_rows,
             [
@@ -529,18 +533,7 @@ mod tests {
             ]
         );
         // Agency years: agency 1's two months summed, agency 2's one.
-        let year_rows: Vec<(i64, Period, u32, u32, u32)> = agency_years
-            .iter()
-            .map(|r| {
-                (
-                    r.agency,
-                    r.period.clone(),
-                    r.values[0],
-                    r.values[24],
-                    r.values[MEASURES.len()],
-                )
-            })
-            .collect();
+        let year_rows = per_agency(agency_years);
         assert_eq!(
             year_rows,
             [
@@ -570,18 +563,7 @@ mod tests {
         else {
             panic!("summed in memory");
         };
-        let rows: Vec<(i64, Period, u32, u32, u32)> = years
-            .iter()
-            .map(|r| {
-                (
-                    r.agency,
-                    r.period.clone(),
-                    r.values[0],
-                    r.values[24],
-                    r.values[MEASURES.len()],
-                )
-            })
-            .collect();
+        let rows = per_agency(&years);
         assert_eq!(
             rows,
             [

@@ -105,12 +105,17 @@ fn assert_counts_equal_a_recount(app: &TestApp) -> TestResult {
 
 /// Responses counted in `daily_counts`.
 fn counted(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
+    counted_in(app, "daily_counts")
+}
+
+/// The responses counted in `table` (a count table, with a `WHERE` if wanted).
+fn counted_in(app: &TestApp, table: &str) -> Result<i64, Box<dyn std::error::Error>> {
     let mut conn = app.conn()?;
     let n: Option<i64> = diesel::select(diesel::dsl::sql::<
         diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-    >(
-        "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM daily_counts)",
-    ))
+    >(&format!(
+        "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM {table})"
+    )))
     .get_result(&mut *conn)?;
     Ok(n.unwrap_or(0))
 }
@@ -807,18 +812,35 @@ async fn an_import_counts_every_answer_as_a_recount_does() -> TestResult {
     assert_counts_equal_a_recount(&app)
 }
 
-/// Rolls back migration 000015 (the months over procedures) and applies it again through the
-/// production path, as an upgrade from the version before it does.
-fn upgrade_to_agency_months(app: &TestApp) -> TestResult {
+/// Rolls back migration `version` (dropping the `tables` it creates) and applies it again
+/// through the production path, as an upgrade from the version before it does.
+fn upgrade_again(app: &TestApp, version: &str, tables: &[&str]) -> TestResult {
     let mut conn = app.conn()?;
-    diesel::sql_query("DROP TABLE pending_recounts").execute(&mut *conn)?;
-    diesel::sql_query("DROP TABLE agency_monthly_counts").execute(&mut *conn)?;
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000015%'")
-        .execute(&mut *conn)?;
+    for table in tables {
+        diesel::sql_query(format!("DROP TABLE {table}")).execute(&mut *conn)?;
+    }
+    diesel::sql_query(format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version LIKE '%{version}%'"
+    ))
+    .execute(&mut *conn)?;
     drop(conn);
     let applied = sipas::db::migrations::run(&app.pool)?;
     assert_eq!(applied.len(), 1, "{applied:?}");
     Ok(())
+}
+
+/// Migration 000015 again: the months over procedures.
+fn upgrade_to_agency_months(app: &TestApp) -> TestResult {
+    upgrade_again(
+        app,
+        "000015",
+        &["pending_recounts", "agency_monthly_counts"],
+    )
+}
+
+/// Migration 000019 again: the years per agency.
+fn upgrade_to_agency_years(app: &TestApp) -> TestResult {
+    upgrade_again(app, "000019", &["agency_yearly_counts"])
 }
 
 /// The upgrade that adds `agency_monthly_counts` fills it from the monthly counts; an import
@@ -865,19 +887,6 @@ async fn the_agency_months_upgrade_counts_an_interrupted_import_once() -> TestRe
     Ok(())
 }
 
-/// Rolls back migration 000019 (the years per agency) and applies it again through the
-/// production path, as an upgrade from the version before it does.
-fn upgrade_to_agency_years(app: &TestApp) -> TestResult {
-    let mut conn = app.conn()?;
-    diesel::sql_query("DROP TABLE agency_yearly_counts").execute(&mut *conn)?;
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version LIKE '%000019%'")
-        .execute(&mut *conn)?;
-    drop(conn);
-    let applied = sipas::db::migrations::run(&app.pool)?;
-    assert_eq!(applied.len(), 1, "{applied:?}");
-    Ok(())
-}
-
 /// The upgrade that adds `agency_yearly_counts` fills it from the agency months; an import
 /// interrupted after adding part of its agency months (numbered before the years) would be
 /// counted twice in the years once it resumes, so that upgrade recounts once.
@@ -890,17 +899,7 @@ async fn the_agency_years_upgrade_counts_an_interrupted_import_once() -> TestRes
     let rows = 3_100;
     let id = interrupted_while_publishing(&app, rows, "UPY-A").await?;
     let web = visible(&app)?;
-    let in_months = |app: &TestApp| -> Result<i64, Box<dyn std::error::Error>> {
-        let mut conn = app.conn()?;
-        let n: Option<i64> = diesel::select(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-        >(
-            "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM agency_monthly_counts)",
-        ))
-        .get_result(&mut *conn)?;
-        Ok(n.unwrap_or(0))
-    };
-    let partly = in_months(&app)?;
+    let partly = counted_in(&app, "agency_monthly_counts")?;
     assert!(
         partly > web && partly < web + rows as i64,
         "part of the import's agency months added: {partly}"
@@ -1131,15 +1130,7 @@ async fn years_summed_in_memory_and_in_sql_are_numbered_alike() -> TestResult {
     let rows = 2_975;
     let id = interrupted_while_publishing(&app, rows, "NUM").await?;
     let web = visible(&app)?;
-    let mut conn = app.conn()?;
-    let years: Option<i64> = diesel::select(diesel::dsl::sql::<
-        diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-    >(
-        "(SELECT CAST(SUM(n_responses) AS BIGINT) FROM agency_yearly_counts WHERE year < '2026')",
-    ))
-    .get_result(&mut *conn)?;
-    drop(conn);
-    let years = years.unwrap_or(0);
+    let years = counted_in(&app, "agency_yearly_counts WHERE year < '2026'")?;
     assert!(
         years > 0 && years < rows as i64,
         "part of the import's years added: {years}"
